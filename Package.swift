@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// DoLL Workbench: explanation-driven pre-training of chest-radiograph segmenters.
+/// Targets are layered bottom to top; see ../shared/DESIGN.md. Arrows point down only.
+let package = Package(
+    name: "DollWorkbench",
+    products: [
+        .executable(name: "doll", targets: ["doll"]),
+        .library(name: "DollTensor", targets: ["DollTensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian packages installed by scripts/setup.sh).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
+
+        // Engine: tensors, kernels, autodiff, RNG, safetensors.
+        .target(name: "DollTensor", dependencies: ["CBLAS"]),
+
+        // Command-line entry point.
+        .executableTarget(
+            name: "doll",
+            dependencies: [
+                "DollTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
+    ]
+)

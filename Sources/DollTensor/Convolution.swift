@@ -1,0 +1,286 @@
+import Foundation
+
+/// Geometry of a 2-D cross-correlation from an input plane stack `[c, h, w]` to output
+/// positions `[oh, ow]`, with kernel, stride, zero padding and dilation per axis.
+struct ConvGeometry {
+    let c, h, w, kh, kw, sh, sw, ph, pw, dh, dw: Int
+    let oh, ow: Int
+    /// Rows of the im2col matrix (`c·kh·kw`).
+    var k: Int { c * kh * kw }
+    /// Output positions per image.
+    var hw: Int { oh * ow }
+
+    init(c: Int, h: Int, w: Int, kh: Int, kw: Int, sh: Int, sw: Int, ph: Int, pw: Int, dh: Int, dw: Int, oh: Int? = nil, ow: Int? = nil) {
+        self.c = c; self.h = h; self.w = w; self.kh = kh; self.kw = kw
+        self.sh = sh; self.sw = sw; self.ph = ph; self.pw = pw; self.dh = dh; self.dw = dw
+        self.oh = oh ?? ((h + 2 * ph - dh * (kh - 1) - 1) / sh + 1)
+        self.ow = ow ?? ((w + 2 * pw - dw * (kw - 1) - 1) / sw + 1)
+    }
+
+    @inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+
+    /// Valid output columns `ox` for kernel column `j` (where the input column is inside the image).
+    @inline(__always) func validX(_ j: Int) -> Range<Int> {
+        let lo = Swift.max(0, ceilDiv(pw - j * dw, sw)), hi = Swift.min(ow, ceilDiv(w + pw - j * dw, sw))
+        return lo..<Swift.max(lo, hi)
+    }
+
+    /// Unfolds one image `src [c,h,w]` into `col [k, hw]` whose rows have leading dimension `ld`.
+    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int) {
+        let kk = kh * kw
+        Parallel.forEach(c * kk, costPerItem: hw) { row in
+            let ci = row / kk, i = (row % kk) / kw, j = row % kw
+            let dst = col + row * ld
+            let plane = src + ci * h * w
+            let vx = validX(j)
+            for oy in 0..<oh {
+                let iy = oy * sh - ph + i * dh
+                let d = dst + oy * ow
+                if iy < 0 || iy >= h { d.update(repeating: 0, count: ow); continue }
+                if vx.lowerBound > 0 { d.update(repeating: 0, count: vx.lowerBound) }
+                if vx.upperBound < ow { (d + vx.upperBound).update(repeating: 0, count: ow - vx.upperBound) }
+                if vx.isEmpty { continue }
+                let s = plane + iy * w - pw + j * dw
+                if sw == 1 { (d + vx.lowerBound).update(from: s + vx.lowerBound, count: vx.count) }
+                else { for ox in vx { d[ox] = s[ox * sw] } }
+            }
+        }
+    }
+
+    /// Folds `col [k, hw]` (leading dimension `ld`) back, adding into image `dst [c,h,w]`.
+    func col2im(_ col: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
+        let kk = kh * kw
+        Parallel.forEach(c, costPerItem: kk * hw) { ci in
+            let plane = dst + ci * h * w
+            for i in 0..<kh { for j in 0..<kw {
+                let src = col + (ci * kk + i * kw + j) * ld
+                let vx = validX(j)
+                if vx.isEmpty { continue }
+                for oy in 0..<oh {
+                    let iy = oy * sh - ph + i * dh
+                    if iy < 0 || iy >= h { continue }
+                    let s = src + oy * ow
+                    let d = plane + iy * w - pw + j * dw
+                    if sw == 1 { for ox in vx { d[ox] += s[ox] } } else { for ox in vx { d[ox * sw] += s[ox] } }
+                }
+            } }
+        }
+    }
+
+    /// How many images to unfold at once so that the column buffer stays near 16 M floats.
+    func chunk(batch: Int, rows: Int) -> Int {
+        Swift.max(1, Swift.min(batch, (16 << 20) / Swift.max(rows * hw, 1)))
+    }
+}
+
+/// Copies channels `[c0, c0+cc)` of images `[n0, n0+nb)` of an NCHW buffer into a `[cc, nb·hw]` matrix.
+private func gatherChannels(_ src: UnsafePointer<Float>, n0: Int, nb: Int, c0: Int, cc: Int, cTotal: Int, hw: Int,
+                            into dst: UnsafeMutablePointer<Float>) {
+    for b in 0..<nb { for c in 0..<cc {
+        (dst + c * nb * hw + b * hw).update(from: src + ((n0 + b) * cTotal + c0 + c) * hw, count: hw)
+    } }
+}
+
+/// Writes a `[cc, nb·hw]` matrix back into channels `[c0, c0+cc)` of images `[n0, n0+nb)`.
+private func scatterChannels(_ src: UnsafePointer<Float>, n0: Int, nb: Int, c0: Int, cc: Int, cTotal: Int, hw: Int,
+                             into dst: UnsafeMutablePointer<Float>) {
+    for b in 0..<nb { for c in 0..<cc {
+        (dst + ((n0 + b) * cTotal + c0 + c) * hw).update(from: src + c * nb * hw + b * hw, count: hw)
+    } }
+}
+
+/// Sums an NCHW gradient over N, H, W into `[C]`.
+private func channelSums(_ g: Tensor) -> Tensor {
+    let n = g.shape[0], c = g.shape[1], hw = g.count / Swift.max(n * c, 1)
+    let out = Tensor(zerosShape: [c])
+    let pg = UnsafePointer(g.storage.pointer)
+    for b in 0..<n { for ch in 0..<c {
+        var s: Float = 0
+        let p = pg + (b * c + ch) * hw
+        for i in 0..<hw { s += p[i] }
+        out.storage.pointer[ch] += s
+    } }
+    return out
+}
+
+/// A pair of per-axis integers (height, width).
+public struct Pair: Equatable, Sendable, ExpressibleByIntegerLiteral {
+    public var h: Int, w: Int
+    public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+    public init(integerLiteral v: Int) { h = v; w = v }
+}
+
+extension Tensor {
+    /// 2-D convolution (cross-correlation, PyTorch semantics).
+    /// `self [N, C, H, W]`, `weight [Cout, C/groups, kh, kw]`, `bias [Cout]` → `[N, Cout, H', W']`
+    /// with `H' = (H + 2·pad − dil·(kh−1) − 1)/stride + 1`.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Pair = 1, padding: Pair = 0,
+                       dilation: Pair = 1, groups: Int = 1) throws -> Tensor {
+        guard rank == 4 else { throw TensorError("conv2d input must be [N, C, H, W], got \(shapeString(shape))") }
+        guard weight.rank == 4 else { throw TensorError("conv2d weight must be [Cout, Cin/groups, kh, kw], got \(shapeString(weight.shape))") }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        guard groups >= 1, c % groups == 0, cout % groups == 0, cg == c / groups else {
+            throw TensorError("conv2d: input has \(c) channels and groups=\(groups), weight \(shapeString(weight.shape)) expects \(cg * groups)")
+        }
+        guard stride.h >= 1, stride.w >= 1, dilation.h >= 1, dilation.w >= 1, padding.h >= 0, padding.w >= 0, kh >= 1, kw >= 1 else {
+            throw TensorError("conv2d: stride and dilation must be ≥ 1, padding ≥ 0, kernel ≥ 1")
+        }
+        if let bias, bias.shape != [cout] { throw TensorError("conv2d bias must be [\(cout)], got \(shapeString(bias.shape))") }
+        let geo = ConvGeometry(c: cg, h: h, w: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w, ph: padding.h, pw: padding.w,
+                               dh: dilation.h, dw: dilation.w)
+        guard geo.oh >= 1, geo.ow >= 1 else {
+            throw TensorError("conv2d: kernel \(kh)x\(kw) (dilation \(dilation.h)) does not fit input \(h)x\(w) with padding \(padding.h)")
+        }
+        let outShape = [n, cout, geo.oh, geo.ow]
+        _ = try Tensor.validatedCount(outShape)
+        let x = self
+        let out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return Tensor.record(out, inputs) { g, need in
+            let (gx, gw) = Kernels.conv2dBackward(x, weight, g, geo, groups: groups, needX: need[0], needW: need[1])
+            return [gx, gw] + (need.count == 3 ? [need[2] ? channelSums(g) : nil] : [])
+        }
+    }
+
+    /// Transposed 2-D convolution (PyTorch `conv_transpose2d`, groups = 1).
+    /// `self [N, Cin, H, W]`, `weight [Cin, Cout, kh, kw]`, `bias [Cout]` →
+    /// `[N, Cout, (H−1)·s − 2p + d·(kh−1) + outputPadding + 1, …]`.
+    public func convTranspose2d(weight: Tensor, bias: Tensor? = nil, stride: Pair = 1, padding: Pair = 0,
+                                outputPadding: Pair = 0, dilation: Pair = 1) throws -> Tensor {
+        guard rank == 4 else { throw TensorError("convTranspose2d input must be [N, C, H, W], got \(shapeString(shape))") }
+        guard weight.rank == 4, weight.shape[0] == shape[1] else {
+            throw TensorError("convTranspose2d weight must be [Cin=\(shape[1]), Cout, kh, kw], got \(shapeString(weight.shape))")
+        }
+        guard stride.h >= 1, stride.w >= 1, dilation.h >= 1, dilation.w >= 1, padding.h >= 0, padding.w >= 0,
+              outputPadding.h >= 0, outputPadding.w >= 0,
+              outputPadding.h < Swift.max(stride.h, dilation.h), outputPadding.w < Swift.max(stride.w, dilation.w) else {
+            throw TensorError("convTranspose2d: stride/dilation ≥ 1, padding ≥ 0, 0 ≤ outputPadding < stride or dilation")
+        }
+        let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, kh, kw) = (weight.shape[1], weight.shape[2], weight.shape[3])
+        if let bias, bias.shape != [cout] { throw TensorError("convTranspose2d bias must be [\(cout)], got \(shapeString(bias.shape))") }
+        let oh = (h - 1) * stride.h - 2 * padding.h + dilation.h * (kh - 1) + outputPadding.h + 1
+        let ow = (w - 1) * stride.w - 2 * padding.w + dilation.w * (kw - 1) + outputPadding.w + 1
+        guard oh >= 1, ow >= 1 else { throw TensorError("convTranspose2d: output size \(oh)x\(ow) is empty") }
+        let outShape = [n, cout, oh, ow]
+        _ = try Tensor.validatedCount(outShape)
+        // The matching forward convolution maps the output [cout, oh, ow] to the input [cin, h, w].
+        let geo = ConvGeometry(c: cout, h: oh, w: ow, kh: kh, kw: kw, sh: stride.h, sw: stride.w, ph: padding.h, pw: padding.w,
+                               dh: dilation.h, dw: dilation.w, oh: h, ow: w)
+        let x = self
+        let out = Tensor(zerosShape: outShape)
+        let k = geo.k, hw = geo.hw
+        let nb = geo.chunk(batch: n, rows: Swift.max(k, cin))
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+        let xs = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
+        defer { col.deallocate(); xs.deallocate() }
+        for n0 in Swift.stride(from: 0, to: n, by: nb) {
+            let m = Swift.min(nb, n - n0)
+            gatherChannels(x.storage.pointer, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: xs)
+            // col [k, m·hw] = Wᵀ [k × cin] · x [cin × m·hw]
+            BLAS.sgemm(transA: true, transB: false, m: k, n: m * hw, k: cin, a: weight.storage.pointer, lda: k,
+                       b: xs, ldb: m * hw, c: col, ldc: m * hw)
+            for b in 0..<m { geo.col2im(col + b * hw, ld: m * hw, out.storage.pointer + (n0 + b) * cout * oh * ow) }
+        }
+        if let bias { Kernels.addChannelBias(out, bias) }
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return Tensor.record(out, inputs) { g, need in
+            let gx: Tensor? = need[0] ? Tensor(uninitializedShape: x.shape) : nil
+            let gw: Tensor? = need[1] ? Tensor(zerosShape: weight.shape) : nil
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
+            defer { col.deallocate(); tmp.deallocate() }
+            for n0 in Swift.stride(from: 0, to: n, by: nb) {
+                let m = Swift.min(nb, n - n0)
+                for b in 0..<m { geo.im2col(g.storage.pointer + (n0 + b) * cout * oh * ow, col + b * hw, ld: m * hw) }
+                if let gx {   // dx [cin, m·hw] = W [cin × k] · col
+                    BLAS.sgemm(transA: false, transB: false, m: cin, n: m * hw, k: k, a: weight.storage.pointer, lda: k,
+                               b: col, ldb: m * hw, c: tmp, ldc: m * hw)
+                    scatterChannels(tmp, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: gx.storage.pointer)
+                }
+                if let gw {   // dW [cin, k] += x [cin × m·hw] · colᵀ
+                    gatherChannels(x.storage.pointer, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: tmp)
+                    BLAS.sgemm(transA: false, transB: true, m: cin, n: k, k: m * hw, a: tmp, lda: m * hw,
+                               b: col, ldb: m * hw, beta: 1, c: gw.storage.pointer, ldc: k)
+                }
+            }
+            return [gx, gw] + (need.count == 3 ? [need[2] ? channelSums(g) : nil] : [])
+        }
+    }
+}
+
+extension Kernels {
+    /// Adds `bias[c]` to every element of channel c of an NCHW tensor (in place).
+    static func addChannelBias(_ out: Tensor, _ bias: Tensor) {
+        let n = out.shape[0], c = out.shape[1], hw = out.count / Swift.max(n * c, 1)
+        let po = out.storage.pointer, pb = bias.storage.pointer
+        for b in 0..<n { for ch in 0..<c { let p = po + (b * c + ch) * hw, v = pb[ch]; for i in 0..<hw { p[i] += v } } }
+    }
+
+    static func conv2dForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: ConvGeometry, groups: Int) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], cout = weight.shape[0]
+        let coutg = cout / groups, k = geo.k, hw = geo.hw, inHW = geo.h * geo.w
+        let out = Tensor(uninitializedShape: [n, cout, geo.oh, geo.ow])
+        let direct = geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.ph == 0 && geo.pw == 0
+        let nb = geo.chunk(batch: n, rows: Swift.max(k, coutg))
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
+        defer { col.deallocate(); tmp.deallocate() }
+        for n0 in Swift.stride(from: 0, to: n, by: nb) {
+            let m = Swift.min(nb, n - n0)
+            for gi in 0..<groups {
+                let wg = weight.storage.pointer + gi * coutg * k
+                if m == 1 {
+                    let src: UnsafePointer<Float>
+                    if direct { src = UnsafePointer(x.storage.pointer + (n0 * c + gi * geo.c) * inHW) }
+                    else { geo.im2col(x.storage.pointer + (n0 * c + gi * geo.c) * inHW, col, ld: hw); src = UnsafePointer(col) }
+                    BLAS.sgemm(transA: false, transB: false, m: coutg, n: hw, k: k, a: wg, lda: k, b: src, ldb: hw,
+                               c: out.storage.pointer + (n0 * cout + gi * coutg) * hw, ldc: hw)
+                } else {
+                    for b in 0..<m { geo.im2col(x.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw) }
+                    BLAS.sgemm(transA: false, transB: false, m: coutg, n: m * hw, k: k, a: wg, lda: k, b: col, ldb: m * hw,
+                               c: tmp, ldc: m * hw)
+                    scatterChannels(tmp, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: out.storage.pointer)
+                }
+            }
+        }
+        if let bias { addChannelBias(out, bias) }
+        return out
+    }
+
+    /// Gradients of a conv2d w.r.t. its input and weight (each only when asked for).
+    static func conv2dBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor, _ geo: ConvGeometry, groups: Int,
+                               needX: Bool, needW: Bool) -> (Tensor?, Tensor?) {
+        let n = x.shape[0], c = x.shape[1], cout = weight.shape[0]
+        let coutg = cout / groups, k = geo.k, hw = geo.hw, inHW = geo.h * geo.w
+        let gx: Tensor? = needX ? Tensor(zerosShape: x.shape) : nil
+        let gw: Tensor? = needW ? Tensor(zerosShape: weight.shape) : nil
+        let nb = geo.chunk(batch: n, rows: Swift.max(k, coutg))
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+        let gbuf = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
+        defer { col.deallocate(); gbuf.deallocate() }
+        for n0 in Swift.stride(from: 0, to: n, by: nb) {
+            let m = Swift.min(nb, n - n0)
+            for gi in 0..<groups {
+                let gm: UnsafePointer<Float>
+                if m == 1 { gm = UnsafePointer(g.storage.pointer + (n0 * cout + gi * coutg) * hw) }
+                else {
+                    gatherChannels(g.storage.pointer, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: gbuf)
+                    gm = UnsafePointer(gbuf)
+                }
+                if let gw {   // dW_g [coutg, k] += G [coutg × m·hw] · colᵀ
+                    for b in 0..<m { geo.im2col(x.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw) }
+                    BLAS.sgemm(transA: false, transB: true, m: coutg, n: k, k: m * hw, a: gm, lda: m * hw, b: col, ldb: m * hw,
+                               beta: 1, c: gw.storage.pointer + gi * coutg * k, ldc: k)
+                }
+                if let gx {   // dcol [k, m·hw] = W_gᵀ · G, then fold back
+                    BLAS.sgemm(transA: true, transB: false, m: k, n: m * hw, k: coutg, a: weight.storage.pointer + gi * coutg * k,
+                               lda: k, b: gm, ldb: m * hw, c: col, ldc: m * hw)
+                    for b in 0..<m { geo.col2im(col + b * hw, ld: m * hw, gx.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW) }
+                }
+            }
+        }
+        return (gx, gw)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+extension Tensor {
+    /// Batch normalisation over `[N, C, H, W]` (or `[N, C]`) per channel, PyTorch semantics.
+    ///
+    /// Training: normalises with the batch mean and biased variance, and updates the running
+    /// statistics in place with `momentum` using the unbiased variance. Evaluation: uses the
+    /// running statistics. `weight`/`bias` are `[C]` (γ, β).
+    public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: inout Tensor, runningVar: inout Tensor,
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+        guard rank == 4 || rank == 2 else { throw TensorError("batchNorm needs [N, C, H, W] or [N, C], got \(shapeString(shape))") }
+        let n = shape[0], c = shape[1], hw = rank == 4 ? shape[2] * shape[3] : 1
+        for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
+            if let t, t.shape != [c] { throw TensorError("batchNorm \(name) must be [\(c)], got \(shapeString(t.shape))") }
+        }
+        let m = n * hw
+        if training && m <= 1 { throw TensorError("batchNorm in training mode needs more than one value per channel, got shape \(shapeString(shape))") }
+        let px = UnsafePointer(storage.pointer)
+        var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
+        if training {
+            var rm = runningMean, rv = runningVar
+            rm.withUnsafeMutableBufferPointer { prm in rv.withUnsafeMutableBufferPointer { prv in
+                for ch in 0..<c {
+                    var s = 0.0, s2 = 0.0
+                    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
+                    let mu = s / Double(m)
+                    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { let d = Double(p[i]) - mu; s2 += d * d } }
+                    let varB = s2 / Double(m)
+                    mean[ch] = Float(mu); invStd[ch] = Float(1 / (varB + Double(eps)).squareRoot())
+                    prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(mu)
+                    prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(s2 / Double(m - 1))
+                }
+            } }
+            runningMean = rm; runningVar = rv
+        } else {
+            for ch in 0..<c {
+                mean[ch] = runningMean.storage.pointer[ch]
+                invStd[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
+            }
+        }
+        let out = Tensor(uninitializedShape: shape)
+        let po = out.storage.pointer
+        let gam = weight.map { $0.scalars } ?? [Float](repeating: 1, count: c)
+        let bet = bias.map { $0.scalars } ?? [Float](repeating: 0, count: c)
+        Parallel.forEach(n * c, costPerItem: hw) { plane in
+            let ch = plane % c
+            let a = gam[ch] * invStd[ch], b = bet[ch] - mean[ch] * a
+            let s = px + plane * hw, d = po + plane * hw
+            for i in 0..<hw { d[i] = s[i] * a + b }
+        }
+        let x = self
+        var inputs = [x]
+        if let weight { inputs.append(weight) }
+        if let bias { inputs.append(bias) }
+        let hasW = weight != nil
+        return Tensor.record(out, inputs) { g, need in
+            let pg = UnsafePointer(g.storage.pointer)
+            // Per-channel Σg and Σg·x̂.
+            var sg = [Float](repeating: 0, count: c), sgx = [Float](repeating: 0, count: c)
+            for ch in 0..<c {
+                var a = 0.0, b = 0.0
+                for bi in 0..<n {
+                    let off = (bi * c + ch) * hw
+                    for i in 0..<hw { let gv = Double(pg[off + i]); a += gv; b += gv * Double((px[off + i] - mean[ch]) * invStd[ch]) }
+                }
+                sg[ch] = Float(a); sgx[ch] = Float(b)
+            }
+            var grads: [Tensor?] = []
+            if need[0] {
+                let gx = Tensor(uninitializedShape: x.shape)
+                let pd = gx.storage.pointer
+                Parallel.forEach(n * c, costPerItem: hw) { plane in
+                    let ch = plane % c, off = plane * hw
+                    let k = gam[ch] * invStd[ch]
+                    if training {
+                        let mInv = 1 / Float(m)
+                        for i in 0..<hw {
+                            let xh = (px[off + i] - mean[ch]) * invStd[ch]
+                            pd[off + i] = k * (pg[off + i] - mInv * sg[ch] - xh * mInv * sgx[ch])
+                        }
+                    } else {
+                        for i in 0..<hw { pd[off + i] = k * pg[off + i] }
+                    }
+                }
+                grads.append(gx)
+            } else { grads.append(nil) }
+            if hasW { grads.append(need[1] ? Tensor(sgx) : nil) }
+            if bias != nil { grads.append(need[grads.count] ? Tensor(sg) : nil) }
+            return grads
+        }
+    }
+
+    /// Inverted dropout: in training zeroes each element with probability `p` and scales the
+    /// rest by 1/(1−p); the identity otherwise.
+    public func dropout(p: Float, training: Bool, rng: inout RandomGenerator) throws -> Tensor {
+        guard p >= 0 && p < 1 else { throw TensorError("dropout probability must be in [0, 1), got \(p)") }
+        if !training || p == 0 { return self }
+        let keep = Tensor(uninitializedShape: shape)
+        let scale = 1 / (1 - p)
+        for i in 0..<count { keep.storage.pointer[i] = rng.nextUniform() < p ? 0 : scale }
+        return try self * keep
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+
+/// An error raised by a tensor operation: a shape, argument or format problem, with a message
+/// that says what was expected and what was given.
+public struct TensorError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Formats a shape the way error messages and `description` show it: `[2, 3, 4]`.
+@inlinable
+public func shapeString(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+
+/// Largest element count a single tensor may hold (2^31 floats = 8 GiB); guards against absurd
+/// sizes coming from files or scripts.
+public let maxTensorElements = 1 << 31
+
+/// Reference-counted, contiguous Float32 buffer behind one or more tensors.
+@usableFromInline
+final class TensorStorage: @unchecked Sendable {
+    @usableFromInline let pointer: UnsafeMutablePointer<Float>
+    @usableFromInline let count: Int
+
+    @usableFromInline
+    init(count: Int, zeroed: Bool = true) {
+        self.count = count
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: Swift.max(count, 1)) }
+    }
+
+    @usableFromInline
+    func copy() -> TensorStorage {
+        let s = TensorStorage(count: count, zeroed: false)
+        s.pointer.update(from: pointer, count: count)
+        return s
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// A dense Float32 array in row-major (NCHW for images) layout, with value semantics
+/// (copy-on-write storage) and optional participation in reverse-mode autodiff.
+///
+/// Tensors are always contiguous; `reshaped` shares storage, every other op allocates its
+/// result. Operations that can fail on user input `throw` a `TensorError`.
+public struct Tensor: @unchecked Sendable {
+    /// Sizes of each dimension, outermost first.
+    public private(set) var shape: [Int]
+    @usableFromInline var storage: TensorStorage
+    /// Autodiff node; non-nil when this tensor is a tracked leaf or the result of a tracked op.
+    @usableFromInline var node: GradNode?
+
+    /// Number of elements (product of `shape`; 1 for a scalar of shape `[]`).
+    @inlinable public var count: Int { storage.count }
+    /// Number of dimensions.
+    @inlinable public var rank: Int { shape.count }
+
+    @usableFromInline
+    init(shape: [Int], storage: TensorStorage, node: GradNode? = nil) {
+        self.shape = shape
+        self.storage = storage
+        self.node = node
+    }
+
+    /// Checks a shape: no negative sizes and a bounded element count. Returns the element count.
+    public static func validatedCount(_ shape: [Int]) throws -> Int {
+        var n = 1
+        for d in shape {
+            if d < 0 { throw TensorError("shape \(shapeString(shape)) has a negative size") }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow || p > maxTensorElements {
+                throw TensorError("shape \(shapeString(shape)) is too large (more than \(maxTensorElements) elements)")
+            }
+            n = p
+        }
+        return n
+    }
+
+    /// Internal: element count of a shape already known to be valid.
+    @usableFromInline
+    static func product(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// Internal: an uninitialised tensor of a valid shape (callers overwrite every element).
+    @usableFromInline
+    init(uninitializedShape shape: [Int]) {
+        self.init(shape: shape, storage: TensorStorage(count: Tensor.product(shape), zeroed: false))
+    }
+
+    /// Internal: a zero tensor of a valid shape.
+    @usableFromInline
+    init(zerosShape shape: [Int]) {
+        self.init(shape: shape, storage: TensorStorage(count: Tensor.product(shape), zeroed: true))
+    }
+
+    /// A tensor filled with `value`.
+    public init(repeating value: Float, shape: [Int]) throws {
+        let n = try Tensor.validatedCount(shape)
+        self.init(shape: shape, storage: TensorStorage(count: n, zeroed: false))
+        storage.pointer.update(repeating: value, count: n)
+    }
+
+    /// A tensor from row-major values; `values.count` must equal the shape's element count.
+    public init(_ values: [Float], shape: [Int]) throws {
+        let n = try Tensor.validatedCount(shape)
+        guard values.count == n else {
+            throw TensorError("\(values.count) values cannot fill shape \(shapeString(shape)) (\(n) elements)")
+        }
+        self.init(shape: shape, storage: TensorStorage(count: n, zeroed: false))
+        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: n) }
+    }
+
+    /// A 1-D tensor of the given values.
+    public init(_ values: [Float]) {
+        self.init(shape: [values.count], storage: TensorStorage(count: values.count, zeroed: false))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { storage.pointer.update(from: b, count: values.count) } }
+    }
+
+    /// A scalar (shape `[]`).
+    public init(scalar: Float) {
+        self.init(shape: [], storage: TensorStorage(count: 1, zeroed: false))
+        storage.pointer.pointee = scalar
+    }
+
+    /// Zeros of the given shape.
+    public static func zeros(_ shape: [Int]) throws -> Tensor {
+        _ = try validatedCount(shape)
+        return Tensor(zerosShape: shape)
+    }
+
+    /// Ones of the given shape.
+    public static func ones(_ shape: [Int]) throws -> Tensor { try Tensor(repeating: 1, shape: shape) }
+
+    /// `[start, start+step, ...)` below `end` as a 1-D tensor.
+    public static func arange(_ start: Float, _ end: Float, step: Float = 1) throws -> Tensor {
+        guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
+            throw TensorError("arange needs finite start/end and a non-zero step, got \(start), \(end), \(step)")
+        }
+        let n = Swift.max(0, Int((Double(end - start) / Double(step)).rounded(.up)))
+        guard n <= maxTensorElements else { throw TensorError("arange would produce \(n) elements") }
+        return Tensor((0..<n).map { start + Float($0) * step })
+    }
+
+    /// The values in row-major order.
+    public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+
+    /// The single value of a one-element tensor.
+    public func item() throws -> Float {
+        guard count == 1 else { throw TensorError("item() needs a one-element tensor, got shape \(shapeString(shape))") }
+        return storage.pointer.pointee
+    }
+
+    /// Read-only access to the contiguous values.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Mutable access to the values; copies the storage first if it is shared (copy-on-write).
+    /// Mutation does not participate in autodiff.
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Row-major strides for this tensor's shape.
+    public var strides: [Int] { Tensor.contiguousStrides(shape) }
+
+    @usableFromInline
+    static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) { s[i] = acc; acc *= shape[i] }
+        return s
+    }
+
+    /// Element at a multi-index (checked).
+    public func value(at index: [Int]) throws -> Float {
+        try storage.pointer[flatIndex(index)]
+    }
+
+    /// Sets the element at a multi-index (checked). Not tracked by autodiff.
+    public mutating func setValue(_ v: Float, at index: [Int]) throws {
+        let i = try flatIndex(index)
+        withUnsafeMutableBufferPointer { $0[i] = v }
+    }
+
+    /// Converts a multi-index to a flat offset, with bounds checks.
+    public func flatIndex(_ index: [Int]) throws -> Int {
+        guard index.count == shape.count else {
+            throw TensorError("index \(index) has \(index.count) components, tensor has rank \(rank)")
+        }
+        var off = 0
+        for (i, (ix, d)) in zip(index, shape).enumerated() {
+            guard ix >= 0 && ix < d else {
+                throw TensorError("index \(ix) out of range 0..<\(d) in dimension \(i) of shape \(shapeString(shape))")
+            }
+            off = off * d + ix
+        }
+        return off
+    }
+
+    /// A copy detached from autodiff (no gradient flows through it).
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// True when every element is finite.
+    public var isFinite: Bool { withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } } }
+}
+
+extension Tensor: CustomStringConvertible {
+    /// Torch7-style: values (summarised past 6 per row, 6 rows), then `[torch.FloatTensor of size AxB]`.
+    public var description: String {
+        var out = ""
+        let vals = UnsafeBufferPointer(start: storage.pointer, count: count)
+        func fmt(_ v: Float) -> String {
+            if v == v.rounded() && Swift.abs(v) < 1e6 { return String(format: "%g", Double(v)) }
+            return String(format: "%.4g", Double(v))
+        }
+        switch rank {
+        case 0:
+            out = fmt(vals[0]) + "\n"
+        case 1:
+            let n = shape[0]
+            let idx = n <= 12 ? Array(0..<n) : Array(0..<6) + [-1] + Array((n - 6)..<n)
+            out = idx.map { $0 < 0 ? "..." : fmt(vals[$0]) }.joined(separator: "\n") + "\n"
+        default:
+            let cols = shape[rank - 1], rows = count / Swift.max(cols, 1)
+            let ridx = rows <= 12 ? Array(0..<rows) : Array(0..<6) + [-1] + Array((rows - 6)..<rows)
+            let cidx = cols <= 12 ? Array(0..<cols) : Array(0..<6) + [-1] + Array((cols - 6)..<cols)
+            for r in ridx {
+                if r < 0 { out += " ...\n"; continue }
+                out += " " + cidx.map { $0 < 0 ? "..." : fmt(vals[r * cols + $0]) }.joined(separator: "  ") + "\n"
+            }
+        }
+        if count > 0 {
+            var mn = Float.infinity, mx = -Float.infinity, sum = 0.0
+            for v in vals { mn = Swift.min(mn, v); mx = Swift.max(mx, v); sum += Double(v) }
+            if count > 12 { out += String(format: "(min %.4g, max %.4g, mean %.4g)\n", Double(mn), Double(mx), sum / Double(count)) }
+        }
+        out += "[torch.FloatTensor of size \(shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x"))]"
+        return out
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import DollTensor
+import Foundation
+
+/// One benchmark result: median and minimum wall time over the timed runs, plus derived rates.
+struct BenchResult {
+    var name: String
+    var medianMs: Double
+    var minMs: Double
+    var extra: [(String, Double)] = []
+
+    var json: String {
+        var fields = ["\"name\": \"\(name)\"", String(format: "\"median_ms\": %.3f", medianMs), String(format: "\"min_ms\": %.3f", minMs)]
+        fields += extra.map { String(format: "\"%@\": %.3f", $0.0, $0.1) }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+}
+
+/// Times `body` after `warmup` untimed runs: median and minimum of `runs` timed runs (ms).
+func measure(runs: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> (median: Double, min: Double) {
+    for _ in 0..<warmup { try body() }
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+    }
+    times.sort()
+    return (times[times.count / 2], times[0])
+}
+
+/// The registry of `doll bench` workloads; names are stable (other tools read the JSON).
+enum Workloads {
+    static let all: [(name: String, run: @Sendable (Int) throws -> BenchResult)] = [
+        ("sgemm_2048", { runs in try sgemm(2048, runs: runs) }),
+        ("conv3x3_n8_c64_112_fwdbwd", { runs in try convFwdBwd(n: 8, c: 64, size: 112, runs: runs) }),
+        ("conv3x3_n8_c128_56_fwdbwd", { runs in try convFwdBwd(n: 8, c: 128, size: 56, runs: runs) }),
+    ]
+
+    static func sgemm(_ n: Int, runs: Int) throws -> BenchResult {
+        var rng = RandomGenerator(seed: 1)
+        let a = try Tensor.randn([n, n], rng: &rng), b = try Tensor.randn([n, n], rng: &rng)
+        let t = try measure(runs: runs) { _ = try a.matmul(b) }
+        let flops = 2 * pow(Double(n), 3)
+        return BenchResult(name: "sgemm_\(n)", medianMs: t.median, minMs: t.min, extra: [("gflops", flops / t.median / 1e6)])
+    }
+
+    /// 3×3 conv, padding 1, C→C channels: forward plus input and weight gradients.
+    static func convFwdBwd(n: Int, c: Int, size: Int, runs: Int) throws -> BenchResult {
+        var rng = RandomGenerator(seed: 2)
+        let x = try Tensor.randn([n, c, size, size], rng: &rng).requiringGrad()
+        let w = try Tensor.kaimingNormal([c, c, 3, 3], rng: &rng).requiringGrad()
+        let seed = try Tensor.ones([n, c, size, size])
+        let t = try measure(runs: runs) {
+            let y = try x.conv2d(weight: w, padding: 1)
+            try y.backward(gradient: seed)
+            x.zeroGrad(); w.zeroGrad()
+        }
+        let flops = 3 * 2 * Double(n * c * c * 9 * size * size)
+        return BenchResult(name: "conv3x3_n\(n)_c\(c)_\(size)_fwdbwd", medianMs: t.median, minMs: t.min,
+                           extra: [("gflops", flops / t.median / 1e6)])
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on fixed workloads (median of timed runs after warm-up).")
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    @Option(help: "Comma-separated workload names to run (default: all).")
+    var only: String?
+
+    @Option(help: "Timed runs per workload (at least 5).")
+    var runs = 5
+
+    func validate() throws {
+        if runs < 5 { throw ValidationError("--runs must be at least 5") }
+        if let only {
+            let known = Set(Workloads.all.map(\.name))
+            for name in only.split(separator: ",") where !known.contains(String(name)) {
+                throw ValidationError("unknown workload '\(name)'; known: \(Workloads.all.map(\.name).joined(separator: ", "))")
+            }
+        }
+    }
+
+    func run() throws {
+        let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
+        var results: [BenchResult] = []
+        for w in Workloads.all where selected?.contains(w.name) ?? true {
+            let r = try w.run(runs)
+            results.append(r)
+            if !json {
+                let extras = r.extra.map { String(format: "%@ %.1f", $0.0, $0.1) }.joined(separator: "  ")
+                print(String(format: "%-32@ median %9.2f ms  min %9.2f ms  %@", r.name, r.medianMs, r.minMs, extras))
+            }
+        }
+        if json {
+            print("{\"blas_kernel\": \"\(BLAS.coreName)\", \"threads\": \(BLAS.threads), \"results\": [" +
+                  results.map(\.json).joined(separator: ", ") + "]}")
+        } else {
+            print("BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads)")
+        }
+    }
+}
