@@ -26,9 +26,9 @@ struct ConvGeometry {
     }
 
     /// Unfolds one image `src [c,h,w]` into `col [k, hw]` whose rows have leading dimension `ld`.
-    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int) {
+    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int, parallel: Bool) {
         let kk = kh * kw
-        Parallel.forEach(c * kk, costPerItem: hw) { row in
+        Parallel.forEach(c * kk, costPerItem: parallel ? hw : 0) { row in
             let ci = row / kk, i = (row % kk) / kw, j = row % kw
             let dst = col + row * ld
             let plane = src + ci * h * w
@@ -48,9 +48,9 @@ struct ConvGeometry {
     }
 
     /// Folds `col [k, hw]` (leading dimension `ld`) back, adding into image `dst [c,h,w]`.
-    func col2im(_ col: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
+    func col2im(_ col: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, parallel: Bool) {
         let kk = kh * kw
-        Parallel.forEach(c, costPerItem: kk * hw) { ci in
+        Parallel.forEach(c, costPerItem: parallel ? kk * hw : 0) { ci in
             let plane = dst + ci * h * w
             for i in 0..<kh { for j in 0..<kw {
                 let src = col + (ci * kk + i * kw + j) * ld
@@ -67,9 +67,10 @@ struct ConvGeometry {
         }
     }
 
-    /// How many images to unfold at once so that the column buffer stays near 16 M floats.
+    /// How many images to unfold at once so that a worker's column buffer stays near 4 M floats
+    /// (small feature maps are batched into one wider GEMM; large ones go one at a time).
     func chunk(batch: Int, rows: Int) -> Int {
-        Swift.max(1, Swift.min(batch, (16 << 20) / Swift.max(rows * hw, 1)))
+        Swift.max(1, Swift.min(batch, (4 << 20) / Swift.max(rows * hw, 1)))
     }
 }
 
@@ -169,42 +170,11 @@ extension Tensor {
         let geo = ConvGeometry(c: cout, h: oh, w: ow, kh: kh, kw: kw, sh: stride.h, sw: stride.w, ph: padding.h, pw: padding.w,
                                dh: dilation.h, dw: dilation.w, oh: h, ow: w)
         let x = self
-        let out = Tensor(zerosShape: outShape)
-        let k = geo.k, hw = geo.hw
-        let nb = geo.chunk(batch: n, rows: Swift.max(k, cin))
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-        let xs = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
-        defer { col.deallocate(); xs.deallocate() }
-        for n0 in Swift.stride(from: 0, to: n, by: nb) {
-            let m = Swift.min(nb, n - n0)
-            gatherChannels(x.storage.pointer, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: xs)
-            // col [k, m·hw] = Wᵀ [k × cin] · x [cin × m·hw]
-            BLAS.sgemm(transA: true, transB: false, m: k, n: m * hw, k: cin, a: weight.storage.pointer, lda: k,
-                       b: xs, ldb: m * hw, c: col, ldc: m * hw)
-            for b in 0..<m { geo.col2im(col + b * hw, ld: m * hw, out.storage.pointer + (n0 + b) * cout * oh * ow) }
-        }
+        let out = Kernels.convTranspose2dForward(x, weight, geo, outShape: outShape)
         if let bias { Kernels.addChannelBias(out, bias) }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return Tensor.record(out, inputs) { g, need in
-            let gx: Tensor? = need[0] ? Tensor(uninitializedShape: x.shape) : nil
-            let gw: Tensor? = need[1] ? Tensor(zerosShape: weight.shape) : nil
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
-            defer { col.deallocate(); tmp.deallocate() }
-            for n0 in Swift.stride(from: 0, to: n, by: nb) {
-                let m = Swift.min(nb, n - n0)
-                for b in 0..<m { geo.im2col(g.storage.pointer + (n0 + b) * cout * oh * ow, col + b * hw, ld: m * hw) }
-                if let gx {   // dx [cin, m·hw] = W [cin × k] · col
-                    BLAS.sgemm(transA: false, transB: false, m: cin, n: m * hw, k: k, a: weight.storage.pointer, lda: k,
-                               b: col, ldb: m * hw, c: tmp, ldc: m * hw)
-                    scatterChannels(tmp, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: gx.storage.pointer)
-                }
-                if let gw {   // dW [cin, k] += x [cin × m·hw] · colᵀ
-                    gatherChannels(x.storage.pointer, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: tmp)
-                    BLAS.sgemm(transA: false, transB: true, m: cin, n: k, k: m * hw, a: tmp, lda: m * hw,
-                               b: col, ldb: m * hw, beta: 1, c: gw.storage.pointer, ldc: k)
-                }
-            }
+            let (gx, gw) = Kernels.convTranspose2dBackward(x, weight, g, geo, needX: need[0], needW: need[1])
             return [gx, gw] + (need.count == 3 ? [need[2] ? channelSums(g) : nil] : [])
         }
     }
@@ -218,30 +188,60 @@ extension Kernels {
         for b in 0..<n { for ch in 0..<c { let p = po + (b * c + ch) * hw, v = pb[ch]; for i in 0..<hw { p[i] += v } } }
     }
 
+    /// Runs `body(images, worker)` over slices of the batch, one slice per worker. With a single
+    /// image, the one slice runs with `parallel = true` so the kernels split inside instead.
+    static func overImages(_ n: Int, _ body: (_ images: Range<Int>, _ worker: Int, _ parallel: Bool) -> Void) -> Int {
+        if n == 1 || Parallel.workers == 1 { body(0..<n, 0, Parallel.workers > 1); return 1 }
+        return Parallel.forSlices(n) { r, w in body(r, w, false) }
+    }
+
+    @inline(__always)
+    static func gemm(_ parallel: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if parallel {
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else {
+            BLAS.sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Sums per-worker partial weight gradients into the first.
+    static func reducePartials(_ parts: [Tensor], used: Int) -> Tensor {
+        let total = parts[0]
+        for p in parts[1..<used] {
+            let d = total.storage.pointer, s = p.storage.pointer
+            for i in 0..<total.count { d[i] += s[i] }
+        }
+        return total
+    }
+
     static func conv2dForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geo: ConvGeometry, groups: Int) -> Tensor {
         let n = x.shape[0], c = x.shape[1], cout = weight.shape[0]
         let coutg = cout / groups, k = geo.k, hw = geo.hw, inHW = geo.h * geo.w
         let out = Tensor(uninitializedShape: [n, cout, geo.oh, geo.ow])
         let direct = geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.ph == 0 && geo.pw == 0
-        let nb = geo.chunk(batch: n, rows: Swift.max(k, coutg))
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
-        defer { col.deallocate(); tmp.deallocate() }
-        for n0 in Swift.stride(from: 0, to: n, by: nb) {
-            let m = Swift.min(nb, n - n0)
-            for gi in 0..<groups {
-                let wg = weight.storage.pointer + gi * coutg * k
-                if m == 1 {
-                    let src: UnsafePointer<Float>
-                    if direct { src = UnsafePointer(x.storage.pointer + (n0 * c + gi * geo.c) * inHW) }
-                    else { geo.im2col(x.storage.pointer + (n0 * c + gi * geo.c) * inHW, col, ld: hw); src = UnsafePointer(col) }
-                    BLAS.sgemm(transA: false, transB: false, m: coutg, n: hw, k: k, a: wg, lda: k, b: src, ldb: hw,
-                               c: out.storage.pointer + (n0 * cout + gi * coutg) * hw, ldc: hw)
-                } else {
-                    for b in 0..<m { geo.im2col(x.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw) }
-                    BLAS.sgemm(transA: false, transB: false, m: coutg, n: m * hw, k: k, a: wg, lda: k, b: col, ldb: m * hw,
-                               c: tmp, ldc: m * hw)
-                    scatterChannels(tmp, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: out.storage.pointer)
+        let px = x.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
+        overImages(n) { images, _, par in
+            let nb = geo.chunk(batch: images.count, rows: Swift.max(k, coutg))
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
+            defer { col.deallocate(); tmp.deallocate() }
+            for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
+                let m = Swift.min(nb, images.upperBound - n0)
+                for gi in 0..<groups {
+                    let wg = pw + gi * coutg * k
+                    if m == 1 {
+                        let src: UnsafePointer<Float>
+                        if direct { src = UnsafePointer(px + (n0 * c + gi * geo.c) * inHW) }
+                        else { geo.im2col(px + (n0 * c + gi * geo.c) * inHW, col, ld: hw, parallel: par); src = UnsafePointer(col) }
+                        gemm(par, transA: false, transB: false, m: coutg, n: hw, k: k, a: wg, lda: k, b: src, ldb: hw,
+                             c: po + (n0 * cout + gi * coutg) * hw, ldc: hw)
+                    } else {
+                        for b in 0..<m { geo.im2col(px + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw, parallel: par) }
+                        gemm(par, transA: false, transB: false, m: coutg, n: m * hw, k: k, a: wg, lda: k, b: col, ldb: m * hw,
+                             c: tmp, ldc: m * hw)
+                        scatterChannels(tmp, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: po)
+                    }
                 }
             }
         }
@@ -255,32 +255,88 @@ extension Kernels {
         let n = x.shape[0], c = x.shape[1], cout = weight.shape[0]
         let coutg = cout / groups, k = geo.k, hw = geo.hw, inHW = geo.h * geo.w
         let gx: Tensor? = needX ? Tensor(zerosShape: x.shape) : nil
-        let gw: Tensor? = needW ? Tensor(zerosShape: weight.shape) : nil
-        let nb = geo.chunk(batch: n, rows: Swift.max(k, coutg))
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-        let gbuf = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
-        defer { col.deallocate(); gbuf.deallocate() }
-        for n0 in Swift.stride(from: 0, to: n, by: nb) {
-            let m = Swift.min(nb, n - n0)
-            for gi in 0..<groups {
-                let gm: UnsafePointer<Float>
-                if m == 1 { gm = UnsafePointer(g.storage.pointer + (n0 * cout + gi * coutg) * hw) }
-                else {
-                    gatherChannels(g.storage.pointer, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: gbuf)
-                    gm = UnsafePointer(gbuf)
-                }
-                if let gw {   // dW_g [coutg, k] += G [coutg × m·hw] · colᵀ
-                    for b in 0..<m { geo.im2col(x.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw) }
-                    BLAS.sgemm(transA: false, transB: true, m: coutg, n: k, k: m * hw, a: gm, lda: m * hw, b: col, ldb: m * hw,
-                               beta: 1, c: gw.storage.pointer + gi * coutg * k, ldc: k)
-                }
-                if let gx {   // dcol [k, m·hw] = W_gᵀ · G, then fold back
-                    BLAS.sgemm(transA: true, transB: false, m: k, n: m * hw, k: coutg, a: weight.storage.pointer + gi * coutg * k,
-                               lda: k, b: gm, ldb: m * hw, c: col, ldc: m * hw)
-                    for b in 0..<m { geo.col2im(col + b * hw, ld: m * hw, gx.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW) }
+        let partials: [Tensor] = needW ? (0..<Swift.min(Parallel.workers, n)).map { _ in Tensor(zerosShape: weight.shape) } : []
+        let px = x.storage.pointer, pw = weight.storage.pointer, pg = g.storage.pointer
+        let used = overImages(n) { images, worker, par in
+            let nb = geo.chunk(batch: images.count, rows: Swift.max(k, coutg))
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+            let gbuf = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
+            defer { col.deallocate(); gbuf.deallocate() }
+            for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
+                let m = Swift.min(nb, images.upperBound - n0)
+                for gi in 0..<groups {
+                    let gm: UnsafePointer<Float>
+                    if m == 1 { gm = UnsafePointer(pg + (n0 * cout + gi * coutg) * hw) }
+                    else {
+                        gatherChannels(pg, n0: n0, nb: m, c0: gi * coutg, cc: coutg, cTotal: cout, hw: hw, into: gbuf)
+                        gm = UnsafePointer(gbuf)
+                    }
+                    if needW {   // dW_g [coutg, k] += G [coutg × m·hw] · colᵀ
+                        for b in 0..<m { geo.im2col(px + ((n0 + b) * c + gi * geo.c) * inHW, col + b * hw, ld: m * hw, parallel: par) }
+                        gemm(par, transA: false, transB: true, m: coutg, n: k, k: m * hw, a: gm, lda: m * hw, b: col, ldb: m * hw,
+                             beta: 1, c: partials[worker].storage.pointer + gi * coutg * k, ldc: k)
+                    }
+                    if let gx {   // dcol [k, m·hw] = W_gᵀ · G, then fold back
+                        gemm(par, transA: true, transB: false, m: k, n: m * hw, k: coutg, a: pw + gi * coutg * k, lda: k,
+                             b: gm, ldb: m * hw, c: col, ldc: m * hw)
+                        for b in 0..<m {
+                            geo.col2im(col + b * hw, ld: m * hw, gx.storage.pointer + ((n0 + b) * c + gi * geo.c) * inHW, parallel: par)
+                        }
+                    }
                 }
             }
         }
-        return (gx, gw)
+        return (gx, needW ? reducePartials(partials, used: used) : nil)
+    }
+
+    /// Transposed convolution forward: for each image, `col = Wᵀ·x` then fold onto the output.
+    static func convTranspose2dForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, outShape: [Int]) -> Tensor {
+        let n = x.shape[0], cin = x.shape[1], cout = outShape[1]
+        let k = geo.k, hw = geo.hw, outHW = geo.h * geo.w
+        let out = Tensor(zerosShape: outShape)
+        let px = x.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
+        overImages(n) { images, _, par in
+            let nb = geo.chunk(batch: images.count, rows: Swift.max(k, cin))
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+            let xs = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
+            defer { col.deallocate(); xs.deallocate() }
+            for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
+                let m = Swift.min(nb, images.upperBound - n0)
+                gatherChannels(px, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: xs)
+                // col [k, m·hw] = Wᵀ [k × cin] · x [cin × m·hw]
+                gemm(par, transA: true, transB: false, m: k, n: m * hw, k: cin, a: pw, lda: k, b: xs, ldb: m * hw, c: col, ldc: m * hw)
+                for b in 0..<m { geo.col2im(col + b * hw, ld: m * hw, po + (n0 + b) * cout * outHW, parallel: par) }
+            }
+        }
+        return out
+    }
+
+    static func convTranspose2dBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor, _ geo: ConvGeometry,
+                                        needX: Bool, needW: Bool) -> (Tensor?, Tensor?) {
+        let n = x.shape[0], cin = x.shape[1], cout = weight.shape[1]
+        let k = geo.k, hw = geo.hw, outHW = geo.h * geo.w
+        let gx: Tensor? = needX ? Tensor(uninitializedShape: x.shape) : nil
+        let partials: [Tensor] = needW ? (0..<Swift.min(Parallel.workers, n)).map { _ in Tensor(zerosShape: weight.shape) } : []
+        let px = x.storage.pointer, pw = weight.storage.pointer, pg = g.storage.pointer
+        let used = overImages(n) { images, worker, par in
+            let nb = geo.chunk(batch: images.count, rows: Swift.max(k, cin))
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
+            defer { col.deallocate(); tmp.deallocate() }
+            for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
+                let m = Swift.min(nb, images.upperBound - n0)
+                for b in 0..<m { geo.im2col(pg + (n0 + b) * cout * outHW, col + b * hw, ld: m * hw, parallel: par) }
+                if let gx {   // dx [cin, m·hw] = W [cin × k] · col
+                    gemm(par, transA: false, transB: false, m: cin, n: m * hw, k: k, a: pw, lda: k, b: col, ldb: m * hw, c: tmp, ldc: m * hw)
+                    scatterChannels(tmp, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: gx.storage.pointer)
+                }
+                if needW {   // dW [cin, k] += x [cin × m·hw] · colᵀ
+                    gatherChannels(px, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: tmp)
+                    gemm(par, transA: false, transB: true, m: cin, n: k, k: m * hw, a: tmp, lda: m * hw, b: col, ldb: m * hw,
+                         beta: 1, c: partials[worker].storage.pointer, ldc: k)
+                }
+            }
+        }
+        return (gx, needW ? reducePartials(partials, used: used) : nil)
     }
 }

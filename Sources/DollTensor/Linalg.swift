@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// OpenBLAS facts and the single GEMM entry point every kernel uses.
 public enum BLAS {
@@ -6,16 +7,54 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
     /// OpenBLAS build configuration string.
     public static var config: String { String(cString: openblas_get_config()) }
-    /// Threads OpenBLAS uses for one call.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-    /// Sets OpenBLAS's thread count.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Worker threads used for GEMM (our own split; OpenBLAS itself runs single-threaded).
+    public static var threads: Int { Parallel.workers }
 
-    /// Row-major `C = alpha·op(A)·op(B) + beta·C` with `op(A)` of size m×k and `op(B)` k×n.
+    /// OpenBLAS is pinned to one thread: its idle workers spin in `sched_yield` and fight our
+    /// own parallel loops for the two cores. Large GEMMs are split across workers here instead.
+    @usableFromInline static let singleThreaded: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// Row-major `C = alpha·op(A)·op(B) + beta·C` with `op(A)` of size m×k and `op(B)` k×n,
+    /// split across the workers when large. Must not be called from inside a parallel region
+    /// (use `sgemmSerial` there).
     @inlinable
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let w = Parallel.workers
+        if w == 1 || m * n * k < 4_000_000 {
+            sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m >= n {   // split rows of C (and of op(A))
+            let box = UncheckedSendable((a, b, c))
+            DispatchQueue.concurrentPerform(iterations: w) { t in
+                let (a, b, c) = box.value
+                let lo = m * t / w, hi = m * (t + 1) / w
+                sgemmSerial(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                            a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+            }
+        } else {      // split columns of C (and of op(B))
+            let box = UncheckedSendable((a, b, c))
+            DispatchQueue.concurrentPerform(iterations: w) { t in
+                let (a, b, c) = box.value
+                let lo = n * t / w, hi = n * (t + 1) / w
+                sgemmSerial(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                            b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+            }
+        }
+    }
+
+    /// Single-threaded GEMM on the calling thread (for use inside parallel regions).
+    @inlinable
+    public static func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = singleThreaded
         if m == 0 || n == 0 { return }
         if k == 0 {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }

@@ -22,6 +22,21 @@ public enum Parallel {
         }
     }
 
+    /// Splits `0..<count` into at most `workers` contiguous slices and runs `body(slice, index)`
+    /// for each in parallel; returns the number of slices used.
+    @discardableResult
+    public static func forSlices(_ count: Int, _ body: (Range<Int>, Int) -> Void) -> Int {
+        let slices = min(workers, count)
+        if slices <= 1 { if count > 0 { body(0..<count, 0) }; return 1 }
+        withoutActuallyEscaping(body) { escaping in
+            let box = UncheckedSendable(escaping)
+            DispatchQueue.concurrentPerform(iterations: slices) { c in
+                box.value((count * c / slices)..<(count * (c + 1) / slices), c)
+            }
+        }
+        return slices
+    }
+
     /// Calls `body(i)` for each `i` in `0..<count`, spread over workers when `cost` (elements
     /// of work per item × count) is large enough to pay for threads.
     @inlinable

@@ -92,6 +92,22 @@ struct NaiveReferenceTests {
         #expect(maxDiff(c.scalars, ref) < 1e-5)
     }
 
+    @Test func splitGemmMatchesSerialGemm() throws {
+        // Large enough to be split across workers, along rows (m ≥ n) and along columns (m < n).
+        for (m, n, k) in [(300, 120, 160), (90, 400, 150)] {
+            for transA in [false, true] { for transB in [false, true] {
+                let a = randomTensor([m * k], seed: 1), b = randomTensor([k * n], seed: 2)
+                var c1 = [Float](repeating: 1, count: m * n), c2 = c1
+                let lda = transA ? m : k, ldb = transB ? k : n
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a.storage.pointer, lda: lda,
+                           b: b.storage.pointer, ldb: ldb, beta: 2, c: &c1, ldc: n)
+                BLAS.sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a.storage.pointer, lda: lda,
+                                 b: b.storage.pointer, ldb: ldb, beta: 2, c: &c2, ldc: n)
+                #expect(zip(c1, c2).allSatisfy { abs($0 - $1) < 1e-4 }, "m\(m) n\(n) k\(k) tA \(transA) tB \(transB)")
+            } }
+        }
+    }
+
     @Test func poolingMatchesDefinition() throws {
         let x = randomTensor([1, 1, 4, 4], seed: 11)
         let m = try x.maxPool2d(kernel: 2), a = try x.avgPool2d(kernel: 2)
