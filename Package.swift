@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "doll", targets: ["doll"]),
         .library(name: "DollTensor", targets: ["DollTensor"]),
+        .library(name: "DollNN", targets: ["DollNN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,17 +23,21 @@ let package = Package(
 
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
         .target(name: "DollTensor", dependencies: ["CBLAS"]),
+        // Layers, models, losses, optimizers, trainer, metrics.
+        .target(name: "DollNN", dependencies: ["DollTensor"]),
 
         // Command-line entry point.
         .executableTarget(
             name: "doll",
             dependencies: [
                 "DollTensor",
+                "DollNN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "DollTensorTests", dependencies: ["DollTensor"]),
+        .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -1,0 +1,262 @@
+import DollTensor
+import Foundation
+
+/// Named label sets for multi-label classifiers.
+public enum LabelPreset {
+    /// CheXpert's 14 observations, in the order of its CSV columns.
+    public static let chexpert = [
+        "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
+        "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+        "Fracture", "Support Devices",
+    ]
+    /// NIH ChestX-ray14's 14 findings, in the order of its label file.
+    public static let nih = [
+        "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
+        "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+    ]
+}
+
+/// conv(3, s, p1, no bias) → BN → ReLU → conv(3, 1, p1, no bias) → BN, plus a shortcut
+/// (identity, or 1×1 conv + BN named `down.0`/`down.1` when the shape changes); ReLU of the sum.
+public final class BasicBlock: Module, @unchecked Sendable {
+    public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
+    public let down: Sequential?
+
+    public init(_ cin: Int, _ cout: Int, stride: Int, rng: inout RandomGenerator) throws {
+        conv1 = try Conv2d(cin, cout, kernelSize: 3, stride: Pair(stride, stride), padding: 1, bias: false, rng: &rng)
+        bn1 = try BatchNorm2d(cout)
+        conv2 = try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng)
+        bn2 = try BatchNorm2d(cout)
+        down = (stride != 1 || cin != cout)
+            ? Sequential([try Conv2d(cin, cout, kernelSize: 1, stride: Pair(stride, stride), bias: false, rng: &rng), try BatchNorm2d(cout)])
+            : nil
+    }
+
+    public override func children() -> [(String, Module)] {
+        [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)] + (down.map { [("down", $0)] } ?? [])
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let main = try bn2(conv2(bn1(conv1(x)).relu()))
+        return try (main + (down.map { try $0(x) } ?? x)).relu()
+    }
+}
+
+/// ResNet-style multi-label classifier. Default configuration = ResNetCXR:
+/// input `[N, 1, 224, 224]`; `stem` conv3×3 s2 (1→32) + BN + ReLU; `layer1…layer4` of two
+/// BasicBlocks each with widths 32, 64, 128, 256 (stride 2 from layer 2); global average pool;
+/// `fc` Linear(256 → classes). Output: logits `[N, classes]`.
+public final class ResNetClassifier: Module, @unchecked Sendable {
+    public struct Config: Codable, Equatable, Sendable {
+        public var inChannels = 1
+        public var widths = [32, 64, 128, 256]
+        public var blocks = [2, 2, 2, 2]
+        public var classes = LabelPreset.chexpert
+        public var seed: UInt64 = 0
+        public init(inChannels: Int = 1, widths: [Int] = [32, 64, 128, 256], blocks: [Int] = [2, 2, 2, 2],
+                    classes: [String] = LabelPreset.chexpert, seed: UInt64 = 0) {
+            self.inChannels = inChannels; self.widths = widths; self.blocks = blocks; self.classes = classes; self.seed = seed
+        }
+    }
+
+    public let config: Config
+    public let stem: Sequential
+    public let layers: [Sequential]
+    public let fc: Linear
+
+    public init(_ config: Config = Config()) throws {
+        guard !config.widths.isEmpty, config.widths.count == config.blocks.count, config.widths.allSatisfy({ $0 >= 1 }),
+              config.blocks.allSatisfy({ $0 >= 1 }), !config.classes.isEmpty, config.inChannels >= 1 else {
+            throw TensorError("ResNetClassifier: widths and blocks must be non-empty, equally long and positive, with at least one class")
+        }
+        self.config = config
+        var rng = RandomGenerator(seed: config.seed)
+        stem = Sequential([try Conv2d(config.inChannels, config.widths[0], kernelSize: 3, stride: 2, padding: 1, bias: false, rng: &rng),
+                           try BatchNorm2d(config.widths[0]), ReLU()])
+        var layers: [Sequential] = []
+        var cin = config.widths[0]
+        for (i, (w, b)) in zip(config.widths, config.blocks).enumerated() {
+            var blocks: [Module] = []
+            for j in 0..<b { blocks.append(try BasicBlock(j == 0 ? cin : w, w, stride: (i > 0 && j == 0) ? 2 : 1, rng: &rng)) }
+            layers.append(Sequential(blocks))
+            cin = w
+        }
+        self.layers = layers
+        fc = try Linear(cin, config.classes.count, rng: &rng)
+    }
+
+    public var classes: [String] { config.classes }
+
+    public override func children() -> [(String, Module)] {
+        [("stem", stem)] + layers.enumerated().map { ("layer\($0.offset + 1)", $0.element) } + [("fc", fc)]
+    }
+
+    /// Feature maps after the stem and after each stage (used by U-Net encoders and Grad-CAM).
+    public func features(_ x: Tensor) throws -> [Tensor] {
+        guard x.rank == 4, x.shape[1] == config.inChannels else {
+            throw TensorError("ResNetClassifier expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
+        }
+        var h = try stem(x)
+        var out = [h]
+        for l in layers { h = try l(h); out.append(h) }
+        return out
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try fc(features(x).last!.globalAvgPool2d())
+    }
+
+    /// Index of a class by name.
+    public func classIndex(_ name: String) throws -> Int {
+        guard let i = classes.firstIndex(of: name) else {
+            throw TensorError("unknown class '\(name)'; classes are: \(classes.joined(separator: ", "))")
+        }
+        return i
+    }
+}
+
+/// [conv3×3 (no bias) → BN → ReLU] × 2, as a Sequential named `0`…`5`.
+func doubleConv(_ cin: Int, _ cout: Int, rng: inout RandomGenerator) throws -> Sequential {
+    Sequential([try Conv2d(cin, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU(),
+                try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU()])
+}
+
+/// U-Net segmenter producing raw logits `[N, classes, H, W]` for input `[N, inChannels, H, W]`.
+///
+/// Two encoders:
+/// - `.doubleConv` (default = UNetCXR): `enc1…encD` DoubleConv stages with max-pool 2 between,
+///   `bott`, then `up{i}` ConvTranspose(k2, s2) + concat [up, skip] + `dec{i}` DoubleConv, and a
+///   1×1 `head`. H and W must be divisible by 2^depth.
+/// - `.resnet`: the trunk of a `ResNetClassifier` (`encoder.stem`, `encoder.layer1…4`) so a
+///   classifier's weights initialise the segmenter (the DoLL transfer path); decoder stages
+///   upsample ×2 and concatenate the matching encoder stage, a last ×2 stage restores the input
+///   resolution. H and W must be divisible by 2^(stages).
+public final class UNet: Module, @unchecked Sendable {
+    public enum Encoder: String, Codable, Sendable { case doubleConv, resnet }
+
+    public struct Config: Codable, Equatable, Sendable {
+        public var inChannels = 1
+        public var classes = 1
+        public var encoder = Encoder.doubleConv
+        /// Stage widths: DoubleConv encoder (the last is the bottleneck), or the ResNet trunk's widths.
+        public var widths = [16, 32, 64, 128]
+        /// Blocks per ResNet stage (ResNet encoder only).
+        public var blocks = [2, 2, 2, 2]
+        public var seed: UInt64 = 0
+        public init(inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
+                    blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0) {
+            self.inChannels = inChannels; self.classes = classes; self.encoder = encoder
+            self.widths = widths ?? (encoder == .doubleConv ? [16, 32, 64, 128] : [32, 64, 128, 256])
+            self.blocks = blocks; self.seed = seed
+        }
+    }
+
+    public let config: Config
+    // DoubleConv encoder parts
+    let encs: [Sequential]
+    let bott: Sequential?
+    // ResNet encoder
+    public let encoder: ResNetClassifier?
+    let ups: [ConvTranspose2d]
+    let decs: [Sequential]
+    let head: Conv2d
+
+    public init(_ config: Config = Config()) throws {
+        guard config.classes >= 1, config.inChannels >= 1, config.widths.count >= 2, config.widths.allSatisfy({ $0 >= 1 }) else {
+            throw TensorError("UNet: need ≥ 1 class, ≥ 1 input channel and at least two positive widths")
+        }
+        self.config = config
+        var rng = RandomGenerator(seed: config.seed)
+        let w = config.widths
+        switch config.encoder {
+        case .doubleConv:
+            var encs: [Sequential] = []
+            var cin = config.inChannels
+            for c in w.dropLast() { encs.append(try doubleConv(cin, c, rng: &rng)); cin = c }
+            self.encs = encs
+            bott = try doubleConv(cin, w.last!, rng: &rng)
+            encoder = nil
+            var ups: [ConvTranspose2d] = [], decs: [Sequential] = []
+            for i in stride(from: w.count - 2, through: 0, by: -1) {
+                ups.append(try ConvTranspose2d(w[i + 1], w[i], kernelSize: 2, stride: 2, rng: &rng))
+                decs.append(try doubleConv(2 * w[i], w[i], rng: &rng))
+            }
+            self.ups = ups; self.decs = decs
+            head = try Conv2d(w[0], config.classes, kernelSize: 1, rng: &rng)
+        case .resnet:
+            guard config.blocks.count == w.count else { throw TensorError("UNet resnet encoder: blocks and widths must have the same length") }
+            let trunk = try ResNetClassifier(.init(inChannels: config.inChannels, widths: w, blocks: config.blocks, classes: ["unused"], seed: config.seed))
+            encoder = trunk
+            encs = []; bott = nil
+            // Stages: stem (w0, /2), layer1 (w0, /2), layer2 (w1, /4) … layerK (wK-1, /2^K).
+            var ups: [ConvTranspose2d] = [], decs: [Sequential] = []
+            for i in stride(from: w.count - 1, through: 1, by: -1) {
+                ups.append(try ConvTranspose2d(w[i], w[i - 1], kernelSize: 2, stride: 2, rng: &rng))
+                decs.append(try doubleConv(2 * w[i - 1], w[i - 1], rng: &rng))
+            }
+            // Final stage back to full resolution, with the input itself as the skip.
+            let last = Swift.max(w[0] / 2, 8)
+            ups.append(try ConvTranspose2d(w[0], last, kernelSize: 2, stride: 2, rng: &rng))
+            decs.append(try doubleConv(last + config.inChannels, last, rng: &rng))
+            self.ups = ups; self.decs = decs
+            head = try Conv2d(last, config.classes, kernelSize: 1, rng: &rng)
+        }
+    }
+
+    /// Spatial divisor the input size must be a multiple of.
+    public var sizeMultiple: Int { 1 << (config.encoder == .doubleConv ? config.widths.count - 1 : config.widths.count) }
+
+    public override func children() -> [(String, Module)] {
+        var out: [(String, Module)] = []
+        switch config.encoder {
+        case .doubleConv:
+            let d = config.widths.count - 1
+            for (i, e) in encs.enumerated() { out.append(("enc\(i + 1)", e)) }
+            out.append(("bott", bott!))
+            for (j, (u, dc)) in zip(ups, decs).enumerated() { out.append(("up\(d - j)", u)); out.append(("dec\(d - j)", dc)) }
+        case .resnet:
+            out.append(("encoder", encoder!))
+            let d = ups.count
+            for (j, (u, dc)) in zip(ups, decs).enumerated() { out.append(("up\(d - j)", u)); out.append(("dec\(d - j)", dc)) }
+        }
+        out.append(("head", head))
+        return out
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == config.inChannels else {
+            throw TensorError("UNet expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
+        }
+        guard x.shape[2] % sizeMultiple == 0, x.shape[3] % sizeMultiple == 0 else {
+            throw TensorError("UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
+        }
+        var skips: [Tensor] = []
+        var h: Tensor
+        switch config.encoder {
+        case .doubleConv:
+            h = x
+            for e in encs { h = try e(h); skips.append(h); h = try h.maxPool2d(kernel: 2) }
+            h = try bott!(h)
+        case .resnet:
+            let f = try encoder!.features(x)          // stem, layer1, …, layerK
+            skips = [x] + Array(f[1..<(f.count - 1)])  // input, layer1 … layerK-1
+            h = f.last!
+        }
+        for (u, d) in zip(ups, decs) {
+            h = try u(h)
+            h = try d(Tensor.concat([h, skips.removeLast()], axis: 1))
+        }
+        return try head(h)
+    }
+
+    /// Copies the trunk weights of a classifier into the ResNet encoder (the DoLL transfer).
+    /// Returns how many tensors were copied.
+    @discardableResult
+    public func loadEncoder(from classifier: ResNetClassifier) throws -> Int {
+        guard let encoder else { throw TensorError("loadEncoder needs a UNet with the resnet encoder") }
+        var dict = classifier.stateDict().filter { !$0.key.hasPrefix("fc.") }
+        for (k, v) in encoder.stateDict() where k.hasPrefix("fc.") { dict[k] = v }
+        try encoder.loadStateDict(dict)
+        return dict.count - 2
+    }
+}
