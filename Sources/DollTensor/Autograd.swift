@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reverse-mode automatic differentiation.
 ///
 /// Design in one paragraph: every op whose inputs include a tracked tensor (one with a
@@ -33,18 +35,28 @@ final class GradNode: @unchecked Sendable {
     }
 }
 
-/// Global autodiff switch (`noGrad` scopes). Process-wide: training and attribution loops run
-/// on one thread at a time.
+/// Autodiff switch (`noGrad` scopes), per thread: a `noGrad` block on one thread does not
+/// affect graphs recorded on another (tests and tasks run concurrently).
 public enum Autograd {
-    nonisolated(unsafe) private static var disabledDepth = 0
+    /// Thread-local nesting depth of `noGrad` scopes, stored directly in the key's slot.
+    private static let depthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
-    /// Whether ops currently record a graph.
-    public static var isEnabled: Bool { disabledDepth == 0 }
+    private static var depth: Int {
+        get { Int(bitPattern: pthread_getspecific(depthKey)) }
+        set { pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+
+    /// Whether ops on this thread currently record a graph.
+    public static var isEnabled: Bool { depth == 0 }
 
     /// Runs `body` without recording a graph (like `torch.no_grad()`).
     public static func noGrad<R>(_ body: () throws -> R) rethrows -> R {
-        disabledDepth += 1
-        defer { disabledDepth -= 1 }
+        depth += 1
+        defer { depth -= 1 }
         return try body()
     }
 }
@@ -64,6 +76,15 @@ extension Tensor {
 
     /// Clears the accumulated gradient of a tracked leaf.
     public func zeroGrad() { node?.grad = nil }
+
+    /// Replaces the accumulated gradient of a tracked tensor (e.g. for gradient clipping).
+    public func setGrad(_ g: Tensor?) throws {
+        guard let node else { throw TensorError("setGrad on a tensor that does not require grad") }
+        if let g, g.shape != shape {
+            throw TensorError("setGrad: gradient shape \(shapeString(g.shape)) does not match \(shapeString(shape))")
+        }
+        node.grad = g?.detached()
+    }
 
     /// Builds the result of a differentiable op: attaches a node when autodiff is on and any
     /// input is tracked. `backward` receives ∂L/∂result and a flag per input saying whether that

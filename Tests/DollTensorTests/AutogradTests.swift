@@ -109,3 +109,19 @@ struct AutogradTests {
         #expect(abs(rv.scalars[0] - (0.9 + 0.1 * 20 / 3)) < 1e-5)
     }
 }
+
+@Suite("Grad mode is per thread")
+struct GradModeThreadTests {
+    @Test func noGradOnOneThreadDoesNotAffectAnother() async throws {
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let t = Thread {
+            Autograd.noGrad { entered.signal(); release.wait() }
+        }
+        t.start()
+        entered.wait()
+        let x = try Tensor([1, 2], shape: [2]).requiringGrad()
+        #expect(Autograd.isEnabled)
+        #expect(x.scaled(2).requiresGrad)
+        release.signal()
+    }
+}

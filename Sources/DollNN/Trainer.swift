@@ -1,0 +1,279 @@
+import DollTensor
+import Foundation
+
+/// One mini-batch: inputs, targets and an optional mask (1 = use the entry, 0 = ignore) of the
+/// targets' shape (or broadcastable to it).
+public struct Batch: Sendable {
+    public var input: Tensor
+    public var target: Tensor
+    public var mask: Tensor?
+    public init(input: Tensor, target: Tensor, mask: Tensor? = nil) { self.input = input; self.target = target; self.mask = mask }
+}
+
+/// Anything that can produce training batches by example index.
+public protocol BatchSource {
+    /// Number of examples.
+    var count: Int { get }
+    /// Stacks the examples at `indices` into one batch.
+    func batch(_ indices: [Int]) throws -> Batch
+}
+
+/// Raised when training is stopped by the caller (e.g. Ctrl-C); the model keeps the weights of
+/// the last completed step and stays usable.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    public let epoch: Int, step: Int
+    public var description: String { "training interrupted at epoch \(epoch), step \(step); the model keeps its last completed update" }
+}
+
+/// What a model is trained for: the loss and the validation metrics follow from it.
+public enum TrainingTask: Sendable {
+    /// Multi-label classification: BCE with logits (optional per-class positive weights `[C]`);
+    /// metrics `loss`, `auroc_mean` and `auroc/<class>`.
+    case multiLabel(classes: [String], posWeight: Tensor? = nil)
+    /// Segmentation: `bceWeight`·BCE + `diceWeight`·soft Dice on logits `[N, C, H, W]`;
+    /// metrics `loss`, `dice_mean`, `iou_mean`, `dice/<channel>`, `iou/<channel>`.
+    case segmentation(channels: [String], bceWeight: Float = 1, diceWeight: Float = 1, backgroundWeight: Float = 1)
+}
+
+/// Per-epoch record.
+public struct EpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var learningRate: Double
+    public var seconds: Double
+    public var validation: [String: Double]
+}
+
+/// The course of a `fit`.
+public struct TrainingHistory: Codable, Sendable {
+    public var epochs: [EpochRecord] = []
+    public var bestEpoch: Int? = nil
+    public var bestValue: Double? = nil
+    public var stoppedEarly = false
+    public init() {}
+}
+
+/// Mini-batch training with a seeded shuffle, optimizer, LR schedule, validation metrics, early
+/// stopping, checkpoints and a progress bar on stderr (only when stderr is a terminal).
+public final class Trainer {
+    public enum OptimizerKind: String, Codable, Sendable { case sgd, adam, adamw }
+
+    public struct Config: Codable, Sendable {
+        public var epochs = 5
+        public var batchSize = 16
+        public var learningRate: Float = 1e-3
+        public var optimizer = OptimizerKind.adam
+        public var momentum: Float = 0.9
+        public var weightDecay: Float = 0
+        public var schedule = LRSchedule.constant
+        public var warmupSteps = 0
+        public var clipNorm: Float? = nil
+        public var seed: UInt64 = 0
+        /// Stop after this many epochs without improvement of `monitor` (nil: never).
+        public var patience: Int? = nil
+        /// Validation metric to monitor (e.g. `auroc_mean`, `dice_mean`, `loss`).
+        public var monitor: String? = nil
+        /// Restore the best epoch's weights at the end (when validating).
+        public var restoreBest = true
+        /// Directory for `best.safetensors` + `best.json` (nil: no checkpoints).
+        public var checkpointDirectory: String? = nil
+        public var progress = true
+        public init() {}
+    }
+
+    public let model: Module
+    public let task: TrainingTask
+    public let config: Config
+    /// Called after every epoch (e.g. by the REPL to print or plot).
+    public var onEpoch: ((EpochRecord) -> Void)?
+    /// Polled between batches; returning true stops training with `TrainingInterrupted`.
+    public var shouldStop: (() -> Bool)?
+
+    public init(model: Module, task: TrainingTask, config: Config = Config()) throws {
+        guard config.epochs >= 1, config.batchSize >= 1 else { throw TensorError("Trainer: epochs and batch size must be ≥ 1") }
+        self.model = model; self.task = task; self.config = config
+    }
+
+    private var monitorKey: String {
+        if let m = config.monitor { return m }
+        switch task { case .multiLabel: return "auroc_mean"; case .segmentation: return "dice_mean" }
+    }
+    private var monitorMaximises: Bool { !monitorKey.hasSuffix("loss") }
+
+    /// The training loss for a batch's logits.
+    public func loss(_ logits: Tensor, _ batch: Batch) throws -> Tensor {
+        switch task {
+        case let .multiLabel(_, posWeight):
+            return try Loss.bceWithLogits(logits, batch.target, posWeight: posWeight, mask: batch.mask)
+        case let .segmentation(_, bw, dw, bgw):
+            var total: Tensor? = nil
+            if bw > 0 {
+                var weight: Tensor? = nil
+                if bgw != 1 { weight = backgroundWeights(batch.target, bgw) }
+                total = try Loss.bceWithLogits(logits, batch.target, weight: weight, mask: batch.mask).scaled(bw)
+            }
+            if dw > 0 {
+                let d = try Loss.dice(logits, batch.target, mask: batch.mask).scaled(dw)
+                total = try total.map { try $0 + d } ?? d
+            }
+            return total ?? Tensor(scalar: 0)
+        }
+    }
+
+    private func makeOptimizer() throws -> Optimizer {
+        let params = model.parameters()
+        switch config.optimizer {
+        case .sgd: return try SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: return try Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .adamw: return try Adam.adamW(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        }
+    }
+
+    /// Trains on `train`, validating on `validation` after each epoch when given.
+    public func fit(train: BatchSource, validation: BatchSource? = nil) throws -> TrainingHistory {
+        guard train.count >= 1 else { throw TensorError("Trainer.fit: the training set is empty") }
+        let optimizer = try makeOptimizer()
+        var rng = RandomGenerator(seed: config.seed)
+        let stepsPerEpoch = (train.count + config.batchSize - 1) / config.batchSize
+        let totalSteps = stepsPerEpoch * config.epochs
+        var history = TrainingHistory()
+        var best: [String: Tensor]? = nil
+        var sinceBest = 0
+        var globalStep = 0
+        let bar = ProgressBar(enabled: config.progress, total: totalSteps)
+        defer { bar.finish() }
+        for epoch in 1...config.epochs {
+            model.train()
+            let t0 = Date()
+            let order = rng.permutation(train.count)
+            var lossSum = 0.0, seen = 0
+            for s in 0..<stepsPerEpoch {
+                if shouldStop?() == true { throw TrainingInterrupted(epoch: epoch, step: s) }
+                let idx = Array(order[(s * config.batchSize)..<Swift.min((s + 1) * config.batchSize, train.count)])
+                let batch = try train.batch(idx)
+                optimizer.learningRate = config.schedule.rate(base: config.learningRate, step: globalStep, totalSteps: totalSteps,
+                                                              warmup: config.warmupSteps)
+                optimizer.zeroGrad()
+                let logits = try model(batch.input)
+                let l = try loss(logits, batch)
+                let lv = try l.item()
+                guard lv.isFinite else { throw TensorError("training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)") }
+                try l.backward()
+                if let c = config.clipNorm { try clipGradNorm(model.parameters(), maxNorm: c) }
+                try optimizer.step()
+                lossSum += Double(lv) * Double(idx.count); seen += idx.count
+                globalStep += 1
+                bar.update(step: globalStep, text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen)))
+            }
+            var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
+                                     learningRate: Double(optimizer.learningRate), seconds: 0, validation: [:])
+            if let validation {
+                record.validation = try evaluate(validation)
+                if let v = record.validation[monitorKey], v.isFinite {
+                    let improved = history.bestValue.map { monitorMaximises ? v > $0 : v < $0 } ?? true
+                    if improved {
+                        history.bestValue = v; history.bestEpoch = epoch; sinceBest = 0
+                        if config.restoreBest { best = model.stateDict() }
+                        if let dir = config.checkpointDirectory { try writeCheckpoint(dir: dir, history: history, record: record) }
+                    } else { sinceBest += 1 }
+                }
+            }
+            record.seconds = Date().timeIntervalSince(t0)
+            history.epochs.append(record)
+            onEpoch?(record)
+            if let p = config.patience, sinceBest >= p, validation != nil { history.stoppedEarly = true; break }
+        }
+        if let best, config.restoreBest { try model.loadStateDict(best) }
+        model.eval()
+        return history
+    }
+
+    /// Validation metrics in evaluation mode (no graph recorded).
+    public func evaluate(_ data: BatchSource) throws -> [String: Double] {
+        let wasTraining = model.training
+        model.eval()
+        defer { model.train(wasTraining) }
+        return try Autograd.noGrad {
+            var lossSum = 0.0, n = 0
+            var scores: [Tensor] = [], labels: [Tensor] = [], masks: [Tensor] = []
+            var seg: SegmentationMetrics? = nil
+            for start in Swift.stride(from: 0, to: data.count, by: config.batchSize) {
+                let idx = Array(start..<Swift.min(start + config.batchSize, data.count))
+                let batch = try data.batch(idx)
+                let logits = try model(batch.input)
+                lossSum += Double(try loss(logits, batch).item()) * Double(idx.count); n += idx.count
+                switch task {
+                case .multiLabel:
+                    scores.append(logits); labels.append(batch.target)
+                    masks.append(try batch.mask.map { try $0 * Tensor.ones(batch.target.shape) } ?? Tensor.ones(batch.target.shape))
+                case let .segmentation(channels, _, _, _):
+                    if seg == nil { seg = SegmentationMetrics(channels: channels.count) }
+                    try seg!.add(probabilities: logits.sigmoid(), targets: batch.target, mask: batch.mask)
+                }
+            }
+            var out: [String: Double] = ["loss": lossSum / Double(Swift.max(n, 1))]
+            switch task {
+            case let .multiLabel(classes, _):
+                let a = try Metrics.aurocPerClass(scores: Tensor.concat(scores, axis: 0), labels: Tensor.concat(labels, axis: 0),
+                                                  mask: Tensor.concat(masks, axis: 0))
+                for (c, v) in zip(classes, a) { out["auroc/\(c)"] = v }
+                out["auroc_mean"] = Metrics.nanMean(a)
+            case let .segmentation(channels, _, _, _):
+                if let seg {
+                    for (i, c) in channels.enumerated() { out["dice/\(c)"] = seg.meanDice[i]; out["iou/\(c)"] = seg.meanIoU[i] }
+                    out["dice_mean"] = Metrics.nanMean(seg.meanDice); out["iou_mean"] = Metrics.nanMean(seg.meanIoU)
+                }
+            }
+            return out
+        }
+    }
+
+    private func writeCheckpoint(dir: String, history: TrainingHistory, record: EpochRecord) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try model.save(to: dir + "/best.safetensors", metadata: ["epoch": "\(record.epoch)"])
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        struct Info: Encodable { let config: Trainer.Config; let history: TrainingHistory; let model: String }
+        let data = try enc.encode(Info(config: config, history: history, model: String(describing: type(of: model))))
+        try AtomicFile.write(data, to: dir + "/best.json")
+    }
+}
+
+/// Per-element weights: `backgroundWeight` where the target is 0, 1 elsewhere.
+func backgroundWeights(_ target: Tensor, _ backgroundWeight: Float) -> Tensor {
+    var w = target.detached()
+    w.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] = b[i] >= 0.5 ? 1 : backgroundWeight } }
+    return w
+}
+
+/// A one-line progress bar on stderr (step, rate, ETA, caller text); silent unless stderr is a
+/// terminal.
+public final class ProgressBar {
+    let enabled: Bool, total: Int
+    let start = Date()
+    var lastDraw = Date.distantPast
+
+    public init(enabled: Bool, total: Int) {
+        self.enabled = enabled && isatty(2) != 0
+        self.total = total
+    }
+
+    public func update(step: Int, text: String) {
+        guard enabled else { return }
+        let now = Date()
+        guard step == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(start)
+        let rate = Double(step) / Swift.max(elapsed, 1e-9)
+        let eta = rate > 0 ? Double(total - step) / rate : 0
+        let width = 24, filled = total > 0 ? width * step / total : width
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let line = String(format: "\r%@ %d/%d %.2f it/s ETA %.0fs  %@", bar, step, total, rate, eta, text)
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+    }
+
+    public func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+}
