@@ -223,9 +223,9 @@ extension Kernels {
         let px = x.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
         overImages(n) { images, _, par in
             let nb = geo.chunk(batch: images.count, rows: Swift.max(k, coutg))
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
-            defer { col.deallocate(); tmp.deallocate() }
+            let (col, colCap) = BufferPool.shared.allocate(k * nb * hw)
+            let (tmp, tmpCap) = BufferPool.shared.allocate(coutg * nb * hw)
+            defer { BufferPool.shared.release(col, capacity: colCap); BufferPool.shared.release(tmp, capacity: tmpCap) }
             for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                 let m = Swift.min(nb, images.upperBound - n0)
                 for gi in 0..<groups {
@@ -259,9 +259,9 @@ extension Kernels {
         let px = x.storage.pointer, pw = weight.storage.pointer, pg = g.storage.pointer
         let used = overImages(n) { images, worker, par in
             let nb = geo.chunk(batch: images.count, rows: Swift.max(k, coutg))
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-            let gbuf = UnsafeMutablePointer<Float>.allocate(capacity: coutg * nb * hw)
-            defer { col.deallocate(); gbuf.deallocate() }
+            let (col, colCap) = BufferPool.shared.allocate(k * nb * hw)
+            let (gbuf, gbufCap) = BufferPool.shared.allocate(coutg * nb * hw)
+            defer { BufferPool.shared.release(col, capacity: colCap); BufferPool.shared.release(gbuf, capacity: gbufCap) }
             for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                 let m = Swift.min(nb, images.upperBound - n0)
                 for gi in 0..<groups {
@@ -297,9 +297,9 @@ extension Kernels {
         let px = x.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
         overImages(n) { images, _, par in
             let nb = geo.chunk(batch: images.count, rows: Swift.max(k, cin))
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-            let xs = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
-            defer { col.deallocate(); xs.deallocate() }
+            let (col, colCap) = BufferPool.shared.allocate(k * nb * hw)
+            let (xs, xsCap) = BufferPool.shared.allocate(cin * nb * hw)
+            defer { BufferPool.shared.release(col, capacity: colCap); BufferPool.shared.release(xs, capacity: xsCap) }
             for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                 let m = Swift.min(nb, images.upperBound - n0)
                 gatherChannels(px, n0: n0, nb: m, c0: 0, cc: cin, cTotal: cin, hw: hw, into: xs)
@@ -320,9 +320,9 @@ extension Kernels {
         let px = x.storage.pointer, pw = weight.storage.pointer, pg = g.storage.pointer
         let used = overImages(n) { images, worker, par in
             let nb = geo.chunk(batch: images.count, rows: Swift.max(k, cin))
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: k * nb * hw)
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cin * nb * hw)
-            defer { col.deallocate(); tmp.deallocate() }
+            let (col, colCap) = BufferPool.shared.allocate(k * nb * hw)
+            let (tmp, tmpCap) = BufferPool.shared.allocate(cin * nb * hw)
+            defer { BufferPool.shared.release(col, capacity: colCap); BufferPool.shared.release(tmp, capacity: tmpCap) }
             for n0 in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                 let m = Swift.min(nb, images.upperBound - n0)
                 for b in 0..<m { geo.im2col(pg + (n0 + b) * cout * outHW, col + b * hw, ld: m * hw, parallel: par) }

@@ -250,7 +250,20 @@ extension Tensor {
     /// Natural log (−inf at 0, NaN below).
     public func log() -> Tensor { unary({ Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
     public func sqrt() -> Tensor { unary({ $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
-    public func relu() -> Tensor { unary({ $0 > 0 ? $0 : 0 }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    /// max(x, 0). Written as explicit loops (no per-element closure call): it is on every
+    /// conv block's hot path.
+    public func relu() -> Tensor {
+        let x = self
+        let y = Tensor(uninitializedShape: shape)
+        let px = UnsafePointer(storage.pointer), py = y.storage.pointer
+        Parallel.forRanges(count) { r in for i in r { py[i] = Swift.max(px[i], 0) } }
+        return Tensor.record(y, [x]) { g, _ in
+            let gx = Tensor(uninitializedShape: g.shape)
+            let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, px = UnsafePointer(x.storage.pointer)
+            Parallel.forRanges(g.count) { r in for i in r { pd[i] = px[i] > 0 ? pg[i] : 0 } }
+            return [gx]
+        }
+    }
     public func sigmoid() -> Tensor {
         unary({ $0 >= 0 ? 1 / (1 + Foundation.exp(-$0)) : Foundation.exp($0) / (1 + Foundation.exp($0)) },
               derivative: { _, y in y * (1 - y) })

@@ -19,16 +19,25 @@ extension Tensor {
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         if training {
             var rm = runningMean, rv = runningVar
+            // Per-channel mean and biased variance: Float sums per plane (vectorised), Double across planes.
+            var mu = [Double](repeating: 0, count: c), varB = [Double](repeating: 0, count: c)
+            mu.withUnsafeMutableBufferPointer { pmu in varB.withUnsafeMutableBufferPointer { pvar in
+                let box = UncheckedSendable((pmu.baseAddress!, pvar.baseAddress!))
+                Parallel.forEach(c, costPerItem: n * hw) { ch in
+                    let (pmu, pvar) = box.value
+                    var s = 0.0
+                    for b in 0..<n { let p = px + (b * c + ch) * hw; var f: Float = 0; for i in 0..<hw { f += p[i] }; s += Double(f) }
+                    let m0 = Float(s / Double(m))
+                    var s2 = 0.0
+                    for b in 0..<n { let p = px + (b * c + ch) * hw; var f: Float = 0; for i in 0..<hw { let d = p[i] - m0; f += d * d }; s2 += Double(f) }
+                    pmu[ch] = Double(m0); pvar[ch] = s2 / Double(m)
+                }
+            } }
             rm.withUnsafeMutableBufferPointer { prm in rv.withUnsafeMutableBufferPointer { prv in
                 for ch in 0..<c {
-                    var s = 0.0, s2 = 0.0
-                    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
-                    let mu = s / Double(m)
-                    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { let d = Double(p[i]) - mu; s2 += d * d } }
-                    let varB = s2 / Double(m)
-                    mean[ch] = Float(mu); invStd[ch] = Float(1 / (varB + Double(eps)).squareRoot())
-                    prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(mu)
-                    prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(s2 / Double(m - 1))
+                    mean[ch] = Float(mu[ch]); invStd[ch] = Float(1 / (varB[ch] + Double(eps)).squareRoot())
+                    prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(mu[ch])
+                    prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(varB[ch] * Double(m) / Double(m - 1))
                 }
             } }
             runningMean = rm; runningVar = rv
@@ -57,14 +66,21 @@ extension Tensor {
             let pg = UnsafePointer(g.storage.pointer)
             // Per-channel Σg and Σg·x̂.
             var sg = [Float](repeating: 0, count: c), sgx = [Float](repeating: 0, count: c)
-            for ch in 0..<c {
-                var a = 0.0, b = 0.0
-                for bi in 0..<n {
-                    let off = (bi * c + ch) * hw
-                    for i in 0..<hw { let gv = Double(pg[off + i]); a += gv; b += gv * Double((px[off + i] - mean[ch]) * invStd[ch]) }
+            sg.withUnsafeMutableBufferPointer { psg in sgx.withUnsafeMutableBufferPointer { psgx in
+                let box = UncheckedSendable((psg.baseAddress!, psgx.baseAddress!))
+                Parallel.forEach(c, costPerItem: n * hw) { ch in
+                    let (psg, psgx) = box.value
+                    var a = 0.0, b = 0.0
+                    let mu = mean[ch]
+                    for bi in 0..<n {
+                        let off = (bi * c + ch) * hw
+                        var fa: Float = 0, fb: Float = 0
+                        for i in 0..<hw { let gv = pg[off + i]; fa += gv; fb += gv * (px[off + i] - mu) }
+                        a += Double(fa); b += Double(fb)
+                    }
+                    psg[ch] = Float(a); psgx[ch] = Float(b) * invStd[ch]
                 }
-                sg[ch] = Float(a); sgx[ch] = Float(b)
-            }
+            } }
             var grads: [Tensor?] = []
             if need[0] {
                 let gx = Tensor(uninitializedShape: x.shape)

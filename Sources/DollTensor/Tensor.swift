@@ -16,17 +16,20 @@ public func shapeString(_ shape: [Int]) -> String { "[" + shape.map(String.init)
 /// sizes coming from files or scripts.
 public let maxTensorElements = 1 << 31
 
-/// Reference-counted, contiguous Float32 buffer behind one or more tensors.
+/// Reference-counted, contiguous Float32 buffer behind one or more tensors. Buffers come from
+/// `BufferPool`, so the large activation and gradient buffers of a training step are reused
+/// instead of being mapped, faulted in and unmapped every time.
 @usableFromInline
 final class TensorStorage: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutablePointer<Float>
     @usableFromInline let count: Int
+    let capacity: Int
 
     @usableFromInline
     init(count: Int, zeroed: Bool = true) {
         self.count = count
-        pointer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1))
-        if zeroed { pointer.initialize(repeating: 0, count: Swift.max(count, 1)) }
+        (pointer, capacity) = BufferPool.shared.allocate(Swift.max(count, 1))
+        if zeroed { pointer.update(repeating: 0, count: Swift.max(count, 1)) }
     }
 
     @usableFromInline
@@ -36,7 +39,66 @@ final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferPool.shared.release(pointer, capacity: capacity) }
+}
+
+/// A size-classed cache of freed Float buffers (four classes per power of two, so at most 25%
+/// slack), bounded in total bytes. Thread-safe.
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool()
+    /// Buffers smaller than this are left to malloc (it already reuses them well).
+    let minPooled = 1 << 15
+    /// Upper bound on cached bytes.
+    let maxCachedBytes = 1 << 31
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var cachedBytes = 0
+    private var lock = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    /// Rounds a float count up to its size class.
+    func sizeClass(_ n: Int) -> Int {
+        if n < minPooled { return n }
+        let top = Int.bitWidth - 1 - n.leadingZeroBitCount      // floor(log2 n)
+        let step = 1 << (top - 2)
+        return (n + step - 1) / step * step
+    }
+
+    func allocate(_ n: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let c = sizeClass(n)
+        if c >= minPooled {
+            pthread_mutex_lock(&lock)
+            if let p = free[c]?.popLast() {
+                cachedBytes -= c * 4
+                pthread_mutex_unlock(&lock)
+                return (p, c)
+            }
+            pthread_mutex_unlock(&lock)
+        }
+        return (UnsafeMutablePointer<Float>.allocate(capacity: c), c)
+    }
+
+    func release(_ p: UnsafeMutablePointer<Float>, capacity c: Int) {
+        if c >= minPooled {
+            pthread_mutex_lock(&lock)
+            if cachedBytes + c * 4 <= maxCachedBytes {
+                free[c, default: []].append(p)
+                cachedBytes += c * 4
+                pthread_mutex_unlock(&lock)
+                return
+            }
+            pthread_mutex_unlock(&lock)
+        }
+        p.deallocate()
+    }
+
+    /// Frees every cached buffer (e.g. after a large job).
+    func trim() {
+        pthread_mutex_lock(&lock)
+        for (_, list) in free { for p in list { p.deallocate() } }
+        free = [:]; cachedBytes = 0
+        pthread_mutex_unlock(&lock)
+    }
 }
 
 /// A dense Float32 array in row-major (NCHW for images) layout, with value semantics

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DollNN
 import DollTensor
 import Foundation
 
@@ -35,7 +36,38 @@ enum Workloads {
         ("sgemm_2048", { runs in try sgemm(2048, runs: runs) }),
         ("conv3x3_n8_c64_112_fwdbwd", { runs in try convFwdBwd(n: 8, c: 64, size: 112, runs: runs) }),
         ("conv3x3_n8_c128_56_fwdbwd", { runs in try convFwdBwd(n: 8, c: 128, size: 56, runs: runs) }),
+        ("resnetcxr_train_b16", { runs in try modelStep(name: "resnetcxr_train_b16", train: true, batch: 16, runs: runs) }),
+        ("resnetcxr_eval_b16", { runs in try modelStep(name: "resnetcxr_eval_b16", train: false, batch: 16, runs: runs) }),
+        ("unetcxr_train_b8", { runs in try modelStep(name: "unetcxr_train_b8", train: true, batch: 8, runs: runs) }),
+        ("unetcxr_eval_b8", { runs in try modelStep(name: "unetcxr_eval_b8", train: false, batch: 8, runs: runs) }),
     ]
+
+    /// One optimisation step (forward, loss, backward, Adam) or one eval forward of the default
+    /// ResNetCXR (224², 14 labels) or UNetCXR (256², one channel).
+    static func modelStep(name: String, train: Bool, batch: Int, runs: Int) throws -> BenchResult {
+        var rng = RandomGenerator(seed: 3)
+        let isUNet = name.hasPrefix("unet")
+        let model: Module = isUNet ? try UNet() : try ResNetClassifier()
+        let size = isUNet ? 256 : 224
+        let x = try Tensor.uniform([batch, 1, size, size], rng: &rng)
+        let target = isUNet ? try Tensor.uniform([batch, 1, size, size], rng: &rng).greater(Tensor(scalar: 0.5))
+                            : try Tensor.uniform([batch, 14], rng: &rng).greater(Tensor(scalar: 0.5))
+        let opt = try Adam(model.parameters(), learningRate: 1e-4)
+        model.train(train)
+        let t = try measure(runs: runs) {
+            if train {
+                opt.zeroGrad()
+                let logits = try model(x)
+                let loss = isUNet ? try Loss.bceWithLogits(logits, target) + Loss.dice(logits, target)
+                                  : try Loss.bceWithLogits(logits, target)
+                try loss.backward()
+                try opt.step()
+            } else {
+                _ = try Autograd.noGrad { try model(x) }
+            }
+        }
+        return BenchResult(name: name, medianMs: t.median, minMs: t.min, extra: [("images_per_s", Double(batch) / t.median * 1000)])
+    }
 
     static func sgemm(_ n: Int, runs: Int) throws -> BenchResult {
         var rng = RandomGenerator(seed: 1)
