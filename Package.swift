@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "doll", targets: ["doll"]),
         .library(name: "DollTensor", targets: ["DollTensor"]),
         .library(name: "DollNN", targets: ["DollNN"]),
+        .library(name: "DollData", targets: ["DollData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,6 +24,10 @@ let package = Package(
 
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
         .target(name: "DollTensor", dependencies: ["CBLAS"]),
+        // C helpers that catch libjpeg's longjmp (and, later, raise Lua errors from C).
+        .target(name: "CDollSupport", dependencies: ["CJPEG"]),
+        // Image codecs, datasets, CheXpert/segmentation loaders, phantoms, augmentation.
+        .target(name: "DollData", dependencies: ["DollTensor", "CPNG", "CDollSupport"]),
         // Layers, models, losses, optimizers, trainer, metrics.
         .target(name: "DollNN", dependencies: ["DollTensor"]),
 
@@ -38,6 +43,7 @@ let package = Package(
 
         .testTarget(name: "DollTensorTests", dependencies: ["DollTensor"]),
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
+        .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -158,7 +158,7 @@ extension Tensor {
               outputPadding.h < Swift.max(stride.h, dilation.h), outputPadding.w < Swift.max(stride.w, dilation.w) else {
             throw TensorError("convTranspose2d: stride/dilation ≥ 1, padding ≥ 0, 0 ≤ outputPadding < stride or dilation")
         }
-        let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (n, h, w) = (shape[0], shape[2], shape[3])
         let (cout, kh, kw) = (weight.shape[1], weight.shape[2], weight.shape[3])
         if let bias, bias.shape != [cout] { throw TensorError("convTranspose2d bias must be [\(cout)], got \(shapeString(bias.shape))") }
         let oh = (h - 1) * stride.h - 2 * padding.h + dilation.h * (kh - 1) + outputPadding.h + 1
@@ -190,6 +190,7 @@ extension Kernels {
 
     /// Runs `body(images, worker)` over slices of the batch, one slice per worker. With a single
     /// image, the one slice runs with `parallel = true` so the kernels split inside instead.
+    @discardableResult
     static func overImages(_ n: Int, _ body: (_ images: Range<Int>, _ worker: Int, _ parallel: Bool) -> Void) -> Int {
         if n == 1 || Parallel.workers == 1 { body(0..<n, 0, Parallel.workers > 1); return 1 }
         return Parallel.forSlices(n) { r, w in body(r, w, false) }

@@ -1,0 +1,181 @@
+import CDollSupport
+import CPNG
+import DollTensor
+import Foundation
+
+/// An error reading or writing an image or data file, naming the file and the problem.
+public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Decoded 8- or 16-bit pixels before conversion to Float.
+public struct RawImage: Sendable {
+    public var width: Int, height: Int
+    /// Channels per pixel (1 gray, 3 RGB, 4 RGBA).
+    public var channels: Int
+    /// Bits per sample: 8 or 16.
+    public var bitDepth: Int
+    /// Samples in row-major order (16-bit values stored as-is, 8-bit in 0...255).
+    public var samples: [UInt16]
+}
+
+/// Image files ⇄ tensors. Decoders never trap or longjmp through Swift: libpng is used through its
+/// simplified API (errors come back as return codes), libjpeg through a C shim that catches its
+/// longjmp. Images larger than `maxPixels` are rejected from their header, before any pixel
+/// buffer is allocated.
+public enum ImageIO {
+    // libpng simplified-API format codes (composed macros are not imported into Swift).
+    static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3, formatLinearY: UInt32 = 4
+    static let flagLinear: UInt32 = 4
+
+    /// Largest image accepted (64 megapixels).
+    nonisolated(unsafe) public static var maxPixels = 1 << 26
+
+    /// Reads a PNG or JPEG (chosen by magic bytes) as a grayscale tensor `[1, H, W]` in [0, 1].
+    /// Colour is converted to luminance; 16-bit PNGs keep their full precision.
+    public static func readGray(path: String) throws -> Tensor {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("cannot read image file '\(path)'") }
+        do { return try decodeGray(data) } catch let e as DataError { throw DataError("\(path): \(e.message)") }
+    }
+
+    /// Decodes PNG or JPEG bytes to `[1, H, W]` in [0, 1].
+    public static func decodeGray(_ data: Data) throws -> Tensor {
+        let b = [UInt8](data.prefix(8))
+        if b.count >= 8 && b == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
+            let raw = try decodePNG(data, gray: true)
+            let scale = 1 / Float(raw.bitDepth == 16 ? 65535 : 255)
+            return try Tensor(raw.samples.map { Float($0) * scale }, shape: [1, raw.height, raw.width])
+        }
+        if b.count >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF {
+            return try decodeJPEGGray(data)
+        }
+        throw DataError("not a PNG or JPEG file (unrecognised magic bytes)")
+    }
+
+    /// Decodes a PNG to gray (any colour type converted to luminance) or to RGBA 8-bit.
+    public static func decodePNG(_ data: Data, gray: Bool) throws -> RawImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        let ok = data.withUnsafeBytes { raw in png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) }
+        guard ok != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
+        let w = Int(image.width), h = Int(image.height)
+        guard w > 0, h > 0, w * h <= maxPixels else {
+            throw DataError("PNG is \(w)x\(h) pixels, outside the accepted range (at most \(maxPixels) pixels)")
+        }
+        let sixteen = gray && (image.format & flagLinear) != 0
+        let channels = gray ? 1 : 4
+        image.format = gray ? (sixteen ? formatLinearY : formatGray) : formatRGBA
+        var samples: [UInt16]
+        if sixteen {
+            var buf = [UInt16](repeating: 0, count: w * h)
+            let ok2 = data.withUnsafeBytes { _ in buf.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) } }
+            guard ok2 != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
+            samples = buf
+        } else {
+            var buf = [UInt8](repeating: 0, count: w * h * channels)
+            let ok2 = buf.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok2 != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
+            samples = buf.map(UInt16.init)
+        }
+        return RawImage(width: w, height: h, channels: channels, bitDepth: sixteen ? 16 : 8, samples: samples)
+    }
+
+    private static func message(of image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// Decodes a JPEG to `[1, H, W]` in [0, 1] (colour converted to luminance by libjpeg).
+    public static func decodeJPEGGray(_ data: Data) throws -> Tensor {
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var w: Int32 = 0, h: Int32 = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = data.withUnsafeBytes { raw in
+            doll_jpeg_decode_gray(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), &out, &w, &h, &err, err.count)
+        }
+        guard rc == 0, let out else { throw DataError("corrupt JPEG: \(cString(err))") }
+        defer { doll_free(out) }
+        let n = Int(w) * Int(h)
+        let t = try Tensor(repeating: 0, shape: [1, Int(h), Int(w)])
+        var r = t
+        r.withUnsafeMutableBufferPointer { p in for i in 0..<n { p[i] = Float(out[i]) / 255 } }
+        return r
+    }
+
+    /// Encodes 8-bit gray (1 channel) or RGB (3 channels) pixels as JPEG.
+    public static func encodeJPEG(pixels: [UInt8], width: Int, height: Int, channels: Int, quality: Int = 90) throws -> Data {
+        guard pixels.count == width * height * channels else { throw DataError("JPEG encode: \(pixels.count) bytes for \(width)x\(height)x\(channels)") }
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = doll_jpeg_encode(pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &out, &size, &err, err.count)
+        guard rc == 0, let out else { throw DataError("JPEG encode failed: \(cString(err))") }
+        defer { doll_free(out) }
+        return Data(bytes: out, count: size)
+    }
+
+    /// Encodes pixels as PNG: 8-bit gray (channels 1), RGB (3) or RGBA (4), or 16-bit gray.
+    public static func encodePNG(samples: [UInt16], width: Int, height: Int, channels: Int, bitDepth: Int = 8) throws -> Data {
+        guard width > 0, height > 0, [1, 3, 4].contains(channels), bitDepth == 8 || (bitDepth == 16 && channels == 1),
+              samples.count == width * height * channels else {
+            throw DataError("PNG encode: need \(width)x\(height)x\(channels) samples at 8 bits (or 16-bit gray), got \(samples.count)")
+        }
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width); image.height = UInt32(height)
+        image.format = bitDepth == 16 ? formatLinearY : (channels == 1 ? formatGray : (channels == 3 ? formatRGB : formatRGBA))
+        defer { png_image_free(&image) }
+        var size: png_alloc_size_t = 0
+        let ok: Int32
+        if bitDepth == 16 {
+            ok = samples.withUnsafeBytes { src in
+                guard png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, 0, nil) != 0 else { return 0 }
+                return 1
+            }
+        } else {
+            let bytes = samples.map { UInt8(clamping: $0) }
+            ok = bytes.withUnsafeBytes { src in png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, 0, nil) }
+        }
+        guard ok != 0 else { throw DataError("PNG encode failed: \(message(of: &image))") }
+        var out = Data(count: Int(size))
+        let ok2: Int32 = out.withUnsafeMutableBytes { dst in
+            if bitDepth == 16 {
+                return samples.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+            }
+            let bytes = samples.map { UInt8(clamping: $0) }
+            return bytes.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        }
+        guard ok2 != 0 else { throw DataError("PNG encode failed: \(message(of: &image))") }
+        return out.prefix(Int(size))
+    }
+
+    /// Writes a gray tensor (`[H, W]` or `[1, H, W]`, values clamped to [0, 1]) as an 8- or
+    /// 16-bit grayscale PNG, atomically.
+    public static func writeGray(_ t: Tensor, to path: String, bitDepth: Int = 8) throws {
+        guard t.rank == 2 || (t.rank == 3 && t.shape[0] == 1) else {
+            throw DataError("a gray image must be [H, W] or [1, H, W], got \(shapeString(t.shape))")
+        }
+        let h = t.shape[t.rank - 2], w = t.shape[t.rank - 1]
+        let maxV: Float = bitDepth == 16 ? 65535 : 255
+        let samples = t.scalars.map { v -> UInt16 in
+            let c = v.isNaN ? 0 : Swift.min(Swift.max(v, 0), 1)
+            return UInt16((c * maxV).rounded())
+        }
+        try AtomicFile.write(try encodePNG(samples: samples, width: w, height: h, channels: 1, bitDepth: bitDepth), to: path)
+    }
+
+    /// Writes 8-bit RGB or RGBA bytes as PNG, atomically.
+    public static func writeRGB(bytes: [UInt8], width: Int, height: Int, channels: Int = 3, to path: String) throws {
+        try AtomicFile.write(try encodePNG(samples: bytes.map(UInt16.init), width: width, height: height, channels: channels), to: path)
+    }
+}
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+@testable import DollData
+@testable import DollTensor
+
+func sharedData(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    let base = ProcessInfo.processInfo.environment["DOLL_SHARED"] ?? URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("shared").path
+    let p = base + "/data/" + relative
+    if FileManager.default.fileExists(atPath: p) { return p }
+    Issue.record("shared data missing: \(p) — these tests read ../shared/data (set DOLL_SHARED to relocate it)", sourceLocation: sourceLocation)
+    return nil
+}
+
+func tempDir(_ name: String) throws -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("doll-\(name)-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+@Suite("Image codecs")
+struct CodecTests {
+    @Test func png8And16RoundTripExactly() throws {
+        var rng = RandomGenerator(seed: 1)
+        let w = 37, h = 23
+        let s8 = (0..<(w * h)).map { _ in UInt16(rng.nextInt(below: 256)) }
+        let r8 = try ImageIO.decodePNG(ImageIO.encodePNG(samples: s8, width: w, height: h, channels: 1), gray: true)
+        #expect(r8.bitDepth == 8 && r8.width == w && r8.height == h && r8.samples == s8)
+        let s16 = (0..<(w * h)).map { _ in UInt16(rng.nextInt(below: 65536)) }
+        let r16 = try ImageIO.decodePNG(ImageIO.encodePNG(samples: s16, width: w, height: h, channels: 1, bitDepth: 16), gray: true)
+        #expect(r16.bitDepth == 16 && r16.samples == s16)
+        // Tensor path: [1,H,W] in [0,1] → 16-bit file → same values to 1/65535.
+        let t = try Tensor.uniform([1, h, w], rng: &rng)
+        let dir = try tempDir("png")
+        try ImageIO.writeGray(t, to: dir + "/t.png", bitDepth: 16)
+        let back = try ImageIO.readGray(path: dir + "/t.png")
+        #expect(back.shape == [1, h, w])
+        #expect(zip(back.scalars, t.scalars).allSatisfy { abs($0 - $1) <= 0.5 / 65535 + 1e-7 })
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test func colourPNGBecomesLuminance() throws {
+        // pure red, green, blue, white pixels (RGB) → increasing gray levels, white = 255
+        let rgb: [UInt16] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
+        let g = try ImageIO.decodePNG(ImageIO.encodePNG(samples: rgb, width: 4, height: 1, channels: 3), gray: true)
+        #expect(g.samples[3] == 255)
+        #expect(g.samples[1] > g.samples[0] && g.samples[0] > g.samples[2])   // green brightest, blue darkest
+    }
+
+    @Test func jpegDecodeIsCloseToSource() throws {
+        var px = [UInt8](repeating: 0, count: 64 * 48)
+        for y in 0..<48 { for x in 0..<64 { px[y * 64 + x] = UInt8((x * 3 + y * 2) % 256) } }
+        let jpg = try ImageIO.encodeJPEG(pixels: px, width: 64, height: 48, channels: 1, quality: 95)
+        let t = try ImageIO.decodeGray(jpg)
+        #expect(t.shape == [1, 48, 64])
+        let err = zip(t.scalars, px).map { abs($0 * 255 - Float($1)) }
+        #expect(err.reduce(0, +) / Float(err.count) < 2.0)
+    }
+
+    @Test func absurdHeaderIsRejectedBeforeAllocation() throws {
+        // A PNG header claiming 100000 x 100000 pixels.
+        var png = try ImageIO.encodePNG(samples: [0], width: 1, height: 1, channels: 1)
+        let dims: [UInt8] = [0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0]
+        png.replaceSubrange(16..<24, with: dims)
+        #expect { try ImageIO.decodeGray(png) } throws: { "\($0)".contains("PNG") }
+        #expect { try ImageIO.decodeGray(Data("hello world".utf8)) } throws: { "\($0)".contains("not a PNG or JPEG") }
+        #expect { try ImageIO.readGray(path: "/nonexistent/x.png") } throws: { "\($0)".contains("cannot read") }
+    }
+
+    @Test func fuzzedFilesRaiseErrorsNeverCrash() throws {
+        var rng = RandomGenerator(seed: 99)
+        var px = [UInt16](repeating: 0, count: 32 * 32)
+        for i in 0..<px.count { px[i] = UInt16(rng.nextInt(below: 256)) }
+        let png = [UInt8](try ImageIO.encodePNG(samples: px, width: 32, height: 32, channels: 1))
+        let jpg = [UInt8](try ImageIO.encodeJPEG(pixels: px.map { UInt8($0) }, width: 32, height: 32, channels: 1))
+        var failures = 0, successes = 0
+        for trial in 0..<3000 {
+            var b = trial % 2 == 0 ? png : jpg
+            switch rng.nextInt(below: 4) {
+            case 0: b = Array(b.prefix(rng.nextInt(below: b.count)))                       // truncate
+            case 1: for _ in 0..<(1 + rng.nextInt(below: 8)) { b[rng.nextInt(below: b.count)] = UInt8(rng.nextInt(below: 256)) }  // flip bytes
+            case 2: let at = rng.nextInt(below: b.count); b.insert(contentsOf: (0..<16).map { _ in UInt8(rng.nextInt(below: 256)) }, at: at)
+            default: let at = 8 + rng.nextInt(below: 40); if at < b.count { b[at] ^= 0xFF }  // header damage
+            }
+            do { let t = try ImageIO.decodeGray(Data(b)); #expect(t.rank == 3); successes += 1 } catch { failures += 1 }
+        }
+        #expect(failures > 1000, "most mutations must be detected (\(failures) errors, \(successes) decoded)")
+    }
+}
+
+@Suite("Image operations")
+struct ImageOpsTests {
+    @Test func areaResizeAveragesBlocks() throws {
+        let t = try Tensor([1, 3, 5, 7, 2, 4, 6, 8, 0, 0, 1, 1, 0, 0, 1, 1], shape: [1, 4, 4])
+        let r = try ImageOps.resize(t, height: 2, width: 2, interpolation: .area)
+        #expect(r.scalars == [2.5, 6.5, 0, 1])
+        let n = try ImageOps.resize(t, height: 8, width: 8, interpolation: .nearest)
+        #expect(Set(n.scalars).isSubset(of: Set(t.scalars)))
+    }
+
+    @Test func fitModesGiveSquareOutputs() throws {
+        let t = try Tensor(repeating: 1, shape: [1, 30, 60])
+        for mode in [FitMode.squash, .pad, .crop] {
+            let f = try ImageOps.fit(t, size: 20, mode: mode, interpolation: .area)
+            #expect(f.shape == [1, 20, 20])
+        }
+        let padded = try ImageOps.fit(t, size: 20, mode: .pad, interpolation: .area)
+        #expect(try padded.value(at: [0, 0, 10]) == 0 && padded.value(at: [0, 10, 10]) == 1)
+    }
+
+    @Test func equalisationAndClaheSpreadContrast() throws {
+        var rng = RandomGenerator(seed: 3)
+        let low = try Tensor.uniform([1, 32, 32], low: 0.4, high: 0.5, rng: &rng)
+        for out in [try ImageOps.equalizeHistogram(low), try ImageOps.clahe(low, tiles: 4, clipLimit: 40)] {
+            #expect(try out.quantile(0.95) - out.quantile(0.05) > 0.5)
+            #expect(out.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
+        }
+    }
+
+    @Test func augmentationMovesImageAndMaskTogether() throws {
+        var img = try Tensor.zeros([1, 32, 32]), mask = try Tensor.zeros([1, 32, 32])
+        for y in 10..<16 { for x in 4..<10 { try img.setValue(1, at: [0, y, x]); try mask.setValue(1, at: [0, y, x]) } }
+        let a = try Augment.affine(img, angle: 0.3, scale: 1.1, tx: 3, ty: -2, flip: false, nearest: false)
+        let m = try Augment.affine(mask, angle: 0.3, scale: 1.1, tx: 3, ty: -2, flip: false, nearest: true)
+        #expect(Set(m.scalars).isSubset(of: [0, 1]))
+        // the bright region and the mask still coincide
+        var inside = 0.0, outside = 0.0
+        for (v, k) in zip(a.scalars, m.scalars) { if k == 1 { inside += Double(v) } else { outside += Double(v) } }
+        #expect(inside > 4 * outside)
+    }
+}
+
+@Suite("Loaders on ../shared/data", .serialized)
+struct LoaderTests {
+    @Test func chexpertLabelFileCountsAndPolicies() throws {
+        guard let csv = sharedData("chexpert_labels_sample.csv") else { return }
+        let all = try CheXpertDataset(csv: csv, policy: .ones, frontalOnly: false)
+        #expect(all.count == 3000)
+        #expect(all.classes.count == 14 && all.classes.first == "No Finding" && all.classes.last == "Support Devices")
+        let counts = all.valueCounts().values
+        #expect(counts.reduce(0) { $0 + $1.blank } == 30632)
+        #expect(counts.reduce(0) { $0 + $1.positive } == 6517)
+        #expect(counts.reduce(0) { $0 + $1.negative } == 3076)
+        #expect(counts.reduce(0) { $0 + $1.uncertain } == 1775)
+        // policies on a row with an uncertain entry
+        let row = all.rows.first { $0.raw.contains { $0 == -1 } }!
+        let j = row.raw.firstIndex { $0 == -1 }!
+        #expect(all.labels(of: row).labels[j] == 1)
+        let zeros = try CheXpertDataset(csv: csv, policy: .zeros, frontalOnly: false)
+        #expect(zeros.labels(of: row).labels[j] == 0)
+        let ignore = try CheXpertDataset(csv: csv, policy: .ignore, frontalOnly: false)
+        #expect(ignore.labels(of: row).labels[j] == 0 && ignore.labels(of: row).mask[j] == 0)
+        let frontal = try CheXpertDataset(csv: csv)
+        #expect(frontal.count < 3000 && frontal.rows.allSatisfy { $0.view == "Frontal" })
+        // images are not shipped: asking for one gives a clear error naming the file
+        #expect { try frontal.sample(0) } throws: { "\($0)".contains("view1_frontal.jpg") }
+    }
+
+    @Test func nihLabelCSVWithSplits() throws {
+        guard let csv = sharedData("nih64/labels.csv") else { return }
+        let all = try LabelCSVDataset(csv: csv, exclude: ["No Finding"], size: 64)
+        #expect(all.count == 1004 && all.classes.count == 14)
+        let cardio = all.classes.firstIndex(of: "Cardiomegaly")!, eff = all.classes.firstIndex(of: "Effusion")!
+        #expect(all.labelRows.filter { $0[cardio] == 1 }.count == 84)
+        #expect(all.labelRows.filter { $0[eff] == 1 }.count == 170)
+        #expect(try LabelCSVDataset(csv: csv, split: "train", size: 64).count == 604)
+        #expect(try LabelCSVDataset(csv: csv, split: "valid", size: 64).count == 200)
+        let s = try all.sample(0)
+        #expect(s.image.shape == [1, 64, 64] && s.labels!.count == 14)
+        let (x, y, m) = try all.classificationBatch([0, 1, 2])
+        #expect(x.shape == [3, 1, 64, 64] && y.shape == [3, 14] && m.scalars.allSatisfy { $0 == 1 })
+    }
+
+    @Test func jsrtFolderWithFoldsAndUnions() throws {
+        guard let root = sharedData("jsrt") else { return }
+        let all = try SegmentationFolder(root: root, size: 128)
+        #expect(all.count == 247)
+        #expect(Set(all.structures) == ["heart", "left_clavicle", "left_lung", "right_clavicle", "right_lung", "lungs", "clavicles"])
+        #expect(try SegmentationFolder(root: root, filter: ("fold", "1")).count == 124)
+        #expect(try SegmentationFolder(root: root, filter: ("fold", "2")).count == 123)
+        let s = try all.sample(0)
+        #expect(s.image.shape == [1, 128, 128])
+        for (_, m) in s.masks { #expect(Set(m.scalars).isSubset(of: [0, 1])) }
+        // laterality: the patient's left lung is on the image's right
+        func centroidX(_ m: Tensor) -> Double {
+            var sx = 0.0, n = 0.0
+            for (i, v) in m.scalars.enumerated() where v > 0.5 { sx += Double(i % 128); n += 1 }
+            return sx / n
+        }
+        #expect(centroidX(s.masks["left_lung"]!) > 64 && centroidX(s.masks["right_lung"]!) < 64)
+        let lungs = s.masks["lungs"]!.scalars, l = s.masks["left_lung"]!.scalars, r = s.masks["right_lung"]!.scalars
+        #expect(lungs.indices.allSatisfy { lungs[$0] == max(l[$0], r[$0]) })
+        let (x, t, v) = try all.segmentationBatch([0, 1], structures: ["lungs", "heart"])
+        #expect(x.shape == [2, 1, 128, 128] && t.shape == [2, 2, 128, 128] && v.scalars.allSatisfy { $0 == 1 })
+        #expect { try all.segmentationBatch([0], structures: ["liver"]) } throws: { "\($0)".contains("unknown structure 'liver'") }
+    }
+
+    @Test func covidSegmentationFolder() throws {
+        guard let root = sharedData("covid_seg") else { return }
+        let ds = try SegmentationFolder(root: root, size: 256)   // native size: small masks survive
+        #expect(ds.count == 100)
+        #expect(Set(ds.structures).isSuperset(of: ["left_lung", "right_lung", "cardiomediastinum", "ground_glass", "consolidation", "lungs", "infection"]))
+        var nonEmpty: [String: Int] = [:]
+        for i in 0..<ds.count {
+            for (k, m) in try ds.sample(i).masks where m.scalars.contains(where: { $0 > 0.5 }) { nonEmpty[k, default: 0] += 1 }
+        }
+        #expect(nonEmpty["left_lung"] == 99 && nonEmpty["right_lung"] == 99 && nonEmpty["cardiomediastinum"] == 100)
+        #expect(nonEmpty["ground_glass"] == 93 && nonEmpty["consolidation"] == 32)
+        #expect(try SegmentationFolder(root: root, filter: ("finding", "COVID-19")).count == 59)
+    }
+
+    @Test func covidQuExLayout() throws {
+        guard let root = sharedData("covidquex") else { return }
+        let ds = try CovidQuExDataset(root: root)
+        #expect(ds.count == 12 && ds.classes == ["COVID-19", "Non-COVID", "Normal"])
+        for i in 0..<ds.count {
+            let s = try ds.sample(i)
+            #expect(s.image.shape == [1, 256, 256])
+            let infected = s.masks["infection"]!.scalars.contains { $0 > 0.5 }
+            if !s.id.hasPrefix("COVID-19") { #expect(!infected, "\(s.id) should have an empty infection mask") }
+            #expect(s.masks["lungs"]!.scalars.contains { $0 > 0.5 })
+        }
+    }
+
+    @Test func subsetsAndSplitsAreDeterministic() throws {
+        guard let root = sharedData("jsrt") else { return }
+        let ds = try SegmentationFolder(root: root, size: 32)
+        let a = try ds.subset(fraction: 0.1, seed: 5), b = try ds.subset(fraction: 0.1, seed: 5), c = try ds.subset(fraction: 0.1, seed: 6)
+        #expect(a.indices == b.indices && a.indices != c.indices && a.count == 25)
+        let (tr, va) = try ds.split(fraction: 0.8, seed: 1)
+        #expect(tr.count + va.count == 247 && Set(tr.indices).isDisjoint(with: va.indices))
+        let cached = CachedDataset(ds, capacity: 4)
+        #expect(try cached.sample(3).image.scalars == ds.sample(3).image.scalars)
+    }
+
+    @Test func csvParserHandlesQuotes() {
+        let rows = CSV.parse("a,b,c\n\"x, y\",\"say \"\"hi\"\"\",3\r\n,,\n")
+        #expect(rows == [["a", "b", "c"], ["x, y", "say \"hi\"", "3"], ["", "", ""]])
+    }
+}
