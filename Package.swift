@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "DollData", dependencies: ["DollTensor", "CPNG", "CDollSupport"]),
         // Layers, models, losses, optimizers, trainer, metrics.
         .target(name: "DollNN", dependencies: ["DollTensor"]),
+        // Attribution methods, DoLL labels, localization scores.
+        .target(name: "DollExplain", dependencies: ["DollNN", "DollData", "DollTensor"]),
 
         // Command-line entry point.
         .executableTarget(
@@ -37,6 +39,7 @@ let package = Package(
             dependencies: [
                 "DollTensor",
                 "DollNN",
+                "DollExplain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "DollTensorTests", dependencies: ["DollTensor"]),
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
         .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
+        .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -106,6 +106,17 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
         try fc(features(x).last!.globalAvgPool2d())
     }
 
+    /// Stage names usable as Grad-CAM layers: `stem`, `layer1` … `layerK`.
+    public var stageNames: [String] { ["stem"] + (1...layers.count).map { "layer\($0)" } }
+
+    /// Runs the network from the output of stage `stage` (0 = stem, k = layer k) to the logits.
+    public func logits(fromStage stage: Int, _ h: Tensor) throws -> Tensor {
+        guard stage >= 0 && stage <= layers.count else { throw TensorError("stage \(stage) out of range 0…\(layers.count)") }
+        var h = h
+        for l in layers[stage...] { h = try l(h) }
+        return try fc(h.globalAvgPool2d())
+    }
+
     /// Index of a class by name.
     public func classIndex(_ name: String) throws -> Int {
         guard let i = classes.firstIndex(of: name) else {

@@ -4,15 +4,21 @@ import Foundation
 /// A learnable tensor (or a non-trainable buffer such as BatchNorm running statistics) owned by
 /// a module. Trainable values are autodiff leaves: after `backward()`, `grad` holds ∂L/∂value.
 public final class Parameter: @unchecked Sendable {
-    /// The current value. Assigning keeps trainable parameters tracked.
+    /// The current value. Assigning keeps the tracking state (`requiresGrad`).
     public var value: Tensor {
-        didSet { if trainable && !value.requiresGrad { value = value.requiringGrad() } }
+        didSet { if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() } }
     }
     /// False for buffers (saved in the state dictionary, never optimised).
     public let trainable: Bool
+    /// Whether the value is an autodiff leaf. Explainers switch it off so that backward passes
+    /// compute only input gradients (no weight gradients).
+    public var requiresGrad: Bool {
+        didSet { if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() } }
+    }
 
     public init(_ value: Tensor, trainable: Bool = true) {
         self.trainable = trainable
+        self.requiresGrad = trainable
         self.value = trainable ? value.detached().requiringGrad() : value.detached()
     }
 
@@ -96,6 +102,15 @@ open class Module: @unchecked Sendable {
 
     /// Clears accumulated gradients.
     public func zeroGrad() { for p in parameters() { p.value.zeroGrad() } }
+
+    /// Runs `body` with all parameters untracked (no weight gradients are computed), restoring
+    /// their tracking afterwards.
+    public func withFrozenParameters<R>(_ body: () throws -> R) rethrows -> R {
+        let ps = parameters().filter(\.requiresGrad)
+        for p in ps { p.requiresGrad = false }
+        defer { for p in ps { p.requiresGrad = true } }
+        return try body()
+    }
 
     /// The state dictionary: every parameter and buffer by dotted name (values detached).
     public func stateDict() -> [String: Tensor] {

@@ -255,6 +255,22 @@ extension Kernels {
                                needX: Bool, needW: Bool) -> (Tensor?, Tensor?) {
         let n = x.shape[0], c = x.shape[1], cout = weight.shape[0]
         let coutg = cout / groups, k = geo.k, hw = geo.hw, inHW = geo.h * geo.w
+        // Stride-1 convolutions: the input gradient is a forward convolution of the output
+        // gradient with the flipped, transposed kernel (no column buffer fold-back needed).
+        var needX = needX
+        var direct: Tensor? = nil
+        if needX && groups == 1 && geo.sh == 1 && geo.sw == 1 && geo.dh == 1 && geo.dw == 1 && geo.ph < geo.kh && geo.pw < geo.kw {
+            let flipped = Tensor(uninitializedShape: [c, cout, geo.kh, geo.kw])
+            let pw = weight.storage.pointer, pf = flipped.storage.pointer, kk = geo.kh * geo.kw
+            for co in 0..<cout { for ci in 0..<c { for i in 0..<geo.kh { for j in 0..<geo.kw {
+                pf[((ci * cout + co) * geo.kh + i) * geo.kw + j] = pw[(co * c + ci) * kk + (geo.kh - 1 - i) * geo.kw + (geo.kw - 1 - j)]
+            } } } }
+            let back = ConvGeometry(c: cout, h: geo.oh, w: geo.ow, kh: geo.kh, kw: geo.kw, sh: 1, sw: 1,
+                                    ph: geo.kh - 1 - geo.ph, pw: geo.kw - 1 - geo.pw, dh: 1, dw: 1, oh: geo.h, ow: geo.w)
+            direct = conv2dForward(g, flipped, nil, back, groups: 1)
+            needX = false
+            if !needW { return (direct, nil) }
+        }
         let gx: Tensor? = needX ? Tensor(zerosShape: x.shape) : nil
         let partials: [Tensor] = needW ? (0..<Swift.min(Parallel.workers, n)).map { _ in Tensor(zerosShape: weight.shape) } : []
         let px = x.storage.pointer, pw = weight.storage.pointer, pg = g.storage.pointer
@@ -287,7 +303,7 @@ extension Kernels {
                 }
             }
         }
-        return (gx, needW ? reducePartials(partials, used: used) : nil)
+        return (direct ?? gx, needW ? reducePartials(partials, used: used) : nil)
     }
 
     /// Transposed convolution forward: for each image, `col = Wᵀ·x` then fold onto the output.

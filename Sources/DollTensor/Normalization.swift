@@ -64,9 +64,11 @@ extension Tensor {
         let hasW = weight != nil
         return Tensor.record(out, inputs) { g, need in
             let pg = UnsafePointer(g.storage.pointer)
-            // Per-channel Σg and Σg·x̂.
+            // Per-channel Σg and Σg·x̂: needed for the training-mode input gradient and for γ/β
+            // gradients; skipped in evaluation mode with frozen γ/β (attribution passes).
             var sg = [Float](repeating: 0, count: c), sgx = [Float](repeating: 0, count: c)
-            sg.withUnsafeMutableBufferPointer { psg in sgx.withUnsafeMutableBufferPointer { psgx in
+            let needSums = training || need.dropFirst().contains(true)
+            if needSums { sg.withUnsafeMutableBufferPointer { psg in sgx.withUnsafeMutableBufferPointer { psgx in
                 let box = UncheckedSendable((psg.baseAddress!, psgx.baseAddress!))
                 Parallel.forEach(c, costPerItem: n * hw) { ch in
                     let (psg, psgx) = box.value
@@ -80,7 +82,7 @@ extension Tensor {
                     }
                     psg[ch] = Float(a); psgx[ch] = Float(b) * invStd[ch]
                 }
-            } }
+            } } }
             var grads: [Tensor?] = []
             if need[0] {
                 let gx = Tensor(uninitializedShape: x.shape)

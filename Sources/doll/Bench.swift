@@ -1,4 +1,5 @@
 import ArgumentParser
+import DollExplain
 import DollNN
 import DollTensor
 import Foundation
@@ -15,6 +16,13 @@ struct BenchResult {
         fields += extra.map { String(format: "\"%@\": %.3f", $0.0, $0.1) }
         return "{" + fields.joined(separator: ", ") + "}"
     }
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `ru_maxrss` is in KiB).
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
 }
 
 /// Times `body` after `warmup` untimed runs: median and minimum of `runs` timed runs (ms).
@@ -40,7 +48,24 @@ enum Workloads {
         ("resnetcxr_eval_b16", { runs in try modelStep(name: "resnetcxr_eval_b16", train: false, batch: 16, runs: runs) }),
         ("unetcxr_train_b8", { runs in try modelStep(name: "unetcxr_train_b8", train: true, batch: 8, runs: runs) }),
         ("unetcxr_eval_b8", { runs in try modelStep(name: "unetcxr_eval_b8", train: false, batch: 8, runs: runs) }),
+        ("ig50_resnetcxr_ibs10", { runs in try integratedGradients(internalBatch: 10, runs: runs) }),
+        ("ig50_resnetcxr_ibs50", { runs in try integratedGradients(internalBatch: 50, runs: runs) }),
     ]
+
+    /// Workloads whose peak memory is reported: each runs in a child process of its own.
+    static let isolated: Set<String> = ["ig50_resnetcxr_ibs10", "ig50_resnetcxr_ibs50"]
+
+    /// IG with 50 Gauss–Legendre steps on ResNetCXR for one 224² image (time and peak RSS).
+    static func integratedGradients(internalBatch: Int, runs: Int) throws -> BenchResult {
+        var rng = RandomGenerator(seed: 5)
+        let model = try ResNetClassifier()
+        model.eval()
+        let x = try Tensor.uniform([1, 1, 224, 224], rng: &rng)
+        let ig = IntegratedGradients(model: model, options: .init(steps: 50, internalBatch: internalBatch))
+        let t = try measure(runs: runs) { _ = try ig.attribute(x, target: 0) }
+        return BenchResult(name: "ig50_resnetcxr_ibs\(internalBatch)", medianMs: t.median, minMs: t.min,
+                           extra: [("peak_rss_mb", peakRSSMegabytes())])
+    }
 
     /// One optimisation step (forward, loss, backward, Adam) or one eval forward of the default
     /// ResNetCXR (224², 14 labels) or UNetCXR (256², one channel).
@@ -94,6 +119,27 @@ enum Workloads {
     }
 }
 
+/// Runs one workload in a fresh `doll bench --only NAME --json` process, so that its peak memory
+/// is its own, and parses the result.
+func runInChild(_ name: String, runs: Int = 5) throws -> BenchResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    p.arguments = ["bench", "--only", name, "--json", "--runs", "\(runs)"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0,
+          let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+          let r = (obj["results"] as? [[String: Any]])?.first,
+          let med = r["median_ms"] as? Double, let mn = r["min_ms"] as? Double else {
+        throw ValidationError("benchmark child for \(name) failed (status \(p.terminationStatus))")
+    }
+    let extra = r.filter { !["name", "median_ms", "min_ms"].contains($0.key) }.compactMap { k, v in (v as? Double).map { (k, $0) } }
+    return BenchResult(name: name, medianMs: med, minMs: mn, extra: extra.sorted { $0.0 < $1.0 })
+}
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on fixed workloads (median of timed runs after warm-up).")
 
@@ -119,8 +165,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
         var results: [BenchResult] = []
+        let isolate = selected.map { $0.count > 1 } ?? true
         for w in Workloads.all where selected?.contains(w.name) ?? true {
-            let r = try w.run(runs)
+            let r = isolate && Workloads.isolated.contains(w.name) ? try runInChild(w.name) : try w.run(runs)
             results.append(r)
             if !json {
                 let extras = r.extra.map { String(format: "%@ %.1f", $0.0, $0.1) }.joined(separator: "  ")
