@@ -17,9 +17,11 @@ test: setup
 bench: build
 	.build/$(CONFIG)/doll bench
 
+# The main job: the quick DoLL study on the embedded phantoms (a few minutes on 2 cores).
 demo: build
 	.build/$(CONFIG)/doll --version
-	.build/$(CONFIG)/doll bench
+	.build/$(CONFIG)/doll study --preset quick --out reports/quick
+	@echo "report: reports/quick/report.md (and report.html)"
 
 clean:
 	rm -rf .build

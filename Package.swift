@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "DollTensor", targets: ["DollTensor"]),
         .library(name: "DollNN", targets: ["DollNN"]),
         .library(name: "DollData", targets: ["DollData"]),
+        .library(name: "DollLua", targets: ["DollLua"]),
+        .library(name: "DollViz", targets: ["DollViz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,13 +27,19 @@ let package = Package(
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
         .target(name: "DollTensor", dependencies: ["CBLAS"]),
         // C helpers that catch libjpeg's longjmp (and, later, raise Lua errors from C).
-        .target(name: "CDollSupport", dependencies: ["CJPEG"]),
+        .target(name: "CDollSupport", dependencies: ["CJPEG", "CLua"]),
         // Image codecs, datasets, CheXpert/segmentation loaders, phantoms, augmentation.
         .target(name: "DollData", dependencies: ["DollTensor", "CPNG", "CDollSupport"]),
+        // Pictures: colormaps, heatmaps, mask overlays, montages, bitmap text, charts, to PNG.
+        .target(name: "DollViz", dependencies: ["DollTensor", "DollData"]),
         // Layers, models, losses, optimizers, trainer, metrics.
         .target(name: "DollNN", dependencies: ["DollTensor"]),
         // Attribution methods, DoLL labels, localization scores.
         .target(name: "DollExplain", dependencies: ["DollNN", "DollData", "DollTensor"]),
+        // The DoLL study end to end and its report.
+        .target(name: "DollPipeline", dependencies: ["DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
+        // The `doll` Lua module: userdata and functions over every Swift capability.
+        .target(name: "DollLua", dependencies: ["CDollSupport", "CLua", "DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
 
         // Command-line entry point.
         .executableTarget(
@@ -40,6 +48,8 @@ let package = Package(
                 "DollTensor",
                 "DollNN",
                 "DollExplain",
+                "DollLua",
+                "DollPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,6 +58,9 @@ let package = Package(
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
         .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
         .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor"]),
+        .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor"]),
+        .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua"]),
+        .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

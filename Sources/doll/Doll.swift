@@ -10,6 +10,6 @@ struct Doll: ParsableCommand {
         commandName: "doll",
         abstract: "DoLL Workbench: explanation-driven pre-training for chest-radiograph segmentation.",
         version: "doll \(dollVersion) (BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads))",
-        subcommands: [Bench.self]
+        subcommands: [Run.self, StudyCommand.self, PhantomsCommand.self, Bench.self]
     )
 }

@@ -1,0 +1,3 @@
+/* Umbrella header of the CDollSupport module. */
+#include "doll_support.h"
+#include "doll_lua.h"

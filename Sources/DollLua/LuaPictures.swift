@@ -1,0 +1,110 @@
+import CDollSupport
+import CLua
+import DollData
+import DollTensor
+import DollViz
+import Foundation
+
+/// `doll.png.*` and `doll.plot.*`: pictures written as PNG files (atomically).
+enum LuaPictures {
+    static func fn(_ n: String, _ b: @escaping LuaFunction) -> (String, Int32) { (n, LuaModule.fn("doll.\(n)", b)) }
+
+    static func install(_ L: OpaquePointer) {
+        for (table, fns) in [("png", pngFunctions()), ("plot", plotFunctions())] {
+            lua_createtable(L, 0, Int32(fns.count))
+            for (name, id) in fns {
+                lua_pushstring(L, String(name.split(separator: ".").last!))
+                doll_lua_push_function(L, id)
+                lua_rawset(L, -3)
+            }
+            LuaModule.setField(L, table)
+        }
+    }
+
+    static func pngFunctions() -> [(String, Int32)] {
+        [
+            fn("png.write") { a in   // doll.png.write(image [1,H,W] or [H,W] in [0,1], path)
+                try ImageIO.writeGray(try LuaTensor.tensor(a, 1, "image"), to: try a.string(2, "path"))
+                return 0
+            },
+            fn("png.read") { a in LuaTensor.push(a, try ImageIO.readGray(path: try a.string(1, "path"))) },
+            fn("png.heatmap") { a in   // doll.png.heatmap(attribution, path, {over=image, cmap=, sign=, clip=, alpha=})
+                let attr = try LuaTensor.tensor(a, 1, "attribution")
+                let path = try a.string(2, "path")
+                let o = try a.options(3, allowed: ["over", "cmap", "sign", "clip", "alpha"])
+                let sign = AttributionSign(rawValue: try o.choice("sign", AttributionSign.allCases.map(\.rawValue)) ?? "absolute")!
+                var cmap: Colormap? = nil
+                if let name = try o.string("cmap") {
+                    guard let c = Colormap.named(name) else { throw LuaBindingError("unknown colormap '\(name)'; choose one of \(Colormap.builtins.map(\.name).joined(separator: ", "))") }
+                    cmap = c
+                }
+                let clip = try o.number("clip") ?? 2
+                guard clip >= 0 && clip < 50 else { throw LuaBindingError("option 'clip' (outlier percent) must be in [0, 50)") }
+                let alpha = try o.number("alpha") ?? 0.6
+                guard alpha >= 0 && alpha <= 1 else { throw LuaBindingError("option 'alpha' must be in [0, 1]") }
+                let over = try o.object("over", TensorBox.self)?.t
+                let hm = Heatmap(sign: sign, colormap: cmap, outlierPercent: clip, alpha: Float(alpha))
+                try hm.write(attr, over: over, to: path)
+                return 0
+            },
+            fn("overlay") { a in   // doll.png.overlay(image, {name = mask, ...}, path, {alpha=})
+                let image = try LuaTensor.tensor(a, 1, "image")
+                guard a.type(2) == LUA_TTABLE else { throw LuaBindingError("argument #2 (masks) must be a table {name = mask}, got \(a.describe(2))") }
+                var layers: [MaskLayer] = []
+                var names: [(String, Tensor)] = []
+                lua_pushnil(a.L)
+                var bad = false
+                while lua_next(a.L, 2) != 0 {
+                    if lua_type(a.L, -2) == LUA_TSTRING, let k = lua_tolstring(a.L, -2, nil), let t = try? a.object(-1, TensorBox.self, "mask") {
+                        names.append((String(cString: k), t.t)); lua_settop(a.L, -2)
+                    } else { bad = true; lua_settop(a.L, -3); break }
+                }
+                if bad { throw LuaBindingError("masks must be a table of name = tensor") }
+                for (i, (n, t)) in names.sorted(by: { $0.0 < $1.0 }).enumerated() { layers.append(MaskLayer(n, mask: t, color: Palette.color(i))) }
+                let o = try a.options(4, allowed: ["alpha"])
+                try MaskOverlay(fillAlpha: Float(try o.number("alpha") ?? 0.35)).write(image, layers: layers, to: try a.string(3, "path"))
+                return 0
+            },
+        ]
+    }
+
+    /// Reads `{ {name=, x={...}, y={...}}, ... }` series.
+    static func series(_ a: LuaArgs, _ o: LuaOptions) throws -> [(String, [Double], [Double])] {
+        guard o.present.contains("series") else { throw LuaBindingError("option 'series' is required: { {name=, x={...}, y={...}}, ... }") }
+        lua_pushstring(a.L, "series"); lua_rawget(a.L, o.index)
+        defer { lua_settop(a.L, -2) }
+        return try a.list(-1, "series", limit: 64) { i in
+            let idx = lua_absindex(a.L, i)
+            let so = try a.options(idx, allowed: ["name", "x", "y"])
+            let y = try so.numbers("y") ?? []
+            let x = try so.numbers("x") ?? y.indices.map { Double($0 + 1) }
+            guard x.count == y.count, !y.isEmpty else { throw LuaBindingError("each series needs y values and, if given, as many x values") }
+            return (try so.string("name") ?? "series", x, y)
+        }
+    }
+
+    static func plotFunctions() -> [(String, Int32)] {
+        [
+            fn("plot.line") { a in   // doll.plot.line(path, {series=..., title=, xlabel=, ylabel=, logx=})
+                let path = try a.string(1, "path")
+                let o = try a.options(2, allowed: ["series", "title", "xlabel", "ylabel", "logx", "width", "height"])
+                let s = try series(a, o).map { Series($0.0, x: $0.1, y: $0.2) }
+                let plot = LinePlot(series: s, title: try o.string("title") ?? "", xLabel: try o.string("xlabel") ?? "", yLabel: try o.string("ylabel") ?? "",
+                                    width: try o.integer("width", in: 160...4096) ?? 640, height: try o.integer("height", in: 120...4096) ?? 420,
+                                    logX: try o.bool("logx") ?? false)
+                try plot.write(to: path)
+                return 0
+            },
+            fn("plot.bar") { a in   // doll.plot.bar(path, {categories={...}, series={ {name=, y={...}} }, title=, ylabel=})
+                let path = try a.string(1, "path")
+                let o = try a.options(2, allowed: ["categories", "series", "title", "xlabel", "ylabel"])
+                guard let cats = try o.strings("categories") else { throw LuaBindingError("option 'categories' is required") }
+                let s = try series(a, o)
+                for x in s where x.2.count != cats.count { throw LuaBindingError("series '\(x.0)' has \(x.2.count) values for \(cats.count) categories") }
+                try BarChart(categories: cats, series: s.map { BarSeries($0.0, values: $0.2) }, title: try o.string("title") ?? "",
+                             xLabel: try o.string("xlabel") ?? "", yLabel: try o.string("ylabel") ?? "").write(to: path)
+                return 0
+            },
+        ]
+    }
+}

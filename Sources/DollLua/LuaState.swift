@@ -1,0 +1,89 @@
+import CDollSupport
+import CLua
+import DollTensor
+import Foundation
+
+/// One embedded Lua 5.4 interpreter with the `doll` module loaded. Not thread-safe: use it from
+/// one thread.
+public final class LuaState {
+    public let L: OpaquePointer
+    /// Where `print` output goes (default: stdout). Notebooks capture it.
+    public var output: (String) -> Void = { s in FileHandle.standardOutput.write(Data(s.utf8)) }
+
+    public init() throws {
+        guard let L = luaL_newstate() else { throw LuaBindingError("cannot create a Lua state (out of memory)") }
+        self.L = L
+        luaL_openlibs(L)
+        doll_lua_set_dispatch(luaDispatch)
+        LuaModule.install(into: self)
+        doll_lua_install_interrupt_hook(L)
+    }
+
+    deinit { lua_close(L) }
+
+    /// Runs a chunk of Lua source. Throws `LuaRunError` with the message and traceback on failure.
+    /// Returns the number of results left on the stack (`nresults` = LUA_MULTRET keeps them all).
+    @discardableResult
+    public func run(_ code: String, name: String = "=(doll)", results: Int32 = 0) throws -> Int32 {
+        let top = lua_gettop(L)
+        let status = code.withCString { luaL_loadbufferx(L, $0, strlen($0), name, "t") }
+        if status != LUA_OK { throw LuaRunError(message: popString(), traceback: nil) }
+        let rc = doll_lua_pcall_traceback(L, 0, results)
+        if rc != LUA_OK {
+            let full = popString()
+            let firstLine = full.components(separatedBy: "\nstack traceback:").first ?? full
+            throw LuaRunError(message: firstLine, traceback: full)
+        }
+        return lua_gettop(L) - top
+    }
+
+    /// Sets the global `arg` table like the `lua` command (`arg[0]` = script).
+    public func setArguments(script: String, _ args: [String]) {
+        lua_createtable(L, Int32(args.count), 1)
+        lua_pushstring(L, script); lua_rawseti(L, -2, 0)
+        for (i, s) in args.enumerated() { lua_pushstring(L, s); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        lua_setglobal(L, "arg")
+    }
+
+    /// Runs a file as a script.
+    public func runFile(_ path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path), let code = String(data: data, encoding: .utf8) else {
+            throw LuaRunError(message: "cannot read script '\(path)'", traceback: nil)
+        }
+        try run(code, name: "@" + path)
+    }
+
+    func popString() -> String {
+        defer { lua_settop(L, -2) }
+        if let s = lua_tolstring(L, -1, nil) { return String(cString: s) }
+        return "(error object is a \(String(cString: lua_typename(L, lua_type(L, -1)))) value)"
+    }
+
+    /// Evaluates an expression and returns its `tostring` value (for tests and the REPL).
+    public func evaluate(_ expression: String) throws -> String {
+        try run("return tostring(\(expression))", results: 1)
+        return popString()
+    }
+
+    /// Lua's own memory use in KiB.
+    public var memoryKiB: Int { Int(doll_lua_gc_kib(L)) }
+
+    /// Runs a full garbage collection.
+    public func collectGarbage() { doll_lua_gc_collect(L) }
+}
+
+/// A Lua error surfaced to Swift: the message (first line) and the full traceback.
+public struct LuaRunError: Error, CustomStringConvertible {
+    public let message: String
+    public let traceback: String?
+    public var description: String { message }
+}
+
+/// Requests an interrupt as Ctrl-C would (for tests and embedding hosts).
+public func doll_lua_request_interrupt_forTests() { doll_lua_request_interrupt() }
+
+/// Installs the Ctrl-C handler: SIGINT sets a flag that running Lua code and training loops poll.
+public func installInterruptHandler() { doll_lua_install_sigint() }
+
+/// Whether Ctrl-C was pressed since the last clear (for long Swift loops).
+public func interruptRequested() -> Bool { doll_lua_interrupted() != 0 }

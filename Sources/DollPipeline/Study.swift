@@ -1,0 +1,253 @@
+import DollData
+import DollExplain
+import DollNN
+import DollTensor
+import DollViz
+import Foundation
+
+/// The DoLL study: does pre-training a segmenter on explanation-derived labels make
+/// segmentation more accurate and more label-efficient?
+///
+/// 1. train K classifiers on a classification set (phantoms by default);
+/// 2. DoLL-label the training images (IG by default) and score the labels against ground truth;
+/// 3. pre-train a U-Net (encoder initialised from classifier 1) on the DoLL labels;
+/// 4. fine-tune on a downstream segmentation set for each label fraction × initialisation
+///    (random, classifier encoder, DoLL pre-trained) × seed;
+/// 5. evaluate Dice/IoU per structure on the held-out set, with convergence curves;
+/// 6. write a report directory (CSV, Markdown, HTML, plots, overlays, config).
+public struct StudyConfig: Codable, Sendable {
+    public enum Downstream: String, Codable, Sendable { case phantomAnatomy = "phantom", phantomInfection = "phantom-infection", jsrt, covid }
+
+    public var name = "quick"
+    public var seed: UInt64 = 1
+    // classification
+    public var imageSize = 64
+    public var classifierImages = 1000
+    public var classifierValImages = 200
+    public var classifiers = 1
+    public var classifierWidths = [16, 32, 64]
+    public var classifierBlocks = [1, 1, 1]
+    public var classifierEpochs = 8
+    public var difficulty = 0.3
+    // DoLL labels
+    public var labels = DollLabelConfig()
+    // pre-training
+    public var pretrainEpochs = 3
+    // fine-tuning
+    public var downstream = Downstream.phantomAnatomy
+    public var dataRoot: String? = nil
+    public var structures = ["lungs", "heart", "clavicles"]
+    public var downstreamTrain = 200
+    public var downstreamTest = 64
+    public var fractions = [0.01, 0.05, 0.10, 0.25, 1.0]
+    public var finetuneSeeds: [UInt64] = [1]
+    public var finetuneEpochs = 8
+    /// Minimum optimisation steps per fine-tuning run (small fractions get more epochs).
+    public var minSteps = 48
+    /// Test images scored after every fine-tuning epoch for the convergence curves (the final
+    /// scores always use the whole held-out set).
+    public var curveImages = 32
+    public var batchSize = 16
+    public var learningRate: Float = 2e-3
+
+    public init() {}
+
+    /// `quick` (minutes, `make demo`) and `full` (hours) presets.
+    public static func preset(_ name: String) throws -> StudyConfig {
+        var c = StudyConfig()
+        c.labels.igSteps = 8
+        switch name {
+        case "quick": break
+        case "tiny":   // for tests: seconds
+            c.name = "tiny"; c.imageSize = 32; c.classifierImages = 96; c.classifierValImages = 32; c.classifierWidths = [4, 8, 16]
+            c.classifierEpochs = 1; c.labels.igSteps = 4; c.pretrainEpochs = 1; c.downstreamTrain = 24; c.downstreamTest = 12
+            c.fractions = [0.25, 1.0]; c.finetuneEpochs = 1; c.minSteps = 2; c.batchSize = 8; c.curveImages = 4
+        case "full":
+            c.name = "full"; c.imageSize = 128; c.classifierImages = 8000; c.classifierValImages = 1000; c.classifiers = 3
+            c.classifierWidths = [32, 64, 128, 256]; c.classifierBlocks = [2, 2, 2, 2]; c.classifierEpochs = 20
+            c.labels.igSteps = 50; c.pretrainEpochs = 20; c.downstreamTrain = 1000; c.downstreamTest = 500
+            c.finetuneSeeds = [1, 2, 3]; c.finetuneEpochs = 30; c.minSteps = 300
+        default: throw TensorError("unknown preset '\(name)' (quick, full, tiny)")
+        }
+        return c
+    }
+}
+
+/// One fine-tuning run's result.
+public struct FinetuneRun: Codable, Sendable {
+    public var initialization: String
+    public var fraction: Double
+    public var seed: UInt64
+    public var trainImages: Int
+    public var epochs: Int
+    public var seconds: Double
+    public var dice: [String: Double]
+    public var iou: [String: Double]
+    public var meanDice: Double
+    /// Validation mean Dice after every epoch (convergence curve).
+    public var curve: [Double]
+    /// First epoch reaching 95% of the final mean Dice.
+    public var epochsTo95: Int
+}
+
+/// Runs the study and writes its report.
+public final class Study {
+    public let config: StudyConfig
+    public let outputDirectory: String
+    /// Progress lines (default: stderr).
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    public var shouldStop: (() -> Bool)?
+
+    public static let initializations = ["random", "classifier", "doll"]
+
+    public init(config: StudyConfig, outputDirectory: String) {
+        self.config = config; self.outputDirectory = outputDirectory
+    }
+
+    public struct Result: Sendable {
+        public var classifierAUROC: [Double]
+        public var localization: [String: Localization.Summary]
+        public var runs: [FinetuneRun]
+        public var seconds: Double
+        public var reportPath: String
+    }
+
+    /// Downstream train/test sets.
+    func downstreamData() throws -> (train: Dataset, test: Dataset) {
+        let c = config
+        switch c.downstream {
+        case .phantomAnatomy, .phantomInfection:
+            let cfg = PhantomConfig(size: c.imageSize, seed: c.seed &+ 1000, difficulty: c.difficulty)
+            return (try PhantomDataset(count: c.downstreamTrain, config: cfg), try PhantomDataset(count: c.downstreamTest, config: cfg, first: c.downstreamTrain))
+        case .jsrt:
+            guard let root = c.dataRoot else { throw TensorError("the jsrt downstream task needs dataRoot (…/shared/data/jsrt)") }
+            return (CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "1"))),
+                    CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "2"))))
+        case .covid:
+            guard let root = c.dataRoot else { throw TensorError("the covid downstream task needs dataRoot (…/shared/data/covid_seg)") }
+            let all = CachedDataset(try SegmentationFolder(root: root, size: c.imageSize))
+            let (a, b) = try all.split(fraction: 0.6, seed: c.seed)
+            return (a, b)
+        }
+    }
+
+    public func run() throws -> Result {
+        let c = config
+        let t0 = Date()
+        try FileManager.default.createDirectory(atPath: outputDirectory + "/figures", withIntermediateDirectories: true)
+        // 1. classifiers
+        let pcfg = PhantomConfig(size: c.imageSize, seed: c.seed, difficulty: c.difficulty)
+        let clsTrain = CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000)
+        let clsVal = try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages)
+        var classifiers: [ResNetClassifier] = []
+        var aurocs: [Double] = []
+        var perClassAUROC: [String: Double] = [:]
+        for k in 0..<c.classifiers {
+            let m = try ResNetClassifier(.init(widths: c.classifierWidths, blocks: c.classifierBlocks, classes: phantomObservations, seed: c.seed &+ UInt64(k)))
+            var tc = Trainer.Config()
+            tc.epochs = c.classifierEpochs; tc.batchSize = c.batchSize; tc.learningRate = 3e-3; tc.seed = c.seed &+ UInt64(k)
+            tc.schedule = .cosine(minFactor: 0.05)
+            let trainer = try Trainer(model: m, task: .multiLabel(classes: phantomObservations), config: tc)
+            trainer.shouldStop = shouldStop
+            let h = try trainer.fit(train: ClassificationSource(clsTrain), validation: ClassificationSource(clsVal))
+            let best = h.epochs[(h.bestEpoch ?? h.epochs.count) - 1].validation
+            aurocs.append(best["auroc_mean"] ?? .nan)
+            if k == 0 { for n in phantomObservations { perClassAUROC[n] = best["auroc/\(n)"] } }
+            log(String(format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, aurocs.last!, Date().timeIntervalSince(t0)))
+            classifiers.append(m)
+        }
+        // 2. DoLL labels on the classifier training images
+        let labeller = try DollLabeller(models: classifiers, config: c.labels)
+        labeller.shouldStop = shouldStop
+        let labels = try labeller.label(clsTrain)
+        try labels.write(to: outputDirectory + "/doll_labels", images: clsTrain)
+        let localization = try scoreLabels(labels, clsTrain)
+        log(String(format: "DoLL labels: %d images (%.0fs)", labels.ids.count, Date().timeIntervalSince(t0)))
+        // 3. pre-train a U-Net on the DoLL labels (encoder from classifier 1)
+        let unetConfig = UNet.Config(classes: phantomObservations.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
+        let pre = try UNet(unetConfig)
+        try pre.loadEncoder(from: classifiers[0])
+        var pc = Trainer.Config()
+        pc.epochs = c.pretrainEpochs; pc.batchSize = c.batchSize; pc.learningRate = c.learningRate; pc.seed = c.seed
+        let ptrainer = try Trainer(model: pre, task: .segmentation(channels: phantomObservations, bceWeight: 1, diceWeight: 1), config: pc)
+        ptrainer.shouldStop = shouldStop
+        _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
+        log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", Date().timeIntervalSince(t0)))
+        // 4–5. fine-tuning sweep
+        let (dTrain, dTest) = try downstreamData()
+        let structures = c.structures
+        var runs: [FinetuneRun] = []
+        var examples: [String: UNet] = [:]
+        for fraction in c.fractions {
+            for seed in c.finetuneSeeds {
+                let subset = fraction >= 1 ? try Subset(dTrain, indices: Array(0..<dTrain.count)) : try dTrain.subset(fraction: fraction, seed: seed)
+                for initName in Study.initializations {
+                    let model = try UNet(UNet.Config(classes: structures.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: seed &+ 77))
+                    switch initName {
+                    case "classifier": try model.loadEncoder(from: classifiers[0])
+                    case "doll":
+                        // everything but the 14-channel head comes from the DoLL pre-trained U-Net
+                        var dict = pre.stateDict().filter { !$0.key.hasPrefix("head.") }
+                        for (k, v) in model.stateDict() where k.hasPrefix("head.") { dict[k] = v }
+                        try model.loadStateDict(dict)
+                    default: break
+                    }
+                    let run = try finetune(model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
+                    runs.append(run)
+                    if fraction == c.fractions.last && seed == c.finetuneSeeds.first { examples[initName] = model }
+                    log(String(format: "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d images, %d epochs, %.0fs)", initName, fraction * 100,
+                               seed, run.meanDice, run.trainImages, run.epochs, Date().timeIntervalSince(t0)))
+                }
+            }
+        }
+        let result = Result(classifierAUROC: aurocs, localization: localization, runs: runs, seconds: Date().timeIntervalSince(t0),
+                            reportPath: outputDirectory + "/report.md")
+        try StudyReport(config: c, result: result, perClassAUROC: perClassAUROC, outputDirectory: outputDirectory)
+            .write(examples: examples, test: dTest, labels: labels, labelImages: clsTrain)
+        return result
+    }
+
+    func finetune(_ model: UNet, initName: String, fraction: Double, seed: UInt64, train: Dataset, test: Dataset) throws -> FinetuneRun {
+        let c = config
+        let stepsPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
+        let epochs = Swift.max(c.finetuneEpochs, (c.minSteps + stepsPerEpoch - 1) / stepsPerEpoch)
+        var tc = Trainer.Config()
+        tc.epochs = epochs; tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
+        tc.restoreBest = false   // the held-out set is the test set: report the last epoch, no selection on it
+        let t0 = Date()
+        let trainer = try Trainer(model: model, task: .segmentation(channels: c.structures), config: tc)
+        trainer.shouldStop = shouldStop
+        let curveSet = try Subset(test, indices: Array(0..<Swift.min(c.curveImages, test.count)))
+        let h = try trainer.fit(train: SegmentationSource(train, structures: c.structures), validation: SegmentationSource(curveSet, structures: c.structures))
+        let last = try trainer.evaluate(SegmentationSource(test, structures: c.structures))
+        let curve = h.epochs.map { $0.validation["dice_mean"] ?? .nan }
+        let final = last["dice_mean"] ?? .nan
+        let curveFinal = curve.last ?? .nan
+        let e95 = (curve.firstIndex { $0 >= 0.95 * curveFinal } ?? (curve.count - 1)) + 1
+        return FinetuneRun(initialization: initName, fraction: fraction, seed: seed, trainImages: train.count, epochs: epochs,
+                           seconds: Date().timeIntervalSince(t0),
+                           dice: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["dice/\($0)"] ?? .nan) }),
+                           iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
+                           meanDice: final, curve: curve, epochsTo95: e95)
+    }
+
+    /// Pointing game, Dice and AUPRC of the DoLL labels against the phantoms' finding masks.
+    func scoreLabels(_ labels: DollLabelSet, _ images: Dataset) throws -> [String: Localization.Summary] {
+        var pointing: [Double] = [], dice: [Double] = [], auprc: [Double] = [], chance: [Double] = []
+        let s = images.size, hw = s * s
+        for (j, i) in labels.sourceIndices.enumerated() {
+            let sample = try images.sample(i)
+            let soft = labels.soft[j].scalars, bin = labels.masks[j].scalars
+            for (k, name) in labels.classes.enumerated() where (sample.labels?[k] ?? 0) == 1 && name != "No Finding" {
+                guard let gt = sample.masks[name]?.scalars else { continue }
+                let sm = Array(soft[(k * hw)..<((k + 1) * hw)]), bm = Array(bin[(k * hw)..<((k + 1) * hw)])
+                pointing.append(Localization.pointingHit(map: sm, mask: gt, width: s, tolerance: 2) ? 1 : 0)
+                chance.append(Localization.coverage(gt, width: s, tolerance: 2))
+                dice.append(Localization.overlap(prediction: bm, mask: gt).dice)
+                auprc.append(Localization.auprc(map: sm, mask: gt))
+            }
+        }
+        return ["pointing": Localization.summarize(pointing, seed: config.seed), "pointing_chance": Localization.summarize(chance, seed: config.seed),
+                "dice": Localization.summarize(dice, seed: config.seed), "auprc": Localization.summarize(auprc, seed: config.seed)]
+    }
+}

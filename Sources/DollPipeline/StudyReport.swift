@@ -1,0 +1,189 @@
+import DollData
+import DollExplain
+import DollNN
+import DollTensor
+import DollViz
+import Foundation
+
+/// Writes the study's report directory: `runs.csv`, `report.md`, `report.html` (pictures
+/// inline), `config.json`, and `figures/*.png`.
+struct StudyReport {
+    let config: StudyConfig
+    let result: Study.Result
+    let perClassAUROC: [String: Double]
+    let outputDirectory: String
+
+    func path(_ p: String) -> String { outputDirectory + "/" + p }
+
+    /// Mean and sample standard deviation.
+    static func meanSD(_ v: [Double]) -> (Double, Double) {
+        let f = v.filter { $0.isFinite }
+        guard !f.isEmpty else { return (.nan, .nan) }
+        let m = f.reduce(0, +) / Double(f.count)
+        let sd = f.count > 1 ? (f.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(f.count - 1)).squareRoot() : 0
+        return (m, sd)
+    }
+
+    func runs(_ initName: String, _ fraction: Double) -> [FinetuneRun] {
+        result.runs.filter { $0.initialization == initName && $0.fraction == fraction }
+    }
+
+    /// Pictures are drawn at no less than 256 px so that small study images stay readable.
+    func up(_ t: Tensor, mask: Bool) throws -> Tensor {
+        let s = t.shape[t.rank - 1]
+        guard s < 256 else { return t }
+        let f = (256 + s - 1) / s
+        let x = t.rank == 2 ? try t.unsqueezed(0) : t
+        return try ImageOps.resize(x, height: s * f, width: s * f, interpolation: mask ? .nearest : .bilinear)
+    }
+
+    func write(examples: [String: UNet], test: Dataset, labels: DollLabelSet, labelImages: Dataset) throws {
+        // CSV of every run
+        var csv = "initialization,fraction,seed,train_images,epochs,seconds,mean_dice,epochs_to_95," +
+            config.structures.map { "dice_\($0)" }.joined(separator: ",") + "," + config.structures.map { "iou_\($0)" }.joined(separator: ",") + "\n"
+        for r in result.runs {
+            csv += "\(r.initialization),\(r.fraction),\(r.seed),\(r.trainImages),\(r.epochs),\(String(format: "%.2f", r.seconds)),"
+            csv += String(format: "%.4f", r.meanDice) + ",\(r.epochsTo95),"
+            csv += config.structures.map { String(format: "%.4f", r.dice[$0] ?? .nan) }.joined(separator: ",") + ","
+            csv += config.structures.map { String(format: "%.4f", r.iou[$0] ?? .nan) }.joined(separator: ",") + "\n"
+        }
+        try AtomicFile.write(Data(csv.utf8), to: path("runs.csv"))
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(config), to: path("config.json"))
+
+        // figures
+        var figures: [(String, String)] = []
+        let fractions = config.fractions
+        let xs = fractions.map { $0 * 100 }
+        for s in config.structures + ["mean"] {
+            let series = Study.initializations.map { ini in
+                Series(ini, x: xs, y: fractions.map { f in StudyReport.meanSD(runs(ini, f).map { s == "mean" ? $0.meanDice : ($0.dice[s] ?? .nan) }).0 }, marker: .circle)
+            }
+            let file = "figures/efficiency_\(s).png"
+            try LinePlot(series: series, title: "Dice vs labelled fraction (\(s))", xLabel: "labelled training images (%)", yLabel: "Dice",
+                         logX: true, xTicks: xs, xTickLabels: xs.map { String(format: $0 < 10 ? "%.0f%%" : "%.0f%%", $0) }).write(to: path(file))
+            figures.append(("Sample efficiency: \(s)", file))
+        }
+        if let f = fractions.last {
+            let series = Study.initializations.map { ini -> Series in
+                let rs = runs(ini, f)
+                let n = rs.map(\.curve.count).max() ?? 0
+                let y = (0..<n).map { e in StudyReport.meanSD(rs.compactMap { e < $0.curve.count ? $0.curve[e] : nil }).0 }
+                return Series(ini, x: (1...Swift.max(n, 1)).map(Double.init), y: y)
+            }
+            try LinePlot(series: series, title: String(format: "Convergence at %.0f%% labels", f * 100), xLabel: "epoch", yLabel: "test mean Dice")
+                .write(to: path("figures/convergence.png"))
+            figures.append(("Convergence (mean Dice per fine-tuning epoch)", "figures/convergence.png"))
+        }
+        // example overlays: prediction vs truth for each initialization on test image 1
+        let sample = try test.sample(0)
+        for (ini, model) in examples.sorted(by: { $0.key < $1.key }) {
+            model.eval()
+            let pred = try Autograd.noGrad { try model(sample.image.unsqueezed(0)).sigmoid() }
+            var layers: [MaskLayer] = []
+            for (k, s) in config.structures.enumerated() {
+                guard let gt = sample.masks[s] else { continue }
+                let p = try pred.slice(axis: 1, start: k, end: k + 1).reshaped([1, test.size, test.size])
+                layers.append(MaskLayer("\(s) truth", mask: try up(gt, mask: true), color: Palette.color(2 * k), style: .contour))
+                layers.append(MaskLayer("\(s) pred", mask: try up(p, mask: true), color: Palette.color(2 * k + 1), style: .contour))
+            }
+            let file = "figures/overlay_\(ini).png"
+            try MaskOverlay(legend: .below).write(try up(sample.image, mask: false), layers: layers, to: path(file))
+            figures.append(("Prediction vs truth, \(ini) init, 100% labels (\(sample.id))", file))
+        }
+        // DoLL label examples
+        var shown = 0
+        for (j, i) in labels.sourceIndices.enumerated() where shown < 4 {
+            let m = labels.masks[j]
+            let s = labelImages.size
+            let present = (0..<labels.classes.count).filter { k in m.scalars[(k * s * s)..<((k + 1) * s * s)].contains { $0 > 0.5 } }
+            guard !present.isEmpty else { continue }
+            let img = try labelImages.sample(i)
+            var layers: [MaskLayer] = []
+            for k in present {
+                let name = labels.classes[k]
+                layers.append(MaskLayer("DoLL \(name)", mask: try up(m.slice(axis: 0, start: k, end: k + 1), mask: true), color: Palette.color(k), style: .filledContour))
+                if let gt = img.masks[name] { layers.append(MaskLayer("", mask: try up(gt, mask: true), color: .white, style: .contour)) }
+            }
+            let file = "figures/doll_\(shown).png"
+            try MaskOverlay(legend: .below).write(try up(img.image, mask: false), layers: layers, to: path(file))
+            figures.append(("DoLL label, \(img.id): \(present.map { labels.classes[$0] }.joined(separator: ", ")) (white: ground truth)", file))
+            shown += 1
+        }
+
+        // Markdown
+        var md = "# DoLL study (\(config.name))\n\n"
+        md += "Generated \(ISO8601DateFormatter().string(from: Date())) by doll 0.1.0, BLAS kernel \(BLAS.coreName); "
+        md += String(format: "run time %.0f s; seed %d.\n\n", result.seconds, config.seed)
+        md += "## Classifiers\n\n"
+        md += "\(config.classifiers) × ResNet widths \(config.classifierWidths), \(config.classifierImages) phantoms at \(config.imageSize) px, "
+        md += "mean validation AUROC: " + result.classifierAUROC.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "\n\n"
+        md += "| observation | AUROC (classifier 1) |\n|---|---|\n"
+        for n in phantomObservations { md += "| \(n) | \(String(format: "%.3f", perClassAUROC[n] ?? .nan)) |\n" }
+        md += "\n## DoLL labels against phantom ground truth\n\n"
+        md += "Explainer \(config.labels.explainer.rawValue) (\(config.labels.igSteps) steps), threshold \(config.labels.threshold). Mean [95% bootstrap CI]:\n\n"
+        for k in ["pointing", "pointing_chance", "dice", "auprc"] { md += "- \(k): \(result.localization[k].map { "\($0)" } ?? "n/a")\n" }
+        md += "\n## Fine-tuning: Dice on the held-out set (mean ± sd over \(config.finetuneSeeds.count) seed(s))\n\n"
+        md += "Downstream: \(config.downstream.rawValue), structures \(config.structures.joined(separator: ", ")).\n\n"
+        md += "| labels | init | " + config.structures.joined(separator: " | ") + " | mean | epochs to 95% |\n"
+        md += "|---|---|" + String(repeating: "---|", count: config.structures.count + 2) + "\n"
+        for f in fractions {
+            for ini in Study.initializations {
+                let rs = runs(ini, f)
+                guard !rs.isEmpty else { continue }
+                var row = String(format: "| %.0f%% (%d) | %@ |", f * 100, rs[0].trainImages, ini)
+                for s in config.structures {
+                    let (m, sd) = StudyReport.meanSD(rs.map { $0.dice[s] ?? .nan })
+                    row += String(format: " %.3f ± %.3f |", m, sd)
+                }
+                let (m, sd) = StudyReport.meanSD(rs.map(\.meanDice))
+                row += String(format: " %.3f ± %.3f | %.1f |", m, sd, StudyReport.meanSD(rs.map { Double($0.epochsTo95) }).0)
+                md += row + "\n"
+            }
+        }
+        md += "\n### DoLL minus random init (mean Dice)\n\n| labels | gap |\n|---|---|\n"
+        for f in fractions {
+            let d = StudyReport.meanSD(runs("doll", f).map(\.meanDice)).0 - StudyReport.meanSD(runs("random", f).map(\.meanDice)).0
+            md += String(format: "| %.0f%% | %+.3f |\n", f * 100, d)
+        }
+        md += "\n## Figures\n\n"
+        for (title, file) in figures { md += "**\(title)**\n\n![\(title)](\(file))\n\n" }
+        md += "Every run: `runs.csv`. Exact configuration: `config.json`. DoLL masks: `doll_labels/`.\n"
+        try AtomicFile.write(Data(md.utf8), to: path("report.md"))
+        try AtomicFile.write(Data(html(markdown: md, figures: figures).utf8), to: path("report.html"))
+    }
+
+    /// A self-contained HTML page: the Markdown's headings, lists and tables, with figures inlined.
+    func html(markdown: String, figures: [(String, String)]) -> String {
+        var out = "<!doctype html><html><head><meta charset=\"utf-8\"><title>DoLL study</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n"
+        var inTable = false
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("|") {
+                if line.contains("---") { continue }
+                let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                if !inTable { out += "<table><tr>" + cells.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"; inTable = true; continue }
+                out += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
+                continue
+            }
+            if inTable { out += "</table>\n"; inTable = false }
+            if line.hasPrefix("### ") { out += "<h3>\(escape(String(line.dropFirst(4))))</h3>\n" }
+            else if line.hasPrefix("## ") { out += "<h2>\(escape(String(line.dropFirst(3))))</h2>\n" }
+            else if line.hasPrefix("# ") { out += "<h1>\(escape(String(line.dropFirst(2))))</h1>\n" }
+            else if line.hasPrefix("![") , let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") {
+                let file = String(line[line.index(after: open)..<close])
+                if let data = FileManager.default.contents(atPath: path(file)) {
+                    out += "<p><img alt=\"\(escape(file))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"></p>\n"
+                }
+            }
+            else if line.hasPrefix("- ") { out += "<li>\(escape(String(line.dropFirst(2))))</li>\n" }
+            else if line.hasPrefix("**") { out += "<p><b>\(escape(line.replacingOccurrences(of: "**", with: "")))</b></p>\n" }
+            else if !line.isEmpty { out += "<p>\(escape(line))</p>\n" }
+        }
+        if inTable { out += "</table>\n" }
+        return out + "</body></html>\n"
+    }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

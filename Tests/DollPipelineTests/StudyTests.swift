@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+@testable import DollPipeline
+
+@Suite("DoLL study end to end", .serialized)
+struct StudyTests {
+    @Test func tinyStudyWritesAParsableReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doll-study-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let study = Study(config: try StudyConfig.preset("tiny"), outputDirectory: dir)
+        study.log = { _ in }
+        let r = try study.run()
+        // 2 fractions × 3 inits × 1 seed
+        #expect(r.runs.count == 6)
+        #expect(r.runs.allSatisfy { $0.meanDice.isFinite && $0.meanDice >= 0 && $0.meanDice <= 1 && !$0.curve.isEmpty })
+        let csv = try String(contentsOfFile: dir + "/runs.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 7 && csv[0].hasPrefix("initialization,fraction,seed"))
+        #expect(csv.dropFirst().allSatisfy { $0.split(separator: ",").count == csv[0].split(separator: ",").count })
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("| labels | init |") && md.contains("DoLL minus random"))
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains("<table>") && html.contains("data:image/png;base64,"))
+        let cfg = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+        #expect(cfg.name == "tiny")
+        for f in ["efficiency_mean.png", "convergence.png", "overlay_doll.png"] {
+            let d = try Data(contentsOf: URL(fileURLWithPath: dir + "/figures/" + f))
+            #expect(d.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(f)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/doll_labels/manifest.json"))
+    }
+}
