@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "DollTensor",
                 "DollNN",
+                "DollData",
                 "DollExplain",
                 "DollLua",
                 "DollPipeline",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DollData
 import DollExplain
 import DollNN
 import DollTensor
@@ -50,7 +51,21 @@ enum Workloads {
         ("unetcxr_eval_b8", { runs in try modelStep(name: "unetcxr_eval_b8", train: false, batch: 8, runs: runs) }),
         ("ig50_resnetcxr_ibs10", { runs in try integratedGradients(internalBatch: 10, runs: runs) }),
         ("ig50_resnetcxr_ibs50", { runs in try integratedGradients(internalBatch: 50, runs: runs) }),
+        ("doll_labels_k1", { runs in try dollLabels(models: 1, runs: runs) }),
+        ("doll_labels_k3", { runs in try dollLabels(models: 3, runs: runs) }),
     ]
+
+    /// DoLL labelling throughput: 8 phantoms at 128 px, K untrained ResNet (16-32-64-128)
+    /// classifiers, IG with 16 Gauss–Legendre steps, every finding of each image labelled.
+    static func dollLabels(models k: Int, runs: Int) throws -> BenchResult {
+        let ds = try PhantomDataset(count: 8, config: PhantomConfig(size: 128, seed: 3))
+        let models = try (0..<k).map { try ResNetClassifier(.init(widths: [16, 32, 64, 128], blocks: [1, 1, 1, 1], seed: UInt64($0))) }
+        var cfg = DollLabelConfig()
+        cfg.igSteps = 16
+        let labeller = try DollLabeller(models: models, config: cfg)
+        let t = try measure(runs: runs) { _ = try labeller.label(ds) }
+        return BenchResult(name: "doll_labels_k\(k)", medianMs: t.median, minMs: t.min, extra: [("images_per_s", 8 / t.median * 1000)])
+    }
 
     /// Workloads whose peak memory is reported: each runs in a child process of its own.
     static let isolated: Set<String> = ["ig50_resnetcxr_ibs10", "ig50_resnetcxr_ibs50"]
