@@ -259,3 +259,41 @@ public final class DollLabeller {
         return out
     }
 }
+
+extension DollLabelSet {
+    /// How the "boost" round combines DoLL masks with a segmenter's predictions.
+    public enum BoostMode: String, Codable, Sendable, CaseIterable {
+        /// Keep DoLL pixels the segmenter also predicts (probability > 0.5).
+        case intersect
+        /// Add the segmenter's confident pixels to the DoLL masks.
+        case union
+    }
+
+    /// The boost round: refines each positive channel with a segmenter's probabilities
+    /// `[C, H, W]` per image (channels of negative observations stay empty; an intersection that
+    /// would empty a positive channel keeps the original mask). The soft maps become the
+    /// segmenter's probabilities on positive channels.
+    public func boosted(with predictions: [Tensor], mode: BoostMode) throws -> DollLabelSet {
+        guard predictions.count == masks.count else { throw TensorError("boost needs one prediction per labelled image (\(masks.count)), got \(predictions.count)") }
+        var out = self
+        for (j, p) in predictions.enumerated() {
+            guard p.shape == masks[j].shape else { throw TensorError("boost prediction \(shapeString(p.shape)) does not match the mask \(shapeString(masks[j].shape))") }
+            var m = masks[j].scalars, soft = soft[j].scalars
+            let pv = p.scalars, hw = m.count / classes.count
+            for k in 0..<classes.count {
+                let range = (k * hw)..<((k + 1) * hw)
+                guard m[range].contains(where: { $0 > 0.5 }) else { continue }   // negative observation
+                var refined = m
+                for i in range {
+                    let pred = pv[i] > 0.5
+                    refined[i] = mode == .intersect ? ((m[i] > 0.5 && pred) ? 1 : 0) : ((m[i] > 0.5 || pred) ? 1 : 0)
+                }
+                if refined[range].contains(where: { $0 > 0.5 }) { for i in range { m[i] = refined[i] } }
+                for i in range { soft[i] = pv[i] }
+            }
+            out.masks[j] = try Tensor(m, shape: masks[j].shape)
+            out.soft[j] = try Tensor(soft, shape: masks[j].shape)
+        }
+        return out
+    }
+}

@@ -33,6 +33,9 @@ public struct StudyConfig: Codable, Sendable {
     public var labels = DollLabelConfig()
     // pre-training
     public var pretrainEpochs = 3
+    /// Boost round: refine the DoLL labels with the pre-trained U-Net's predictions and
+    /// pre-train again on them (nil: score the refinements but keep the original labels).
+    public var boost: DollLabelSet.BoostMode? = nil
     // fine-tuning
     public var downstream = Downstream.phantomAnatomy
     public var dataRoot: String? = nil
@@ -161,7 +164,7 @@ public final class Study {
         labeller.shouldStop = shouldStop
         let labels = try labeller.label(clsTrain)
         try labels.write(to: outputDirectory + "/doll_labels", images: clsTrain)
-        let localization = try scoreLabels(labels, clsTrain)
+        var localization = try scoreLabels(labels, clsTrain)
         log(String(format: "DoLL labels: %d images (%.0fs)", labels.ids.count, Date().timeIntervalSince(t0)))
         // 3. pre-train a U-Net on the DoLL labels (encoder from classifier 1)
         let unetConfig = UNet.Config(classes: phantomObservations.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
@@ -173,6 +176,24 @@ public final class Study {
         ptrainer.shouldStop = shouldStop
         _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
         log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", Date().timeIntervalSince(t0)))
+        // Boost: score both refinements against ground truth; use one if configured.
+        pre.eval()
+        var predictions: [Tensor] = []
+        for start in stride(from: 0, to: labels.sourceIndices.count, by: 32) {
+            let idx = Array(labels.sourceIndices[start..<Swift.min(start + 32, labels.sourceIndices.count)])
+            let p = try Autograd.noGrad { try pre(clsTrain.images(idx)).sigmoid() }
+            for b in 0..<idx.count { predictions.append(try p.slice(axis: 0, start: b, end: b + 1).squeezed(0)) }
+        }
+        for mode in DollLabelSet.BoostMode.allCases {
+            let s = try scoreLabels(try labels.boosted(with: predictions, mode: mode), clsTrain)
+            localization["boost_\(mode.rawValue)_pointing"] = s["pointing"]
+            localization["boost_\(mode.rawValue)_dice"] = s["dice"]
+        }
+        if let mode = c.boost {
+            let boosted = try labels.boosted(with: predictions, mode: mode)
+            _ = try ptrainer.fit(train: DollLabelSource(labels: boosted, images: clsTrain))
+            log(String(format: "boost (%@): pre-trained again on refined labels (%.0fs)", mode.rawValue, Date().timeIntervalSince(t0)))
+        }
         // 4–5. fine-tuning sweep
         let (dTrain, dTest) = try downstreamData()
         let structures = c.structures

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DollExplain
 import DollLua
 import DollPipeline
 import Foundation
@@ -23,6 +24,9 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Override the study seed.")
     var seed: UInt64?
 
+    @Option(help: "Boost round: refine DoLL labels with the pre-trained U-Net (intersect or union) and pre-train again.")
+    var boost: String?
+
     func run() throws {
         var cfg = try StudyConfig.preset(preset)
         guard let d = StudyConfig.Downstream(rawValue: downstream) else {
@@ -37,6 +41,10 @@ struct StudyCommand: ParsableCommand {
         }
         cfg.dataRoot = data
         if let seed { cfg.seed = seed }
+        if let boost {
+            guard let m = DollLabelSet.BoostMode(rawValue: boost) else { throw ValidationError("--boost must be intersect or union") }
+            cfg.boost = m
+        }
         installInterruptHandler()
         let study = Study(config: cfg, outputDirectory: out)
         study.shouldStop = interruptRequested

@@ -26,6 +26,19 @@ struct DollLabelTests {
         #expect(abs(Localization.auprc(map: noise, mask: big) - 0.1) < 0.04)
     }
 
+    @Test func boostIntersectsOrUnitesPositiveChannelsOnly() throws {
+        // 2 classes, 1×4 images: class 0 positive (mask 1100), class 1 negative.
+        let mask = try Tensor([1, 1, 0, 0, 0, 0, 0, 0], shape: [2, 1, 4])
+        let set = DollLabelSet(classes: ["a", "b"], ids: ["x"], masks: [mask], soft: [mask], config: DollLabelConfig(), sourceIndices: [0])
+        let pred = try Tensor([0.9, 0.1, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9], shape: [2, 1, 4])
+        #expect(try set.boosted(with: [pred], mode: .intersect).masks[0].scalars == [1, 0, 0, 0, 0, 0, 0, 0])
+        #expect(try set.boosted(with: [pred], mode: .union).masks[0].scalars == [1, 1, 1, 0, 0, 0, 0, 0])
+        // an intersection that would empty a positive channel keeps the DoLL mask
+        let none = try Tensor([0, 0, 0.9, 0.9, 0, 0, 0, 0], shape: [2, 1, 4])
+        #expect(try set.boosted(with: [none], mode: .intersect).masks[0].scalars == mask.scalars)
+        #expect { try set.boosted(with: [], mode: .union) } throws: { "\($0)".contains("one prediction per labelled image") }
+    }
+
     /// Trains a small classifier on phantoms (the three findings made common), labels positives
     /// with IG, and checks that the pointing game beats chance (tolerance 2 px; chance = area of
     /// the mask dilated by the tolerance).
