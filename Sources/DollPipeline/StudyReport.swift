@@ -123,7 +123,7 @@ struct StudyReport {
         md += "\n## DoLL labels against phantom ground truth\n\n"
         md += "Explainer \(config.labels.explainer.rawValue) (\(config.labels.igSteps) steps), threshold \(config.labels.threshold). Mean [95% bootstrap CI]:\n\n"
         for k in ["pointing", "pointing_chance", "dice", "auprc"] { md += "- \(k): \(result.localization[k].map { "\($0)" } ?? "n/a")\n" }
-        md += "\nBoost round (labels refined with the DoLL-pre-trained U-Net's predictions\(config.boost.map { "; used: \($0.rawValue)" } ?? "; scored only, not used"))):\n\n"
+        md += "\nBoost round (labels refined with the DoLL-pre-trained U-Net's predictions\(config.boost.map { "; used: \($0.rawValue)" } ?? "; scored only, not used")):\n\n"
         for mode in DollLabelSet.BoostMode.allCases {
             for k in ["pointing", "dice"] { md += "- \(mode.rawValue) \(k): \(result.localization["boost_\(mode.rawValue)_\(k)"].map { "\($0)" } ?? "n/a")\n" }
         }
