@@ -4,9 +4,10 @@ import Foundation
 /// Evaluation metrics: ROC AUC for multi-label classification, Dice/IoU for segmentation.
 public enum Metrics {
     /// Exact ROC AUC (Mann–Whitney U with average ranks for ties): the probability that a random
-    /// positive scores above a random negative, ties counting ½. NaN when either class is absent.
+    /// positive scores above a random negative, ties counting ½. NaN when either class is absent
+    /// or the two arrays differ in length.
     public static func auroc(scores: [Float], labels: [Float]) -> Double {
-        precondition(scores.count == labels.count)
+        guard scores.count == labels.count else { return .nan }
         let order = scores.indices.sorted { scores[$0] < scores[$1] }
         var ranks = [Double](repeating: 0, count: scores.count)
         var i = 0
