@@ -41,6 +41,11 @@ let package = Package(
         // The `doll` Lua module: userdata and functions over every Swift capability.
         .target(name: "DollLua", dependencies: ["CDollSupport", "CLua", "DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
 
+        // readline's callback interface behind a small C API (Ctrl-C cancels the line).
+        .target(name: "CLineEditor", dependencies: ["CReadline", "CDollSupport"]),
+        // The interactive side: REPL, notebooks and their reports, sessions.
+        .target(name: "DollWorkbench", dependencies: ["DollLua", "DollPipeline", "DollTensor", "CLua", "CLineEditor", "CDollSupport"]),
+
         // Command-line entry point.
         .executableTarget(
             name: "doll",
@@ -51,6 +56,7 @@ let package = Package(
                 "DollExplain",
                 "DollLua",
                 "DollPipeline",
+                "DollWorkbench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +68,7 @@ let package = Package(
         .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor"]),
         .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua"]),
         .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData"]),
+        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollTensor"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include "doll_lua.h"
 #include <string.h>
 
@@ -31,6 +32,12 @@ void doll_lua_install_sigint(void) {
     sa.sa_handler = doll_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, 0);
+    /* A parent may have started us with SIGINT blocked (libdispatch workers block signals and
+     * children inherit the mask): unblock it, or Ctrl-C would never arrive. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, 0);
 }
 
 static void doll_hook(lua_State *L, lua_Debug *ar) {

@@ -56,6 +56,11 @@ public struct DollLabelSet {
     /// Indices into the source dataset, in order.
     public var sourceIndices: [Int]
 
+    public init(classes: [String], ids: [String], masks: [Tensor], soft: [Tensor], config: DollLabelConfig, sourceIndices: [Int]) {
+        self.classes = classes; self.ids = ids; self.masks = masks; self.soft = soft
+        self.config = config; self.sourceIndices = sourceIndices
+    }
+
     /// Writes `images/<id>.png` (the source image), `masks/<class>/<id>.png` (0/255) and
     /// `manifest.json` (config, classes, ids, source), readable back with `SegmentationFolder`.
     public func write(to root: String, images: Dataset) throws {

@@ -137,6 +137,12 @@ public struct LuaArgs {
 
     public func optObject<T: AnyObject>(_ i: Int32, _ type: T.Type, _ what: String) throws -> T? { isNil(i) ? nil : try object(i, type, what) }
 
+    /// The options table of this function: the keys its `LuaDocs` entry lists are allowed.
+    public func options(_ i: Int32) throws -> LuaOptions {
+        guard let doc = LuaDocs.doc(function) else { throw LuaBindingError("\(function) has no LuaDocs entry, so its options are unknown") }
+        return try options(i, allowed: doc.options)
+    }
+
     /// A table argument read as an options table: string keys only, each in `allowed` (unknown
     /// keys are an error with a "did you mean" hint).
     public func options(_ i: Int32, allowed: [String]) throws -> LuaOptions {

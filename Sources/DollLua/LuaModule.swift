@@ -8,22 +8,20 @@ import Foundation
 
 /// Boxes for Swift values exposed as Lua userdata (value types are boxed so Lua holds a reference).
 public final class TensorBox { public var t: Tensor; init(_ t: Tensor) { self.t = t } }
-public final class DatasetBox { public let ds: Dataset; init(_ d: Dataset) { ds = d } }
+/// A dataset and, when known, the recipe that rebuilds it (sessions save the recipe).
+public final class DatasetBox { public let ds: Dataset; let recipe: LuaRecipe?
+    init(_ d: Dataset, recipe: LuaRecipe? = nil) { ds = d; self.recipe = recipe } }
 public final class ClassifierBox { public let model: ResNetClassifier; init(_ m: ResNetClassifier) { model = m } }
 public final class UNetBox { public let model: UNet; public var structures: [String] = []; init(_ m: UNet) { model = m } }
-public final class ExplainerBox { public let attributor: Attributor; public let kind: String
-    init(_ a: Attributor, kind: String) { attributor = a; self.kind = kind } }
-public final class LabelsBox { public let labels: DollLabelSet; public let images: Dataset
-    init(_ l: DollLabelSet, images: Dataset) { labels = l; self.images = images } }
-
-/// Documentation of every `doll` function: the single source for `:help` and completion.
-public struct LuaDoc: Sendable {
-    public let name: String, signature: String, summary: String, options: [String]
-}
+public final class ExplainerBox { public let attributor: Attributor; public let kind: String; let recipe: LuaRecipe?
+    init(_ a: Attributor, kind: String, recipe: LuaRecipe?) { attributor = a; self.kind = kind; self.recipe = recipe } }
+/// DoLL labels and the dataset box of the images they were made from.
+public final class LabelsBox { public let labels: DollLabelSet; public let imagesBox: DatasetBox
+    public var images: Dataset { imagesBox.ds }
+    init(_ l: DollLabelSet, imagesBox: DatasetBox) { labels = l; self.imagesBox = imagesBox } }
 
 /// Builds the `doll` module: functions, presets and the metatables of the userdata types.
 enum LuaModule {
-    nonisolated(unsafe) static var docs: [LuaDoc] = []
     nonisolated(unsafe) static var defaultSeed: UInt64 = 0
     nonisolated(unsafe) static var installed = false
     nonisolated(unsafe) static var functionIDs: [String: Int32] = [:]

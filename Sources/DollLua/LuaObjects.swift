@@ -73,32 +73,32 @@ enum LuaObjects {
     static func moduleFunctions() -> [(String, Int32)] {
         [
             fn("phantoms") { a in
-                let o = try a.options(1, allowed: ["n", "size", "seed", "difficulty", "first", "noise", "infection"])
+                let o = try a.options(1)
                 var cfg = PhantomConfig(size: try o.integer("size", in: 32...1024) ?? 128, seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 1))
                 if let d = try o.number("difficulty") { cfg.difficulty = d }
                 if let nz = try o.number("noise") { cfg.noise = nz }
                 if let inf = try o.number("infection") { cfg.infectionPrevalence = inf }
                 let ds = try PhantomDataset(count: try o.integer("n", in: 1...1_000_000) ?? 256, config: cfg, first: try o.integer("first", in: 0...Int(Int32.max)) ?? 0)
-                a.push(object: DatasetBox(CachedDataset(ds, capacity: 4096))); return 1
+                a.push(object: DatasetBox(CachedDataset(ds, capacity: 4096), recipe: a.recipe())); return 1
             },
             fn("chexpert") { a in
-                let o = try a.options(1, allowed: ["csv", "root", "policy", "frontal", "size"])
+                let o = try a.options(1)
                 guard let csv = try o.string("csv") else { throw LuaBindingError("option 'csv' (path of train.csv/valid.csv) is required") }
                 let policy = UncertaintyPolicy(rawValue: try o.choice("policy", ["ones", "zeros", "ignore"]) ?? "ones")!
                 let ds = try CheXpertDataset(csv: csv, root: try o.string("root"), policy: policy, frontalOnly: try o.bool("frontal") ?? true,
                                              size: try o.integer("size", in: 8...2048) ?? 224)
-                a.push(object: DatasetBox(CachedDataset(ds))); return 1
+                a.push(object: DatasetBox(CachedDataset(ds), recipe: a.recipe())); return 1
             },
             fn("labelcsv") { a in
-                let o = try a.options(1, allowed: ["csv", "root", "split", "classes", "exclude", "size", "path_column"])
+                let o = try a.options(1)
                 guard let csv = try o.string("csv") else { throw LuaBindingError("option 'csv' is required") }
                 let ds = try LabelCSVDataset(csv: csv, root: try o.string("root"), pathColumn: try o.string("path_column") ?? "Path",
                                              classes: try o.strings("classes"), exclude: try o.strings("exclude") ?? [],
                                              split: try o.string("split"), size: try o.integer("size", in: 8...2048) ?? 224)
-                a.push(object: DatasetBox(CachedDataset(ds))); return 1
+                a.push(object: DatasetBox(CachedDataset(ds), recipe: a.recipe())); return 1
             },
             fn("segdata") { a in
-                let o = try a.options(1, allowed: ["root", "size", "fold", "filter", "layout", "split"])
+                let o = try a.options(1)
                 guard let root = try o.string("root") else { throw LuaBindingError("option 'root' is required") }
                 let size = try o.integer("size", in: 8...2048) ?? 256
                 let ds: Dataset
@@ -113,10 +113,10 @@ enum LuaObjects {
                     }
                     ds = try SegmentationFolder(root: root, size: size, filter: filter)
                 }
-                a.push(object: DatasetBox(CachedDataset(ds))); return 1
+                a.push(object: DatasetBox(CachedDataset(ds), recipe: a.recipe())); return 1
             },
             fn("classifier") { a in
-                let o = try a.options(1, allowed: ["arch", "widths", "blocks", "classes", "seed", "width", "in_channels"])
+                let o = try a.options(1)
                 _ = try o.choice("arch", ["resnet"])
                 var cfg = ResNetClassifier.Config(seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0))
                 if let w = try o.integer("width", in: 1...512) { cfg.widths = [w, 2 * w, 4 * w, 8 * w] }
@@ -128,7 +128,7 @@ enum LuaObjects {
                 a.push(object: ClassifierBox(try ResNetClassifier(cfg))); return 1
             },
             fn("unet") { a in
-                let o = try a.options(1, allowed: ["widths", "width", "classes", "structures", "encoder", "seed"])
+                let o = try a.options(1)
                 var structures = try o.strings("structures") ?? []
                 let classes = try o.integer("classes", in: 1...64) ?? Swift.max(structures.count, 1)
                 if structures.isEmpty { structures = [] }
@@ -168,7 +168,7 @@ enum LuaObjects {
             },
             fn("ig") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
-                let o = try a.options(2, allowed: ["steps", "method", "baseline", "batch", "output", "captum_trapezoid"])
+                let o = try a.options(2)
                 var opt = IntegratedGradients.Options()
                 if let s = try o.integer("steps", in: 1...10_000) { opt.steps = s }
                 if let mth = try o.choice("method", IGMethod.allCases.map(\.rawValue)) { opt.method = IGMethod(rawValue: mth)! }
@@ -183,38 +183,39 @@ enum LuaObjects {
                     default: throw LuaBindingError("option 'baseline' must be zeros, blur or noise, got '\(b)'")
                     }
                 } else if let v = try o.number("baseline") { opt.baselines = [.constant(Float(v))] }
-                a.push(object: ExplainerBox(IntegratedGradients(model: clf.model, options: opt), kind: "ig")); return 1
+                a.push(object: ExplainerBox(IntegratedGradients(model: clf.model, options: opt), kind: "ig", recipe: a.recipe())); return 1
             },
             fn("saliency") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
-                _ = try a.options(2, allowed: [])
-                a.push(object: ExplainerBox(Saliency(model: clf.model), kind: "saliency")); return 1
+                _ = try a.options(2)
+                a.push(object: ExplainerBox(Saliency(model: clf.model), kind: "saliency", recipe: a.recipe())); return 1
             },
             fn("smoothgrad") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
-                let o = try a.options(2, allowed: ["samples", "sigma", "seed", "kind", "batch"])
+                let o = try a.options(2)
                 let kind = NoiseTunnel.Kind(rawValue: try o.choice("kind", ["smoothgrad", "smoothgrad_sq", "vargrad"]) ?? "smoothgrad")!
                 let nt = try NoiseTunnel(Saliency(model: clf.model), kind: kind, samples: try o.integer("samples", in: 1...10_000) ?? 20,
                                          sigma: Float(try o.number("sigma") ?? 0.1), seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0),
                                          batch: try o.integer("batch", in: 1...4096) ?? 10)
-                a.push(object: ExplainerBox(nt, kind: kind.rawValue)); return 1
+                a.push(object: ExplainerBox(nt, kind: kind.rawValue, recipe: a.recipe())); return 1
             },
             fn("gradcam") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
-                let o = try a.options(2, allowed: ["layer"])
-                a.push(object: ExplainerBox(try GradCAM(model: clf.model, layer: try o.string("layer") ?? "layer4"), kind: "gradcam")); return 1
+                let o = try a.options(2)
+                a.push(object: ExplainerBox(try GradCAM(model: clf.model, layer: try o.string("layer") ?? "layer4"), kind: "gradcam", recipe: a.recipe())); return 1
             },
             fn("occlusion") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
-                let o = try a.options(2, allowed: ["window", "stride", "baseline", "batch"])
+                let o = try a.options(2)
                 let occ = try Occlusion(model: clf.model, window: try o.integer("window", in: 1...4096) ?? 16, stride: try o.integer("stride", in: 1...4096) ?? 8,
                                         baseline: Float(try o.number("baseline") ?? 0), batch: try o.integer("batch", in: 1...4096) ?? 16)
-                a.push(object: ExplainerBox(occ, kind: "occlusion")); return 1
+                a.push(object: ExplainerBox(occ, kind: "occlusion", recipe: a.recipe())); return 1
             },
             fn("labels") { a in
                 let models = try a.list(1, "classifiers", limit: 64) { try a.object($0, ClassifierBox.self, "classifier").model }
-                let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let o = try a.options(3, allowed: ["explainer", "steps", "threshold", "sigma", "positives", "cutoff", "min_component", "keep", "restrict", "sign", "n"])
+                let dsBox = try a.object(2, DatasetBox.self, "dataset")
+                let ds = dsBox.ds
+                let o = try a.options(3)
                 var cfg = DollLabelConfig()
                 if let e = try o.choice("explainer", ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"]) { cfg.explainer = .init(rawValue: e)! }
                 if let s = try o.integer("steps", in: 1...10_000) { cfg.igSteps = s }
@@ -235,16 +236,16 @@ enum LuaObjects {
                 labeller.shouldStop = { doll_lua_interrupted() != 0 }
                 defer { doll_lua_clear_interrupt() }
                 let set = try labeller.label(ds, indices: Array(0..<n))
-                a.push(object: LabelsBox(set, images: ds)); return 1
+                a.push(object: LabelsBox(set, imagesBox: dsBox)); return 1
             },
-            fn("pointing") { a in   // doll.pointing(map, mask [, tolerance]) → true/false
+            fn("pointing") { a in
                 let map = try LuaTensor.tensor(a, 1, "map"), mask = try LuaTensor.tensor(a, 2, "mask")
                 guard map.count == mask.count, map.rank >= 2 else { throw LuaBindingError("map and mask must have the same [H, W] size") }
                 let w = map.shape[map.rank - 1]
                 a.push(Localization.pointingHit(map: map.scalars, mask: mask.scalars, width: w, tolerance: try a.isNil(3) ? 0 : a.integer(3, "tolerance", in: 0...1000)))
                 return 1
             },
-            fn("localization") { a in   // doll.localization(map, mask) → {pointing, auprc, energy, dice, iou}
+            fn("localization") { a in
                 let map = try LuaTensor.tensor(a, 1, "map"), mask = try LuaTensor.tensor(a, 2, "mask")
                 guard map.count == mask.count, map.rank >= 2 else { throw LuaBindingError("map and mask must have the same [H, W] size") }
                 let w = map.shape[map.rank - 1], mv = map.scalars, kv = mask.scalars
@@ -274,11 +275,13 @@ enum LuaObjects {
             m(t, "split") { a in
                 let ds = try a.object(1, DatasetBox.self, "self").ds
                 let (x, y) = try ds.split(fraction: try a.number(2, "fraction"), seed: UInt64(try a.isNil(3) ? 0 : a.integer(3, "seed", in: 0...Int(Int32.max))))
-                a.push(object: DatasetBox(x)); a.push(object: DatasetBox(y)); return 2
+                let first = a.recipe(result: 1), second = a.recipe(result: 2)   // before pushing results
+                a.push(object: DatasetBox(x, recipe: first)); a.push(object: DatasetBox(y, recipe: second)); return 2
             },
             m(t, "subset") { a in
                 let ds = try a.object(1, DatasetBox.self, "self").ds
-                a.push(object: DatasetBox(try ds.subset(fraction: try a.number(2, "fraction"), seed: UInt64(try a.isNil(3) ? 0 : a.integer(3, "seed", in: 0...Int(Int32.max))))))
+                a.push(object: DatasetBox(try ds.subset(fraction: try a.number(2, "fraction"), seed: UInt64(try a.isNil(3) ? 0 : a.integer(3, "seed", in: 0...Int(Int32.max)))),
+                                          recipe: a.recipe()))
                 return 1
             },
             m(t, "images") { a in
@@ -288,9 +291,6 @@ enum LuaObjects {
             },
         ], uniquingKeysWith: { x, _ in x })
     }
-
-    /// Trainer options shared by classifier and U-Net `fit`.
-    static let fitOptions = ["epochs", "batch", "lr", "optimizer", "seed", "val", "weight_decay", "patience", "schedule", "warmup", "clip", "structures", "fraction"]
 
     static func trainerConfig(_ o: LuaOptions) throws -> Trainer.Config {
         var c = Trainer.Config()
@@ -338,7 +338,7 @@ enum LuaObjects {
             m(t, "fit") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let o = try a.options(3, allowed: fitOptions)
+                let o = try a.options(3)
                 let val = try o.object("val", DatasetBox.self)?.ds
                 return try fit(a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
                                val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
@@ -349,7 +349,7 @@ enum LuaObjects {
                 let r = try Trainer(model: clf, task: .multiLabel(classes: clf.classes)).evaluate(ClassificationSource(ds))
                 a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }); return 1
             },
-            m(t, "predict") { a in   // probabilities [N, C] for an image, a batch or a dataset
+            m(t, "predict") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
                 let x: Tensor
                 if let ds = try? a.object(2, DatasetBox.self, "dataset") { x = try ds.ds.images(Array(0..<ds.ds.count)) }
@@ -385,7 +385,7 @@ enum LuaObjects {
         return Dictionary([
             m(t, "fit") { a in
                 let box = try a.object(1, UNetBox.self, "self")
-                let o = try a.options(3, allowed: fitOptions)
+                let o = try a.options(3)
                 if let labels = try? a.object(2, LabelsBox.self, "labels") {
                     guard labels.labels.classes.count == box.model.config.classes else {
                         throw LuaBindingError("DoLL labels have \(labels.labels.classes.count) channels, the U-Net \(box.model.config.classes)")
@@ -404,7 +404,7 @@ enum LuaObjects {
             m(t, "evaluate") { a in
                 let box = try a.object(1, UNetBox.self, "self")
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let o = try a.options(3, allowed: ["structures"])
+                let o = try a.options(3)
                 let s = try structures(box, o, ds)
                 let r = try Trainer(model: box.model, task: .segmentation(channels: s)).evaluate(SegmentationSource(ds, structures: s))
                 a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }); return 1
@@ -426,7 +426,7 @@ enum LuaObjects {
 
     static func explainerMethods() -> [String: Int32] {
         Dictionary([
-            m("Explainer", "attribute") { a in   // ex:attribute(image, target) → attribution [, delta]
+            m("Explainer", "attribute") { a in
                 let ex = try a.object(1, ExplainerBox.self, "self")
                 let x = try LuaTensor.tensor(a, 2, "image")
                 let target: AttributionTarget

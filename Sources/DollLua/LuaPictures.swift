@@ -23,15 +23,15 @@ enum LuaPictures {
 
     static func pngFunctions() -> [(String, Int32)] {
         [
-            fn("png.write") { a in   // doll.png.write(image [1,H,W] or [H,W] in [0,1], path)
+            fn("png.write") { a in
                 try ImageIO.writeGray(try LuaTensor.tensor(a, 1, "image"), to: try a.string(2, "path"))
                 return 0
             },
             fn("png.read") { a in LuaTensor.push(a, try ImageIO.readGray(path: try a.string(1, "path"))) },
-            fn("png.heatmap") { a in   // doll.png.heatmap(attribution, path, {over=image, cmap=, sign=, clip=, alpha=})
+            fn("png.heatmap") { a in
                 let attr = try LuaTensor.tensor(a, 1, "attribution")
                 let path = try a.string(2, "path")
-                let o = try a.options(3, allowed: ["over", "cmap", "sign", "clip", "alpha"])
+                let o = try a.options(3)
                 let sign = AttributionSign(rawValue: try o.choice("sign", AttributionSign.allCases.map(\.rawValue)) ?? "absolute")!
                 var cmap: Colormap? = nil
                 if let name = try o.string("cmap") {
@@ -47,7 +47,7 @@ enum LuaPictures {
                 try hm.write(attr, over: over, to: path)
                 return 0
             },
-            fn("overlay") { a in   // doll.png.overlay(image, {name = mask, ...}, path, {alpha=})
+            fn("png.overlay") { a in
                 let image = try LuaTensor.tensor(a, 1, "image")
                 guard a.type(2) == LUA_TTABLE else { throw LuaBindingError("argument #2 (masks) must be a table {name = mask}, got \(a.describe(2))") }
                 var layers: [MaskLayer] = []
@@ -61,7 +61,7 @@ enum LuaPictures {
                 }
                 if bad { throw LuaBindingError("masks must be a table of name = tensor") }
                 for (i, (n, t)) in names.sorted(by: { $0.0 < $1.0 }).enumerated() { layers.append(MaskLayer(n, mask: t, color: Palette.color(i))) }
-                let o = try a.options(4, allowed: ["alpha"])
+                let o = try a.options(4)
                 try MaskOverlay(fillAlpha: Float(try o.number("alpha") ?? 0.35)).write(image, layers: layers, to: try a.string(3, "path"))
                 return 0
             },
@@ -75,7 +75,7 @@ enum LuaPictures {
         defer { lua_settop(a.L, -2) }
         return try a.list(-1, "series", limit: 64) { i in
             let idx = lua_absindex(a.L, i)
-            let so = try a.options(idx, allowed: ["name", "x", "y"])
+            let so = try a.options(idx, allowed: LuaDocs.seriesKeys)
             let y = try so.numbers("y") ?? []
             let x = try so.numbers("x") ?? y.indices.map { Double($0 + 1) }
             guard x.count == y.count, !y.isEmpty else { throw LuaBindingError("each series needs y values and, if given, as many x values") }
@@ -85,9 +85,9 @@ enum LuaPictures {
 
     static func plotFunctions() -> [(String, Int32)] {
         [
-            fn("plot.line") { a in   // doll.plot.line(path, {series=..., title=, xlabel=, ylabel=, logx=})
+            fn("plot.line") { a in
                 let path = try a.string(1, "path")
-                let o = try a.options(2, allowed: ["series", "title", "xlabel", "ylabel", "logx", "width", "height"])
+                let o = try a.options(2)
                 let s = try series(a, o).map { Series($0.0, x: $0.1, y: $0.2) }
                 let plot = LinePlot(series: s, title: try o.string("title") ?? "", xLabel: try o.string("xlabel") ?? "", yLabel: try o.string("ylabel") ?? "",
                                     width: try o.integer("width", in: 160...4096) ?? 640, height: try o.integer("height", in: 120...4096) ?? 420,
@@ -95,9 +95,9 @@ enum LuaPictures {
                 try plot.write(to: path)
                 return 0
             },
-            fn("plot.bar") { a in   // doll.plot.bar(path, {categories={...}, series={ {name=, y={...}} }, title=, ylabel=})
+            fn("plot.bar") { a in
                 let path = try a.string(1, "path")
-                let o = try a.options(2, allowed: ["categories", "series", "title", "xlabel", "ylabel"])
+                let o = try a.options(2)
                 guard let cats = try o.strings("categories") else { throw LuaBindingError("option 'categories' is required") }
                 let s = try series(a, o)
                 for x in s where x.2.count != cats.count { throw LuaBindingError("series '\(x.0)' has \(x.2.count) values for \(cats.count) categories") }

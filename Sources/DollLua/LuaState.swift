@@ -7,8 +7,12 @@ import Foundation
 /// one thread.
 public final class LuaState {
     public let L: OpaquePointer
-    /// Where `print` output goes (default: stdout). Notebooks capture it.
-    public var output: (String) -> Void = { s in FileHandle.standardOutput.write(Data(s.utf8)) }
+    /// Where `print` output goes (default: C `stdout`, shared with Swift's `print` and Lua's
+    /// `io.write`, so their order is kept).
+    public var output: (String) -> Void = { s in doll_stdout_write(s) }
+
+    /// Flushes C `stdout` (call before reading captured output or showing a prompt).
+    public func flushOutput() { doll_stdio_flush() }
 
     public init() throws {
         guard let L = luaL_newstate() else { throw LuaBindingError("cannot create a Lua state (out of memory)") }
@@ -16,6 +20,8 @@ public final class LuaState {
         luaL_openlibs(L)
         doll_lua_set_dispatch(luaDispatch)
         LuaModule.install(into: self)
+        LuaSession.install(L)
+        LuaSession.recordBaseline(L)
         doll_lua_install_interrupt_hook(L)
     }
 
@@ -63,6 +69,12 @@ public final class LuaState {
     public func evaluate(_ expression: String) throws -> String {
         try run("return tostring(\(expression))", results: 1)
         return popString()
+    }
+
+    /// The default seed of `doll.*` random functions (what `doll.seed(n)` sets; process-wide).
+    public var seed: UInt64 {
+        get { LuaModule.defaultSeed }
+        set { LuaModule.defaultSeed = newValue }
     }
 
     /// Lua's own memory use in KiB.

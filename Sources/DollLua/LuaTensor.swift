@@ -19,7 +19,19 @@ enum LuaTensor {
     /// Shape from varargs `(2, 3)` or a table `{2, 3}` starting at argument `i`.
     static func shape(_ a: LuaArgs, from i: Int32) throws -> [Int] {
         if a.type(i) == LUA_TTABLE {
-            return try a.list(i, "shape", limit: 8) { try a.integer($0, "size", in: 0...(1 << 30)) }
+            let sizes = try a.list(i, "shape", limit: 8) { try a.integer($0, "size", in: 0...(1 << 30)) }
+            // `doll.randn{3, 4, seed = 1}` would silently drop the seed: options go in their own table.
+            let t = lua_absindex(a.L, i)
+            lua_pushnil(a.L)
+            while lua_next(a.L, t) != 0 {
+                if lua_type(a.L, -2) == LUA_TSTRING {
+                    let key = String(cString: lua_tolstring(a.L, -2, nil))
+                    lua_settop(a.L, -3)
+                    throw LuaBindingError("the shape table has a key '\(key)'; pass options in a second table, e.g. ({3, 4}, {\(key) = ...})")
+                }
+                lua_settop(a.L, -2)
+            }
+            return sizes
         }
         var s: [Int] = []
         var k = i
@@ -60,13 +72,13 @@ enum LuaTensor {
             },
             fn("randn") { a in
                 let s = try shape(a, from: 1)
-                let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1, allowed: ["seed", "mean", "std"])
+                let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1)
                 var rng = RandomGenerator(seed: try seed(o))
                 return push(a, try Tensor.randn(s, mean: Float(try o.number("mean") ?? 0), std: Float(try o.number("std") ?? 1), rng: &rng))
             },
             fn("rand") { a in
                 let s = try shape(a, from: 1)
-                let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1, allowed: ["seed", "low", "high"])
+                let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1)
                 var rng = RandomGenerator(seed: try seed(o))
                 return push(a, try Tensor.uniform(s, low: Float(try o.number("low") ?? 0), high: Float(try o.number("high") ?? 1), rng: &rng))
             },
@@ -156,7 +168,7 @@ enum LuaTensor {
                 let t = try tensor(a, 1, "self")
                 return push(a, try t.transposed(a.isNil(2) ? -2 : axis(a, 2, t), a.isNil(3) ? -1 : axis(a, 3, t)))
             },
-            m("slice") { a in   // t:slice(axis, first, last) — 1-based, inclusive
+            m("slice") { a in
                 let t = try tensor(a, 1, "self")
                 let ax = try axis(a, 2, t), n = t.shape[ax < 0 ? t.rank + ax : ax]
                 let first = try a.integer(3, "first", in: 1...Swift.max(n, 1))

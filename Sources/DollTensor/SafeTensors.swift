@@ -189,6 +189,25 @@ public enum SafeTensors {
 
 /// Atomic file replacement: write a sibling temporary file, fsync it, rename over the target.
 public enum AtomicFile {
+    private static let observerLock = NSLock()
+    nonisolated(unsafe) private static var observers: [Int: (String) -> Void] = [:]
+    nonisolated(unsafe) private static var nextObserver = 0
+
+    /// Calls `body` with the path of every file written through `write` until the token is
+    /// removed (notebook reports use it to collect the PNGs a cell writes). Thread-safe.
+    public static func addObserver(_ body: @escaping (String) -> Void) -> Int {
+        observerLock.lock(); defer { observerLock.unlock() }
+        nextObserver += 1
+        observers[nextObserver] = body
+        return nextObserver
+    }
+
+    public static func removeObserver(_ token: Int) {
+        observerLock.lock(); defer { observerLock.unlock() }
+        observers[token] = nil
+    }
+
+    /// Writes `data` to `path` via a temporary file in the same directory, fsync and rename.
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
@@ -211,5 +230,9 @@ public enum AtomicFile {
             unlink(tmp)
             throw TensorError("cannot write '\(path)': \(msg)")
         }
+        observerLock.lock()
+        let current = Array(observers.values)
+        observerLock.unlock()
+        for o in current { o(path) }
     }
 }

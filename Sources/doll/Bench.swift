@@ -53,7 +53,29 @@ enum Workloads {
         ("ig50_resnetcxr_ibs50", { runs in try integratedGradients(internalBatch: 50, runs: runs) }),
         ("doll_labels_k1", { runs in try dollLabels(models: 1, runs: runs) }),
         ("doll_labels_k3", { runs in try dollLabels(models: 3, runs: runs) }),
+        ("repl_startup", { runs in try replStartup(runs: runs) }),
     ]
+
+    /// Start-up of the workbench: a fresh `doll` process (BLAS kernel re-exec included) builds
+    /// its Lua state with the doll module and reads `:quit` from a pipe. Wall time to exit.
+    static func replStartup(runs: Int) throws -> BenchResult {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let t = try measure(runs: max(runs, 10), warmup: 2) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = []
+            let input = Pipe()
+            p.standardInput = input
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            input.fileHandleForWriting.write(Data(":quit\n".utf8))
+            try input.fileHandleForWriting.close()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw TensorError("doll exited with status \(p.terminationStatus)") }
+        }
+        return BenchResult(name: "repl_startup", medianMs: t.median, minMs: t.min)
+    }
 
     /// DoLL labelling throughput: 8 phantoms at 128 px, K untrained ResNet (16-32-64-128)
     /// classifiers, IG with 16 Gauss–Legendre steps, every finding of each image labelled.

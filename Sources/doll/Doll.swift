@@ -1,15 +1,38 @@
 import ArgumentParser
+import DollLua
 import DollTensor
+import DollWorkbench
 import Foundation
-
-/// Version of the DoLL Workbench.
-let dollVersion = "0.1.0"
 
 struct Doll: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doll",
         abstract: "DoLL Workbench: explanation-driven pre-training for chest-radiograph segmentation.",
-        version: "doll \(dollVersion) (BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads))",
-        subcommands: [Run.self, StudyCommand.self, PhantomsCommand.self, Bench.self]
+        discussion: "With no subcommand, starts the interactive workbench (a Lua REPL with the doll module).",
+        version: "doll \(Workbench.version) (BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads))",
+        subcommands: [Run.self, Export.self, StudyCommand.self, PhantomsCommand.self, Bench.self]
     )
+
+    @Option(help: ArgumentHelp("Restore a saved session at start: --resume for the last one, --resume NAME for a named one.", valueName: "name"))
+    var resume: String?
+
+    @Flag(inversion: .prefixedNo, help: "Save the session as 'autosave' when leaving (also DOLL_AUTOSAVE=1).")
+    var autosave: Bool?
+
+    func run() throws {
+        let lua = try LuaState()
+        let env = ProcessInfo.processInfo.environment["DOLL_AUTOSAVE"]
+        let repl = REPL(lua: lua, autosave: autosave ?? (env == "1" || env == "on" || env == "true"))
+        if let resume { repl.load(name: resume.isEmpty ? nil : resume) }
+        throw ExitCode(repl.run())
+    }
+
+    /// `--resume` may stand alone (the last session): give it an empty value so the parser accepts it.
+    static func normalized(_ args: [String]) -> [String] {
+        var out: [String] = []
+        for (i, a) in args.enumerated() {
+            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) { out.append("--resume=") } else { out.append(a) }
+        }
+        return out
+    }
 }

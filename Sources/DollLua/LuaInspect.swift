@@ -1,0 +1,194 @@
+import CDollSupport
+import CLua
+import DollTensor
+import Foundation
+
+/// Introspection for the REPL: compiling without running, showing values, listing globals and
+/// members for completion and `:vars`. Nothing here runs Lua code or metamethods other than
+/// doll's own `__tostring` (which cannot fail).
+extension LuaState {
+    public enum Compiled: Equatable { case ok, incomplete, error(String) }
+
+    /// Compiles `code`; on `.ok` the chunk is left on the stack for `callCompiled`.
+    /// `.incomplete` means the chunk ended early (`<eof>`): more lines may complete it.
+    public func compile(_ code: String, name: String = "=stdin") -> Compiled {
+        let status = code.withCString { luaL_loadbufferx(L, $0, strlen($0), name, "t") }
+        if status == LUA_OK { return .ok }
+        let msg = popString()
+        if status == LUA_ERRSYNTAX && msg.hasSuffix("<eof>") { return .incomplete }
+        return .error(msg)
+    }
+
+    /// Drops the chunk `compile` left on the stack without running it.
+    public func discardCompiled() { lua_settop(L, -2) }
+
+    /// Calls the chunk `compile` left on the stack and returns its results, shown for printing.
+    /// With `keepFirst`, the global `_` is set to the first result (when there is one).
+    public func callCompiled(keepFirst: Bool = true) throws -> [String] {
+        let base = lua_gettop(L) - 1
+        let rc = doll_lua_pcall_traceback(L, 0, LUA_MULTRET)
+        if rc != LUA_OK {
+            let full = popString()
+            let first = full.components(separatedBy: "\nstack traceback:").first ?? full
+            throw LuaRunError(message: first, traceback: full)
+        }
+        defer { lua_settop(L, base) }
+        let n = lua_gettop(L) - base
+        guard n > 0 else { return [] }
+        if keepFirst { lua_pushvalue(L, base + 1); lua_setglobal(L, "_") }
+        return (1...n).map { show(base + $0) }
+    }
+
+    /// A readable one-value rendering: strings as they are, tables as `{1, 2, x = 3}` up to two
+    /// levels and 24 entries, doll objects by their description.
+    public func show(_ index: Int32, depth: Int = 0) -> String {
+        let i = lua_absindex(L, index)
+        guard lua_type(L, i) == LUA_TTABLE else { return luaToString(L, i) }
+        if depth >= 2 { return "{...}" }
+        guard lua_checkstack(L, 4) != 0 else { return "{...}" }
+        var parts: [String] = []
+        let n = Int(lua_rawlen(L, i))
+        var shown = 0, total = 0
+        for k in 0..<min(n, 24) {
+            lua_rawgeti(L, i, lua_Integer(k + 1))
+            parts.append(show(-1, depth: depth + 1)); lua_settop(L, -2)
+            shown += 1
+        }
+        lua_pushnil(L)
+        while lua_next(L, i) != 0 {
+            total += 1
+            let isArrayKey = lua_isinteger(L, -2) != 0 && (1...max(n, 1)).contains(Int(lua_tointegerx(L, -2, nil))) && n > 0
+            if !isArrayKey && shown < 24 {
+                let key: String
+                if lua_type(L, -2) == LUA_TSTRING, let s = lua_tolstring(L, -2, nil), Self.isIdentifier(String(cString: s)) { key = String(cString: s) }
+                else { key = "[" + (lua_type(L, -2) == LUA_TSTRING ? "\"\(String(cString: lua_tolstring(L, -2, nil)))\"" : luaToString(L, -2)) + "]" }
+                parts.append("\(key) = \(show(-1, depth: depth + 1))")
+                shown += 1
+            }
+            lua_settop(L, -2)
+        }
+        if total > shown { parts.append("… \(total - shown) more") }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+
+    static func isIdentifier(_ s: String) -> Bool {
+        guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else { return false }
+        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) } && !LuaState.keywords.contains(s)
+    }
+
+    public static let keywords: Set<String> = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+                                               "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"]
+
+    /// All global names (strings keys of `_G`).
+    public func globalNames() -> [String] {
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        defer { lua_settop(L, -2) }
+        return keys(of: -1)
+    }
+
+    private func keys(of index: Int32) -> [String] {
+        let t = lua_absindex(L, index)
+        var out: [String] = []
+        lua_pushnil(L)
+        while lua_next(L, t) != 0 {
+            if lua_type(L, -2) == LUA_TSTRING { out.append(String(cString: lua_tolstring(L, -2, nil))) }
+            lua_settop(L, -2)
+        }
+        return out.sorted()
+    }
+
+    /// Pushes the value at a dotted path of plain field reads from the globals (no metamethods);
+    /// returns false (pushing nothing) when a step is missing or not a table.
+    private func pushPath(_ path: [String]) -> Bool {
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        for name in path {
+            guard lua_type(L, -1) == LUA_TTABLE else { lua_settop(L, -2); return false }
+            lua_pushstring(L, name)
+            lua_rawget(L, -2)
+            lua_rotate(L, -2, 1); lua_settop(L, -2)
+        }
+        if lua_type(L, -1) == LUA_TNIL { lua_settop(L, -2); return false }
+        return true
+    }
+
+    /// Names reachable after `path.` or `path:` — table keys (only functions after `:`), or a doll
+    /// object's methods.
+    public func members(of path: [String], methodsOnly: Bool) -> [String] {
+        guard !path.isEmpty, pushPath(path) else { return [] }
+        defer { lua_settop(L, -2) }
+        switch lua_type(L, -1) {
+        case LUA_TTABLE:
+            let t = lua_gettop(L)
+            var out: [String] = []
+            lua_pushnil(L)
+            while lua_next(L, t) != 0 {
+                if lua_type(L, -2) == LUA_TSTRING, !methodsOnly || lua_type(L, -1) == LUA_TFUNCTION {
+                    out.append(String(cString: lua_tolstring(L, -2, nil)))
+                }
+                lua_settop(L, -2)
+            }
+            return out.sorted()
+        case LUA_TUSERDATA:
+            guard lua_getmetatable(L, -1) != 0 else { return [] }
+            defer { lua_settop(L, -2) }
+            lua_getfield(L, -1, "__methods")
+            defer { lua_settop(L, -2) }
+            return lua_type(L, -1) == LUA_TTABLE ? keys(of: -1) : []
+        default: return []
+        }
+    }
+
+    /// The doll type name (`doll.Classifier`) or Lua type name of the value at `path`.
+    public func typeName(at path: [String]) -> String? {
+        guard pushPath(path) else { return nil }
+        defer { lua_settop(L, -2) }
+        return LuaArgs(L, function: "inspect").typeName(-1)
+    }
+
+    /// One user global for `:vars`.
+    public struct Variable: Sendable {
+        public let name: String, type: String, detail: String
+        /// Bytes of tensor or weight data held (0 for plain Lua values).
+        public let bytes: Int
+    }
+
+    /// Globals that are not start-up names, with type, shape and memory.
+    public func userVariables() -> [Variable] {
+        let baseline = LuaSession.baselineNames(L)
+        var out: [Variable] = []
+        for name in globalNames() where !baseline.contains(name) {
+            lua_getglobal(L, name)
+            defer { lua_settop(L, -2) }
+            let a = LuaArgs(L, function: "vars")
+            var detail = "", bytes = 0
+            let type = a.typeName(-1)
+            switch lua_type(L, -1) {
+            case LUA_TUSERDATA:
+                if let raw = lua_touserdata(L, -1), let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) {
+                    switch obj {
+                    case let t as TensorBox: detail = "[" + t.t.shape.map(String.init).joined(separator: ", ") + "]"; bytes = t.t.count * 4
+                    case let c as ClassifierBox: detail = "\(c.model.parameterCount) parameters"; bytes = c.model.parameterCount * 4
+                    case let u as UNetBox: detail = "\(u.model.parameterCount) parameters"; bytes = u.model.parameterCount * 4
+                    case let d as DatasetBox: detail = "\(d.ds.count) samples"
+                    case let l as LabelsBox: detail = "\(l.labels.ids.count) images"; bytes = l.labels.masks.reduce(0) { $0 + $1.count * 8 }
+                    case let e as ExplainerBox: detail = e.kind
+                    default: break
+                    }
+                }
+            case LUA_TTABLE: detail = "\(Int(lua_rawlen(L, -1))) array items"
+            case LUA_TSTRING: var n = 0; _ = lua_tolstring(L, -1, &n); detail = "\(n) bytes"; bytes = n
+            case LUA_TNUMBER, LUA_TBOOLEAN: detail = luaToString(L, -1)
+            default: break
+            }
+            out.append(Variable(name: name, type: type, detail: detail, bytes: bytes))
+        }
+        return out
+    }
+
+    /// Removes every global that is not a start-up name, then collects garbage.
+    public func resetUserGlobals() {
+        let baseline = LuaSession.baselineNames(L)
+        for name in globalNames() where !baseline.contains(name) { lua_pushnil(L); lua_setglobal(L, name) }
+        collectGarbage()
+    }
+}

@@ -1,0 +1,461 @@
+import CDollSupport
+import CLua
+import DollData
+import DollExplain
+import DollNN
+import DollTensor
+import Foundation
+
+/// How a userdata object was made: a builder function (by registered name), its arguments
+/// (objects by reference) and which of its results it is. Sessions rebuild datasets and
+/// explainers from recipes instead of storing their pixels.
+public struct LuaRecipe {
+    public indirect enum Value {
+        case none, boolean(Bool), integer(Int64), number(Double), string(String)
+        case table([(Value, Value)])
+        case object(AnyObject)
+    }
+    public let function: String
+    public let args: [Value]
+    public let result: Int
+}
+
+extension LuaArgs {
+    /// This call's arguments as a recipe, or nil when an argument cannot be recorded (a
+    /// function, a cyclic or very deep table, an object of an unknown kind).
+    func recipe(result: Int = 1) -> LuaRecipe? {
+        var args: [LuaRecipe.Value] = []
+        for i in 1...Swift.max(count, 1) where count > 0 {
+            guard let v = recipeValue(i, depth: 0) else { return nil }
+            args.append(v)
+        }
+        while args.count > 0, case .none = args[args.count - 1] { args.removeLast() }
+        return LuaRecipe(function: function, args: args, result: result)
+    }
+
+    private func recipeValue(_ i: Int32, depth: Int) -> LuaRecipe.Value? {
+        let idx = lua_absindex(L, i)
+        switch lua_type(L, idx) {
+        case LUA_TBOOLEAN: return .boolean(lua_toboolean(L, idx) != 0)
+        case LUA_TNUMBER: return lua_isinteger(L, idx) != 0 ? .integer(lua_tointegerx(L, idx, nil)) : .number(lua_tonumberx(L, idx, nil))
+        case LUA_TSTRING: return .string(String(cString: lua_tolstring(L, idx, nil)))
+        case LUA_TNIL, LUA_TNONE: return .none
+        case LUA_TUSERDATA:
+            guard userdataTypeName(idx) != nil, let raw = lua_touserdata(L, idx),
+                  let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) else { return nil }
+            return .object(obj)
+        case LUA_TTABLE:
+            guard depth < 8, lua_checkstack(L, 4) != 0 else { return nil }
+            var entries: [(LuaRecipe.Value, LuaRecipe.Value)] = []
+            lua_pushnil(L)
+            while lua_next(L, idx) != 0 {
+                guard let k = recipeValue(-2, depth: depth + 1), let v = recipeValue(-1, depth: depth + 1) else { lua_settop(L, -3); return nil }
+                entries.append((k, v))
+                lua_settop(L, -2)
+                guard entries.count <= 100_000 else { lua_settop(L, -2); return nil }
+            }
+            return .table(entries)
+        default: return nil
+        }
+    }
+}
+
+/// Saving and loading workspaces: every global that is data goes into `NAME.dollsession/`
+/// (`manifest.json` + `tensors.safetensors`). Writes are atomic (temporary directory, fsync,
+/// exchange); loading validates everything before touching the Lua state and runs no Lua code.
+public enum LuaSession {
+    public static let schema = 1
+    static let tensorsFile = "tensors.safetensors"
+    /// Builders a recipe may name (nothing else is ever called when loading).
+    static let builders: Set<String> = ["doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "Dataset:split", "Dataset:subset",
+                                        "doll.ig", "doll.saliency", "doll.smoothgrad", "doll.gradcam", "doll.occlusion"]
+
+    /// What a save or load did.
+    public struct Summary: Sendable {
+        public var path: String
+        public var globals: [String] = []
+        /// "name (reason)" for each value not saved or not restored.
+        public var skipped: [String] = []
+        public var bytes: Int = 0
+    }
+
+    // MARK: save
+
+    /// Saves the data globals of `L` (those not present at start-up, see `LuaState.baseline`) to
+    /// `path` (a `.dollsession` directory), replacing any previous session there atomically.
+    public static func save(_ L: OpaquePointer, to path: String, skipNames: Set<String>) throws -> Summary {
+        var enc = Encoder(L: L)
+        var summary = Summary(path: path)
+        try enc.encodeGlobals(skipNames: skipNames, summary: &summary)
+        let manifest: [String: Any] = [
+            "format": "doll.session", "schema": schema, "doll": "0.1.0",
+            "created": ISO8601DateFormatter().string(from: Date()),
+            "tensors": tensorsFile,
+            "globals": enc.globals, "tables": enc.tables, "objects": enc.objects,
+            "skipped": summary.skipped,
+        ]
+        let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
+        let tensorBytes = try SafeTensors.encode(enc.tensors, metadata: ["doll.kind": "session"])
+        summary.bytes = json.count + tensorBytes.count
+        try writeAtomically(path: path, files: [("manifest.json", json), (tensorsFile, tensorBytes)])
+        return summary
+    }
+
+    /// Writes the files into a fresh temporary sibling directory, fsyncs them, then swaps it in.
+    /// A crash at any point leaves either the old or the new directory at `path`.
+    static func writeAtomically(path: String, files: [(String, Data)]) throws {
+        let fm = FileManager.default
+        let target = (path as NSString).standardizingPath
+        let parent = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
+        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        removeStaleTemporaries(parent: parent, base: base)
+        let tmp = parent + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
+        do {
+            for (name, data) in files {
+                let fd = open(tmp + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                guard fd >= 0 else { throw WriteError("cannot create \(tmp)/\(name): \(String(cString: strerror(errno)))") }
+                var ok = true
+                data.withUnsafeBytes { raw in
+                    var off = 0
+                    while off < raw.count {
+                        let w = write(fd, raw.baseAddress! + off, raw.count - off)
+                        if w <= 0 { ok = false; break }
+                        off += w
+                    }
+                }
+                if ok { ok = fsync(fd) == 0 }
+                close(fd)
+                guard ok else { throw WriteError("cannot write \(tmp)/\(name): \(String(cString: strerror(errno)))") }
+            }
+            _ = doll_fsync_directory(tmp)
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: target, isDirectory: &isDir) {
+                guard isDir.boolValue else { throw WriteError("'\(target)' exists and is not a session directory") }
+                if doll_rename_exchange(tmp, target) != 0 {
+                    // No atomic exchange here: move the old one aside first (load falls back to it).
+                    let previous = parent + "/.\(base).previous"
+                    try? fm.removeItem(atPath: previous)
+                    guard rename(target, previous) == 0, rename(tmp, target) == 0 else {
+                        throw WriteError("cannot replace '\(target)': \(String(cString: strerror(errno)))")
+                    }
+                    try? fm.removeItem(atPath: previous)
+                } else {
+                    try? fm.removeItem(atPath: tmp)   // now holds the old session
+                }
+            } else {
+                guard rename(tmp, target) == 0 else { throw WriteError("cannot create '\(target)': \(String(cString: strerror(errno)))") }
+            }
+            _ = doll_fsync_directory(parent)
+        } catch {
+            try? fm.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    /// Removes temporary directories left by saves that died (their process is gone).
+    static func removeStaleTemporaries(parent: String, base: String) {
+        let prefix = ".\(base).tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix(prefix) {
+            let pid = Int32(name.dropFirst(prefix.count).prefix { $0.isNumber }) ?? 0
+            if pid > 0, pid != getpid(), kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: parent + "/" + name)
+            }
+        }
+    }
+
+    struct WriteError: Error, CustomStringConvertible { let description: String; init(_ s: String) { description = s } }
+
+    /// Walks globals and the tables and objects they reach without recursion (deep or cyclic
+    /// structures are fine), giving each table and object an id.
+    struct Encoder {
+        let L: OpaquePointer
+        var globals: [String: Any] = [:]
+        var tables: [String: Any] = [:]
+        var objects: [String: Any] = [:]
+        var tensors: [String: Tensor] = [:]
+        private var tableIDs: [UnsafeRawPointer: String] = [:]
+        private var objectIDs: [ObjectIdentifier: String] = [:]
+        private var queue: [(id: String, path: String)] = []
+        private var anchor: Int32 = 0
+
+        init(L: OpaquePointer) { self.L = L }
+
+        mutating func encodeGlobals(skipNames: Set<String>, summary: inout Summary) throws {
+            guard lua_checkstack(L, 16) != 0 else { throw WriteError("Lua stack exhausted") }
+            lua_createtable(L, 0, 0)                         // anchor: id → table, keeps the walk's tables reachable
+            anchor = lua_gettop(L)
+            defer { lua_settop(L, anchor - 1) }
+            lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+            let g = lua_gettop(L)
+            var names: [String] = []
+            lua_pushnil(L)
+            while lua_next(L, g) != 0 {
+                if lua_type(L, -2) == LUA_TSTRING, let k = lua_tolstring(L, -2, nil) { names.append(String(cString: k)) }
+                lua_settop(L, -2)
+            }
+            for name in names.sorted() where !skipNames.contains(name) {
+                lua_getfield(L, g, name)
+                if let v = try encodeValue(-1, path: name, summary: &summary) { globals[name] = v; summary.globals.append(name) }
+                lua_settop(L, -2)
+            }
+            var next = 0
+            while next < queue.count {
+                let (id, path) = queue[next]; next += 1
+                lua_getfield(L, anchor, id)
+                let t = lua_gettop(L)
+                var entries: [[Any]] = []
+                lua_pushnil(L)
+                while lua_next(L, t) != 0 {
+                    let keyPath = path + "[" + keyText(-2) + "]"
+                    if let k = try encodeValue(-2, path: keyPath, summary: &summary, isKey: true),
+                       let v = try encodeValue(-1, path: keyPath, summary: &summary) {
+                        entries.append([k, v])
+                    }
+                    lua_settop(L, -2)
+                }
+                lua_settop(L, -2)
+                tables[id] = ["entries": entries]
+            }
+        }
+
+        func keyText(_ i: Int32) -> String {
+            switch lua_type(L, i) {
+            case LUA_TSTRING: return "\"" + String(cString: lua_tolstring(L, i, nil)) + "\""
+            case LUA_TNUMBER: return lua_isinteger(L, i) != 0 ? String(lua_tointegerx(L, i, nil)) : "\(lua_tonumberx(L, i, nil))"
+            default: return String(cString: lua_typename(L, lua_type(L, i)))
+            }
+        }
+
+        /// The JSON form of the value at `i`, or nil (and a `skipped` entry) when it is not data.
+        mutating func encodeValue(_ i: Int32, path: String, summary: inout Summary, isKey: Bool = false) throws -> Any? {
+            let idx = lua_absindex(L, i)
+            switch lua_type(L, idx) {
+            case LUA_TBOOLEAN: return ["b": lua_toboolean(L, idx) != 0]
+            case LUA_TNUMBER:
+                if lua_isinteger(L, idx) != 0 { return ["i": lua_tointegerx(L, idx, nil)] }
+                return ["n": "\(lua_tonumberx(L, idx, nil))"]
+            case LUA_TSTRING:
+                var len = 0
+                let p = lua_tolstring(L, idx, &len)!
+                let bytes = Data(bytes: p, count: len)
+                if let s = String(data: bytes, encoding: .utf8) { return ["s": s] }
+                return ["bytes": bytes.base64EncodedString()]
+            case LUA_TTABLE:
+                let ptr = lua_topointer(L, idx)!
+                if let id = tableIDs[ptr] { return ["table": id] }
+                let id = "T\(tableIDs.count + 1)"
+                tableIDs[ptr] = id
+                lua_pushvalue(L, idx); lua_setfield(L, anchor, id)
+                queue.append((id, path))
+                return ["table": id]
+            case LUA_TUSERDATA:
+                guard LuaArgs(L, function: "session").userdataTypeName(idx) != nil, let raw = lua_touserdata(L, idx),
+                      let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) else {
+                    summary.skipped.append("\(path) (\(LuaArgs(L, function: "session").typeName(idx)))")
+                    return nil
+                }
+                if let id = try encodeObject(obj, path: path, summary: &summary) { return ["object": id] }
+                return nil
+            default:
+                summary.skipped.append("\(path) (\(String(cString: lua_typename(L, lua_type(L, idx)))))")
+                return nil
+            }
+        }
+
+        /// Records a Swift object (once) and returns its id, or nil when it cannot be saved.
+        mutating func encodeObject(_ obj: AnyObject, path: String, summary: inout Summary) throws -> String? {
+            if let id = objectIDs[ObjectIdentifier(obj)] { return id }
+            let id = "O\(objectIDs.count + 1)"
+            var rec: [String: Any]
+            switch obj {
+            case let t as TensorBox:
+                tensors[id] = t.t
+                rec = ["type": "tensor", "tensor": id]
+            case let c as ClassifierBox:
+                for (k, v) in c.model.stateDict() { tensors["\(id)/\(k)"] = v }
+                rec = ["type": "classifier", "config": try jsonObject(c.model.config), "weights": id + "/"]
+            case let u as UNetBox:
+                for (k, v) in u.model.stateDict() { tensors["\(id)/\(k)"] = v }
+                rec = ["type": "unet", "config": try jsonObject(u.model.config), "structures": u.structures, "weights": id + "/"]
+            case let d as DatasetBox:
+                guard let r = d.recipe else {
+                    summary.skipped.append("\(path) (dataset without a recipe: \(d.ds.summary))")
+                    return nil
+                }
+                objectIDs[ObjectIdentifier(obj)] = id   // before the arguments (no self-reference possible)
+                guard let recipe = try encodeRecipe(r, path: path, summary: &summary) else { objectIDs[ObjectIdentifier(obj)] = nil; return nil }
+                rec = ["type": "dataset", "recipe": recipe, "summary": d.ds.summary]
+            case let e as ExplainerBox:
+                guard let r = e.recipe else { summary.skipped.append("\(path) (explainer without a recipe)"); return nil }
+                objectIDs[ObjectIdentifier(obj)] = id
+                guard let recipe = try encodeRecipe(r, path: path, summary: &summary) else { objectIDs[ObjectIdentifier(obj)] = nil; return nil }
+                rec = ["type": "explainer", "kind": e.kind, "recipe": recipe]
+            case let l as LabelsBox:
+                objectIDs[ObjectIdentifier(obj)] = id
+                guard let images = try encodeObject(l.imagesBox, path: path + ".images", summary: &summary) else {
+                    objectIDs[ObjectIdentifier(obj)] = nil
+                    summary.skipped.append("\(path) (DoLL labels whose image dataset cannot be saved)")
+                    return nil
+                }
+                for (k, m) in l.labels.masks.enumerated() { tensors["\(id)/mask/\(k)"] = m }
+                for (k, s) in l.labels.soft.enumerated() { tensors["\(id)/soft/\(k)"] = s }
+                rec = ["type": "labels", "classes": l.labels.classes, "ids": l.labels.ids, "source_indices": l.labels.sourceIndices,
+                       "config": try jsonObject(l.labels.config), "images": ["object": images], "tensors": id + "/"]
+            default:
+                summary.skipped.append("\(path) (\(type(of: obj)))")
+                return nil
+            }
+            objectIDs[ObjectIdentifier(obj)] = id
+            objects[id] = rec
+            return id
+        }
+
+        mutating func encodeRecipe(_ r: LuaRecipe, path: String, summary: inout Summary) throws -> [String: Any]? {
+            var args: [Any] = []
+            for a in r.args {
+                guard let v = try encodeRecipeValue(a, path: path, summary: &summary) else { return nil }
+                args.append(v)
+            }
+            return ["function": r.function, "args": args, "result": r.result]
+        }
+
+        mutating func encodeRecipeValue(_ v: LuaRecipe.Value, path: String, summary: inout Summary) throws -> Any? {
+            switch v {
+            case .none: return ["nil": true]
+            case .boolean(let b): return ["b": b]
+            case .integer(let i): return ["i": i]
+            case .number(let d): return ["n": "\(d)"]
+            case .string(let s): return ["s": s]
+            case .object(let o):
+                guard let id = try encodeObject(o, path: path, summary: &summary) else { return nil }
+                return ["object": id]
+            case .table(let entries):
+                var out: [[Any]] = []
+                for (k, x) in entries {
+                    guard let ke = try encodeRecipeValue(k, path: path, summary: &summary),
+                          let xe = try encodeRecipeValue(x, path: path, summary: &summary) else { return nil }
+                    out.append([ke, xe])
+                }
+                return ["inline": out]
+            }
+        }
+
+        func jsonObject<T: Encodable>(_ v: T) throws -> Any {
+            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v))
+        }
+    }
+}
+
+
+extension LuaSession {
+    static let baselineKey = "doll.session.baseline"
+
+    /// Remembers the globals present at start-up (libraries, `doll`, `print`): they are not data
+    /// and are never saved.
+    static func recordBaseline(_ L: OpaquePointer) {
+        lua_createtable(L, 0, 64)
+        let set = lua_gettop(L)
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        lua_pushnil(L)
+        while lua_next(L, -2) != 0 {
+            lua_settop(L, -2)
+            if lua_type(L, -1) == LUA_TSTRING { lua_pushvalue(L, -1); lua_pushboolean(L, 1); lua_rawset(L, set) }
+        }
+        lua_settop(L, -2)
+        lua_pushstring(L, "arg"); lua_pushboolean(L, 1); lua_rawset(L, set)
+        lua_setfield(L, DOLL_LUA_REGISTRYINDEX, baselineKey)
+    }
+
+    /// Names of the start-up globals.
+    public static func baselineNames(_ L: OpaquePointer) -> Set<String> {
+        var out = Set<String>()
+        lua_getfield(L, DOLL_LUA_REGISTRYINDEX, baselineKey)
+        if lua_type(L, -1) == LUA_TTABLE {
+            lua_pushnil(L)
+            while lua_next(L, -2) != 0 {
+                lua_settop(L, -2)
+                if lua_type(L, -1) == LUA_TSTRING { out.insert(String(cString: lua_tolstring(L, -1, nil))) }
+            }
+        }
+        lua_settop(L, -2)
+        return out
+    }
+
+    /// Where named sessions live: `$XDG_STATE_HOME/doll/sessions` or `~/.local/state/doll/sessions`.
+    public static var directory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let s = env["DOLL_STATE_DIR"], !s.isEmpty { return s + "/sessions" }
+        if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/doll/sessions" }
+        return NSHomeDirectory() + "/.local/state/doll/sessions"
+    }
+
+    /// A session name (`work`) maps into `directory`; anything with a `/` or the
+    /// `.dollsession` suffix is a path.
+    public static func path(for name: String) -> String {
+        if name.hasSuffix(".dollsession") { return name }
+        if name.contains("/") { return name + ".dollsession" }
+        return directory + "/" + name + ".dollsession"
+    }
+
+    /// The most recently saved session's path, if any.
+    public static var last: String? {
+        guard let s = try? String(contentsOfFile: directory + "/LAST", encoding: .utf8) else { return nil }
+        let p = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        return p.isEmpty ? nil : p
+    }
+
+    static func rememberLast(_ path: String) {
+        let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? AtomicFile.write(Data((abs as NSString).standardizingPath.utf8), to: directory + "/LAST")
+    }
+
+    /// Saves `L`'s data globals under a name or path and remembers it as the last session.
+    public static func save(_ L: OpaquePointer, name: String) throws -> Summary {
+        let p = path(for: name)
+        let s = try save(L, to: p, skipNames: baselineNames(L))
+        rememberLast(p)
+        return s
+    }
+
+    /// `doll.session.save/load/list`.
+    static func install(_ L: OpaquePointer) {
+        let fns: [(String, LuaFunction)] = [
+            ("save", { a in
+                let s = try save(a.L, name: try a.string(1, "name or path"))
+                pushSummary(a, s); return 1
+            }),
+            ("load", { a in
+                let name = try a.optString(1, "name or path") ?? (last ?? "")
+                guard !name.isEmpty else { throw LuaBindingError("no session name given and no session saved yet") }
+                let s: Summary
+                do { s = try load(a.L, from: path(for: name)) } catch let e as SessionError { throw LuaBindingError(e.message) }
+                pushSummary(a, s); return 1
+            }),
+            ("list", { a in
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                    .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map { String($0.dropLast(".dollsession".count)) }.sorted()
+                LuaModule.pushStrings(a.L, names); return 1
+            }),
+        ]
+        lua_getglobal(L, "doll")
+        lua_createtable(L, 0, Int32(fns.count))
+        for (name, body) in fns {
+            lua_pushstring(L, name)
+            doll_lua_push_function(L, LuaModule.fn("doll.session.\(name)", body))
+            lua_rawset(L, -3)
+        }
+        lua_setfield(L, -2, "session")
+        lua_settop(L, -2)
+    }
+
+    static func pushSummary(_ a: LuaArgs, _ s: Summary) {
+        lua_createtable(a.L, 0, 4)
+        a.push(s.path); a.setField("path")
+        LuaModule.pushStrings(a.L, s.globals); a.setField("globals")
+        LuaModule.pushStrings(a.L, s.skipped); a.setField("skipped")
+        a.push(s.bytes); a.setField("bytes")
+    }
+}

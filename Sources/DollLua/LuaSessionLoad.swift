@@ -1,0 +1,333 @@
+import CDollSupport
+import CLua
+import DollData
+import DollExplain
+import DollNN
+import DollTensor
+import Foundation
+
+/// A session file that cannot be loaded, with what is wrong and where.
+public struct SessionError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension LuaSession {
+    /// A manifest value, validated.
+    indirect enum Value {
+        case none, boolean(Bool), integer(Int64), number(Double), string(Data)
+        case table(String), object(String), inline([(Value, Value)])
+    }
+
+    enum Object {
+        case tensor(String)
+        case classifier(ResNetClassifier.Config, weights: String)
+        case unet(UNet.Config, structures: [String], weights: String)
+        case recipe(kind: String, function: String, args: [Value], result: Int)
+        case labels(classes: [String], ids: [String], sourceIndices: [Int], config: DollLabelConfig, images: String, tensors: String)
+    }
+
+    /// A parsed and fully validated session.
+    struct Validated {
+        var globals: [(String, Value)] = []
+        var tables: [String: [(Value, Value)]] = [:]
+        var objects: [String: Object] = [:]
+        var tensors: [String: Tensor] = [:]
+        var skippedAtSave: [String] = []
+    }
+
+    /// The directory to read for `path`: the path itself, or the copy an interrupted
+    /// non-atomic replace moved aside.
+    static func resolve(_ path: String) -> String {
+        let target = (path as NSString).standardizingPath
+        if FileManager.default.fileExists(atPath: target) { return target }
+        let parent = (target as NSString).deletingLastPathComponent
+        let previous = (parent.isEmpty ? "." : parent) + "/.\((target as NSString).lastPathComponent).previous"
+        return FileManager.default.fileExists(atPath: previous) ? previous : target
+    }
+
+    /// Reads and validates a session directory without touching any Lua state.
+    static func validate(path: String) throws -> Validated {
+        let dir = resolve(path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else { throw SessionError("no session at '\(path)'") }
+        guard isDir.boolValue else { throw SessionError("'\(path)' is not a session directory") }
+        let manifestPath = dir + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: manifestPath) else { throw SessionError("session '\(path)' has no readable manifest.json") }
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data) } catch {
+            throw SessionError("session '\(path)': manifest.json is not valid JSON")
+        }
+        guard let m = json as? [String: Any] else { throw SessionError("session '\(path)': manifest.json is not a JSON object") }
+        guard m["format"] as? String == "doll.session" else { throw SessionError("session '\(path)': manifest.json is not a doll session (format must be \"doll.session\")") }
+        guard let schemaValue = m["schema"] as? Int else { throw SessionError("session '\(path)': manifest.json has no integer schema version") }
+        guard schemaValue == schema else {
+            throw SessionError("session '\(path)' has schema version \(schemaValue); this doll reads version \(schema)\(schemaValue > schema ? " (it was written by a newer doll)" : "")")
+        }
+        var v = Validated()
+        // Tensors file: a plain name inside the session directory.
+        guard let tf = m["tensors"] as? String else { throw SessionError("session '\(path)': manifest.json names no tensors file") }
+        let tensorsPath = try insidePath(tf, dir: dir, what: "tensors file")
+        if FileManager.default.fileExists(atPath: tensorsPath) {
+            do { v.tensors = try SafeTensors.read(path: tensorsPath).tensors } catch { throw SessionError("session '\(path)': \(error)") }
+        } else {
+            throw SessionError("session '\(path)': tensors file '\(tf)' is missing")
+        }
+        guard let tables = m["tables"] as? [String: Any], let objects = m["objects"] as? [String: Any], let globals = m["globals"] as? [String: Any] else {
+            throw SessionError("session '\(path)': manifest.json needs 'globals', 'tables' and 'objects' objects")
+        }
+        v.skippedAtSave = (m["skipped"] as? [String]) ?? []
+        let ctx = ValueContext(tableIDs: Set(tables.keys), objectIDs: Set(objects.keys))
+        for (name, raw) in globals.sorted(by: { $0.key < $1.key }) {
+            v.globals.append((name, try ctx.value(raw, at: "globals.\(name)")))
+        }
+        for (id, raw) in tables {
+            guard let t = raw as? [String: Any], let entries = t["entries"] as? [Any] else { throw SessionError("manifest.json: tables.\(id) must be {\"entries\": [[key, value], ...]}") }
+            v.tables[id] = try entries.enumerated().map { k, e in
+                guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: tables.\(id).entries[\(k)] must be a [key, value] pair") }
+                let key = try ctx.value(pair[0], at: "tables.\(id).entries[\(k)] key")
+                if case .none = key { throw SessionError("manifest.json: tables.\(id).entries[\(k)] has a nil key") }
+                if case .number(let d) = key, d.isNaN { throw SessionError("manifest.json: tables.\(id).entries[\(k)] has a NaN key") }
+                return (key, try ctx.value(pair[1], at: "tables.\(id).entries[\(k)] value"))
+            }
+        }
+        for (id, raw) in objects {
+            v.objects[id] = try object(raw, id: id, ctx: ctx, tensors: v.tensors)
+        }
+        return v
+    }
+
+    /// `name` resolved inside `dir`, refusing absolute paths, `..` and symlinks that leave it.
+    static func insidePath(_ name: String, dir: String, what: String) throws -> String {
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+            throw SessionError("manifest.json: \(what) '\(name)' escapes the session directory")
+        }
+        let full = dir + "/" + name
+        if let realDir = realpath(dir, nil), let realFile = realpath(full, nil) {
+            defer { free(realDir); free(realFile) }
+            let d = String(cString: realDir), f = String(cString: realFile)
+            guard f.hasPrefix(d + "/") else { throw SessionError("manifest.json: \(what) '\(name)' resolves outside the session directory") }
+        }
+        return full
+    }
+
+    struct ValueContext {
+        let tableIDs: Set<String>, objectIDs: Set<String>
+
+        func value(_ raw: Any, at where_: String, allowInline: Bool = false) throws -> Value {
+            guard let d = raw as? [String: Any], d.count == 1, let (tag, x) = d.first else {
+                throw SessionError("manifest.json: \(where_) must be an object with one tag (b, i, n, s, bytes, table, object)")
+            }
+            switch tag {
+            case "nil": return .none
+            case "b": guard let b = x as? Bool else { break }; return .boolean(b)
+            case "i": guard let n = x as? NSNumber, let i = Int64(exactly: n.doubleValue) ?? (x as? Int64) else { break }; return .integer(i)
+            case "n": guard let s = x as? String, let f = Double(s) else { break }; return .number(f)
+            case "s": guard let s = x as? String else { break }; return .string(Data(s.utf8))
+            case "bytes": guard let s = x as? String, let b = Data(base64Encoded: s) else { break }; return .string(b)
+            case "table":
+                guard let id = x as? String else { break }
+                guard tableIDs.contains(id) else { throw SessionError("manifest.json: \(where_) refers to table '\(id)', which does not exist") }
+                return .table(id)
+            case "object":
+                guard let id = x as? String else { break }
+                guard objectIDs.contains(id) else { throw SessionError("manifest.json: \(where_) refers to object '\(id)', which does not exist") }
+                return .object(id)
+            case "inline" where allowInline:
+                guard let entries = x as? [Any] else { break }
+                return .inline(try entries.enumerated().map { k, e in
+                    guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: \(where_)[\(k)] must be a [key, value] pair") }
+                    return (try value(pair[0], at: "\(where_)[\(k)]", allowInline: true), try value(pair[1], at: "\(where_)[\(k)]", allowInline: true))
+                })
+            default:
+                throw SessionError("manifest.json: \(where_) has unknown tag '\(tag)'")
+            }
+            throw SessionError("manifest.json: \(where_) has a malformed '\(tag)' value")
+        }
+    }
+
+    static func object(_ raw: Any, id: String, ctx: ValueContext, tensors: [String: Tensor]) throws -> Object {
+        let at = "objects.\(id)"
+        guard let o = raw as? [String: Any], let type = o["type"] as? String else { throw SessionError("manifest.json: \(at) must be an object with a 'type'") }
+        func decode<T: Decodable>(_ t: T.Type, _ key: String) throws -> T {
+            guard let x = o[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else { throw SessionError("manifest.json: \(at).\(key) is missing") }
+            do { return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: x)) } catch {
+                throw SessionError("manifest.json: \(at).\(key) is not a valid \(T.self): \(error)")
+            }
+        }
+        func prefix(_ key: String, need: [String]) throws -> String {
+            guard let p = o[key] as? String else { throw SessionError("manifest.json: \(at).\(key) is missing") }
+            for n in need where tensors[p + n] == nil { throw SessionError("manifest.json: \(at) needs tensor '\(p + n)', which the tensors file lacks") }
+            return p
+        }
+        switch type {
+        case "tensor":
+            guard let name = o["tensor"] as? String else { throw SessionError("manifest.json: \(at).tensor is missing") }
+            guard tensors[name] != nil else { throw SessionError("manifest.json: \(at) refers to tensor '\(name)', which the tensors file lacks") }
+            return .tensor(name)
+        case "classifier":
+            let cfg = try decode(ResNetClassifier.Config.self, "config")
+            guard (1...16).contains(cfg.inChannels), (1...8).contains(cfg.widths.count), cfg.widths.count == cfg.blocks.count,
+                  cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }), (1...1000).contains(cfg.classes.count) else {
+                throw SessionError("manifest.json: \(at).config has out-of-range sizes")
+            }
+            let names = try ResNetClassifier(cfg).stateDict().keys.sorted()
+            return .classifier(cfg, weights: try prefix("weights", need: names))
+        case "unet":
+            let cfg = try decode(UNet.Config.self, "config")
+            guard (1...16).contains(cfg.inChannels), (1...64).contains(cfg.classes), (1...8).contains(cfg.widths.count),
+                  cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }) else {
+                throw SessionError("manifest.json: \(at).config has out-of-range sizes")
+            }
+            let names = try UNet(cfg).stateDict().keys.sorted()
+            return .unet(cfg, structures: (o["structures"] as? [String]) ?? [], weights: try prefix("weights", need: names))
+        case "dataset", "explainer":
+            guard let r = o["recipe"] as? [String: Any], let fn = r["function"] as? String, let args = r["args"] as? [Any] else {
+                throw SessionError("manifest.json: \(at).recipe must be {function, args, result}")
+            }
+            guard builders.contains(fn) else { throw SessionError("manifest.json: \(at).recipe names '\(fn)', which is not a dataset or explainer builder") }
+            let result = (r["result"] as? Int) ?? 1
+            guard (1...2).contains(result) else { throw SessionError("manifest.json: \(at).recipe.result must be 1 or 2") }
+            let values = try args.enumerated().map { try ctx.value($0.element, at: "\(at).recipe.args[\($0.offset + 1)]", allowInline: true) }
+            return .recipe(kind: type, function: fn, args: values, result: result)
+        case "labels":
+            guard let classes = o["classes"] as? [String], let ids = o["ids"] as? [String], let src = o["source_indices"] as? [Int],
+                  ids.count == src.count, case .object(let images) = try ctx.value(o["images"] ?? [:], at: "\(at).images") else {
+                throw SessionError("manifest.json: \(at) needs classes, ids, source_indices (as many as ids) and images")
+            }
+            let cfg = try decode(DollLabelConfig.self, "config")
+            let p = try prefix("tensors", need: ids.indices.flatMap { ["mask/\($0)", "soft/\($0)"] })
+            return .labels(classes: classes, ids: ids, sourceIndices: src, config: cfg, images: images, tensors: p)
+        default:
+            throw SessionError("manifest.json: \(at) has unknown type '\(type)'")
+        }
+    }
+
+    // MARK: load
+
+    /// Loads a session into `L`'s globals (replacing same-named ones). Validation happens first,
+    /// so a malformed session changes nothing. Objects that cannot be rebuilt (a dataset whose
+    /// files moved) are reported as skipped and their globals left unset.
+    public static func load(_ L: OpaquePointer, from path: String) throws -> Summary {
+        let v = try validate(path: path)
+        var summary = Summary(path: resolve(path))
+        summary.skipped = v.skippedAtSave.map { "\($0), not saved" }
+        guard lua_checkstack(L, 32) != 0 else { throw SessionError("Lua stack exhausted") }
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        lua_createtable(L, 0, 0); let objectAnchor = lua_gettop(L)
+        lua_createtable(L, 0, 0); let tableAnchor = lua_gettop(L)
+        let a = LuaArgs(L, function: "doll.session.load")
+
+        // Objects (recipes may refer to other objects: depth-first with a cycle check).
+        var failed: [String: String] = [:]
+        var building: Set<String> = []
+        func build(_ id: String) {
+            lua_getfield(L, objectAnchor, id)
+            let exists = lua_type(L, -1) != LUA_TNIL
+            lua_settop(L, -2)
+            if exists || failed[id] != nil { return }
+            guard !building.contains(id) else { failed[id] = "recipe cycle"; return }
+            building.insert(id); defer { building.remove(id) }
+            do {
+                switch v.objects[id]! {
+                case .tensor(let name):
+                    a.push(object: TensorBox(v.tensors[name]!))
+                case .classifier(let cfg, let p):
+                    let m = try ResNetClassifier(cfg)
+                    try m.loadStateDict(weights(v.tensors, prefix: p))
+                    m.eval()
+                    a.push(object: ClassifierBox(m))
+                case .unet(let cfg, let structures, let p):
+                    let m = try UNet(cfg)
+                    try m.loadStateDict(weights(v.tensors, prefix: p))
+                    m.eval()
+                    let box = UNetBox(m); box.structures = structures
+                    a.push(object: box)
+                case .labels(let classes, let ids, let src, let cfg, let images, let p):
+                    build(images)
+                    lua_getfield(L, objectAnchor, images)
+                    let imgBox = lua_touserdata(L, -1).flatMap { LuaRegistry.shared.object($0.load(as: Int64.self)) as? DatasetBox }
+                    lua_settop(L, -2)
+                    guard let imgBox else { throw SessionError("its image dataset could not be restored") }
+                    let set = DollLabelSet(classes: classes, ids: ids, masks: ids.indices.map { v.tensors["\(p)mask/\($0)"]! },
+                                           soft: ids.indices.map { v.tensors["\(p)soft/\($0)"]! }, config: cfg, sourceIndices: src)
+                    a.push(object: LabelsBox(set, imagesBox: imgBox))
+                case .recipe(_, let fn, let args, let result):
+                    for case .object(let dep) in args.flatMap(flattened) { build(dep) }
+                    guard let fid = LuaModule.functionIDs[fn] else { throw SessionError("builder '\(fn)' is not available") }
+                    let top = lua_gettop(L)
+                    doll_lua_push_function(L, fid)
+                    for arg in args { try push(arg, L: L, objects: objectAnchor, tables: nil) }
+                    guard doll_lua_pcall_traceback(L, Int32(args.count), Int32(result)) == LUA_OK else {
+                        let msg = lua_type(L, -1) == LUA_TSTRING ? String(cString: lua_tolstring(L, -1, nil)) : "error in '\(fn)'"
+                        lua_settop(L, top)
+                        throw SessionError(msg.components(separatedBy: "\nstack traceback:").first ?? msg)
+                    }
+                    lua_rotate(L, top + 1, 1)   // the wanted (last) result to the bottom of the results
+                    lua_settop(L, top + 1)
+                    guard lua_type(L, -1) == LUA_TUSERDATA else { lua_settop(L, top); throw SessionError("builder '\(fn)' returned no object") }
+                }
+                lua_setfield(L, objectAnchor, id)
+            } catch {
+                failed[id] = "\(error)"
+            }
+        }
+        for id in v.objects.keys.sorted() { build(id) }
+
+        // Tables: create them all, then fill (cycles and shared references come back as such).
+        for id in v.tables.keys { lua_createtable(L, 0, 0); lua_setfield(L, tableAnchor, id) }
+        for (id, entries) in v.tables {
+            lua_getfield(L, tableAnchor, id)
+            let t = lua_gettop(L)
+            for (k, x) in entries {
+                if case .object(let o) = k, failed[o] != nil { continue }
+                if case .object(let o) = x, failed[o] != nil { continue }
+                try push(k, L: L, objects: objectAnchor, tables: tableAnchor)
+                try push(x, L: L, objects: objectAnchor, tables: tableAnchor)
+                lua_rawset(L, t)
+            }
+            lua_settop(L, t - 1)
+        }
+        for (name, x) in v.globals {
+            if case .object(let o) = x, let why = failed[o] { summary.skipped.append("\(name) (\(why))"); continue }
+            try push(x, L: L, objects: objectAnchor, tables: tableAnchor)
+            lua_setglobal(L, name)
+            summary.globals.append(name)
+        }
+        return summary
+    }
+
+    static func flattened(_ v: Value) -> [Value] {
+        if case .inline(let e) = v { return e.flatMap { flattened($0.0) + flattened($0.1) } }
+        return [v]
+    }
+
+    static func weights(_ all: [String: Tensor], prefix: String) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (k, t) in all where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = t }
+        return out
+    }
+
+    /// Pushes a validated value (objects and tables from their anchors).
+    static func push(_ v: Value, L: OpaquePointer, objects: Int32, tables: Int32?) throws {
+        guard lua_checkstack(L, 4) != 0 else { throw SessionError("Lua stack exhausted") }
+        switch v {
+        case .none: lua_pushnil(L)
+        case .boolean(let b): lua_pushboolean(L, b ? 1 : 0)
+        case .integer(let i): lua_pushinteger(L, lua_Integer(i))
+        case .number(let d): lua_pushnumber(L, d)
+        case .string(let s):
+            if s.isEmpty { lua_pushstring(L, "") } else { s.withUnsafeBytes { _ = lua_pushlstring(L, $0.baseAddress!.assumingMemoryBound(to: CChar.self), s.count) } }
+        case .object(let id): lua_getfield(L, objects, id)
+        case .table(let id):
+            guard let tables else { throw SessionError("a recipe argument refers to a table") }
+            lua_getfield(L, tables, id)
+        case .inline(let entries):
+            lua_createtable(L, 0, Int32(entries.count))
+            let t = lua_gettop(L)
+            for (k, x) in entries { try push(k, L: L, objects: objects, tables: tables); try push(x, L: L, objects: objects, tables: tables); lua_rawset(L, t) }
+        }
+    }
+}
