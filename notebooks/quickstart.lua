@@ -2,14 +2,14 @@
 -- # DoLL quickstart
 -- Phantom radiographs → a small classifier → an Integrated Gradients heatmap → DoLL masks.
 --
--- Run it with `doll run notebooks/quickstart.lua` (about a minute on 2 cores), or export a
+-- Run it with `doll run notebooks/quickstart.lua` (under a minute on 2 cores), or export a
 -- report with `doll export notebooks/quickstart.lua --html quickstart.html`.
 -- Cells share **globals** (locals stay inside their cell, as in the REPL).
 
 -- %% data
 doll.seed(1)
 os.execute("mkdir -p out")
-ph = doll.phantoms{n = 600, size = 64, seed = 1, difficulty = 0.3}
+ph = doll.phantoms{n = 800, size = 64, seed = 1, difficulty = 0.3}
 train, val = ph:split(0.8, 1)
 print(ph)
 print("observations:", table.concat(ph:classes(), ", "))
@@ -20,7 +20,7 @@ print("observations:", table.concat(ph:classes(), ", "))
 
 -- %% classifier
 clf = doll.classifier{widths = {16, 32, 64}, blocks = {1, 1, 1}, seed = 1}
-hist = clf:fit(train, {epochs = 6, batch = 16, lr = 3e-3, schedule = "cosine", val = val})
+hist = clf:fit(train, {epochs = 12, batch = 16, lr = 3e-3, schedule = "cosine", val = val})
 print(string.format("validation mean AUROC after %d epochs: %.3f", #hist, hist[#hist].val_auroc_mean))
 local loss, auroc = {}, {}
 for i, h in ipairs(hist) do loss[i], auroc[i] = h.loss, h.val_auroc_mean end

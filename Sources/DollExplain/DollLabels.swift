@@ -22,6 +22,14 @@ public struct DollLabelConfig: Codable, Equatable, Sendable {
         case otsu
         /// Keep pixels above this fraction of the map's maximum.
         case fractionOfMax(Float)
+
+        /// `"otsu"`, `"pNN"` (percentile NN) or a fraction of the maximum like `"0.5"`.
+        public init(parsing s: String) throws {
+            if s == "otsu" { self = .otsu }
+            else if s.hasPrefix("p"), let p = Double(s.dropFirst()), p >= 0, p < 100 { self = .percentile(p) }
+            else if let f = Float(s), f > 0, f < 1 { self = .fractionOfMax(f) }
+            else { throw TensorError("threshold must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(s)'") }
+        }
     }
 
     public var explainer = Explainer.ig

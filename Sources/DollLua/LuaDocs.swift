@@ -1,3 +1,5 @@
+import Foundation
+
 /// Documentation of one Lua-visible `doll` function, userdata method or field.
 public struct LuaDoc: Sendable {
     /// The name the function is registered under (`doll.phantoms`, `doll.png.heatmap`,
@@ -10,7 +12,7 @@ public struct LuaDoc: Sendable {
     /// Keys of the options table the function accepts (empty: it takes none).
     public let options: [String]
 
-    init(_ name: String, _ signature: String, _ summary: String, options: [String] = []) {
+    public init(_ name: String, _ signature: String, _ summary: String, options: [String] = []) {
         self.name = name; self.signature = signature; self.summary = summary; self.options = options
     }
 }
@@ -18,21 +20,42 @@ public struct LuaDoc: Sendable {
 /// The single source of `doll` documentation: `:help`, completion of option keys, and the
 /// options each binding accepts (`LuaArgs.options(_:)`).
 public enum LuaDocs {
-    public static func doc(_ name: String) -> LuaDoc? { byName[name] }
+    public static func doc(_ name: String) -> LuaDoc? { byName[name] ?? addedDoc(name) }
 
     /// The options `function` accepts (empty when it takes none or is undocumented).
-    public static func options(for function: String) -> [String] { byName[function]?.options ?? [] }
+    public static func options(for function: String) -> [String] { doc(function)?.options ?? [] }
+
+    /// Everything documented: the built-in module plus functions added by higher layers
+    /// (`LuaState.addFunction`, e.g. `doll.study`).
+    public static var all: [LuaDoc] {
+        extensionLock.lock(); defer { extensionLock.unlock() }
+        return builtin + extensions
+    }
+
+    private static let extensionLock = NSLock()
+    nonisolated(unsafe) private static var extensions: [LuaDoc] = []
+
+    static func addExtension(_ d: LuaDoc) {
+        extensionLock.lock(); defer { extensionLock.unlock() }
+        if !extensions.contains(where: { $0.name == d.name }) { extensions.append(d) }
+    }
+
+    private static func addedDoc(_ name: String) -> LuaDoc? {
+        extensionLock.lock(); defer { extensionLock.unlock() }
+        return extensions.first { $0.name == name }
+    }
 
     /// Keys of one entry of the `series` list of `doll.plot.line` and `doll.plot.bar`.
     static let seriesKeys = ["name", "x", "y"]
 
-    private static let byName = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    private static let byName = Dictionary(builtin.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 
     private static let trainer = ["epochs", "batch", "lr", "optimizer", "seed", "val", "weight_decay", "patience", "schedule", "warmup", "clip"]
     private static let trainerSignature = "epochs=5, batch=16, lr=1e-3, optimizer=\"adam\", seed=0, val, weight_decay=0, patience, schedule=\"constant\", warmup=0, clip"
     private static let trainerSummary = "Trains with the Trainer (optimizer adam, adamw or sgd; schedule constant or cosine; warmup in steps; clip = gradient-norm limit; patience = epochs without improvement of the validation metric before stopping early) and returns the history: one {epoch, loss, lr, seconds, val_<metric>…} per epoch plus best_epoch and stopped_early."
 
-    public static let all: [LuaDoc] = tensors + data + models + explainers + pictures + session + fields + tensorMethods + objectMethods
+    /// The `doll` module's own functions, methods and fields.
+    public static let builtin: [LuaDoc] = tensors + data + models + explainers + pictures + session + fields + tensorMethods + objectMethods
 
     private static let tensors: [LuaDoc] = [
         LuaDoc("doll.tensor", "doll.tensor(values) → Tensor",

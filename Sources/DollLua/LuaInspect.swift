@@ -175,7 +175,11 @@ extension LuaState {
                     default: break
                     }
                 }
-            case LUA_TTABLE: detail = "\(Int(lua_rawlen(L, -1))) array items"
+            case LUA_TTABLE:
+                var n = 0
+                lua_pushnil(L)
+                while lua_next(L, -2) != 0 { n += 1; lua_settop(L, -2) }
+                detail = "\(n) entries"
             case LUA_TSTRING: var n = 0; _ = lua_tolstring(L, -1, &n); detail = "\(n) bytes"; bytes = n
             case LUA_TNUMBER, LUA_TBOOLEAN: detail = luaToString(L, -1)
             default: break

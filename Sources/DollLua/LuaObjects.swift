@@ -221,10 +221,7 @@ enum LuaObjects {
                 if let s = try o.integer("steps", in: 1...10_000) { cfg.igSteps = s }
                 if let s = try o.number("sigma") { cfg.smoothing = s > 0 ? .gaussian(sigma: Float(s)) : .none }
                 if let t = try o.string("threshold") {
-                    if t == "otsu" { cfg.threshold = .otsu }
-                    else if t.hasPrefix("p"), let p = Double(t.dropFirst()), p >= 0, p < 100 { cfg.threshold = .percentile(p) }
-                    else if let f = Float(t), f > 0, f < 1 { cfg.threshold = .fractionOfMax(f) }
-                    else { throw LuaBindingError("option 'threshold' must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(t)'") }
+                    do { cfg.threshold = try .init(parsing: t) } catch let e as TensorError { throw LuaBindingError("option 'threshold': \(e.message)") }
                 }
                 if try o.choice("positives", ["labels", "predicted"]) == "predicted" { cfg.positives = .predicted(cutoff: Float(try o.number("cutoff") ?? 0.5)) }
                 if let mc = try o.integer("min_component", in: 0...1_000_000) { cfg.minComponent = mc }

@@ -43,6 +43,23 @@ public final class LuaState {
         return lua_gettop(L) - top
     }
 
+    /// Adds a function to a table of the `doll` module (e.g. `doll.study` from a higher layer),
+    /// documented like the built-in ones (`:help`, completion, accepted options).
+    public func addFunction(_ doc: LuaDoc, _ body: @escaping LuaFunction) {
+        let parts = doc.name.split(separator: ".").map(String.init)
+        guard parts.count >= 2, parts[0] == "doll" else { return }
+        LuaDocs.addExtension(doc)
+        lua_getglobal(L, "doll")
+        for p in parts.dropFirst().dropLast() {
+            lua_getfield(L, -1, p)
+            if lua_type(L, -1) != LUA_TTABLE { lua_settop(L, -2); lua_createtable(L, 0, 4); lua_pushvalue(L, -1); lua_setfield(L, -3, p) }
+            lua_rotate(L, -2, 1); lua_settop(L, -2)
+        }
+        doll_lua_push_function(L, LuaModule.fn(doc.name, body))
+        lua_setfield(L, -2, parts.last!)
+        lua_settop(L, -2)
+    }
+
     /// Sets the global `arg` table like the `lua` command (`arg[0]` = script).
     public func setArguments(script: String, _ args: [String]) {
         lua_createtable(L, Int32(args.count), 1)

@@ -16,6 +16,9 @@ public class OptimizerBase {
     public let parameters: [Parameter]
     public var learningRate: Float
     public let weightDecay: Float
+    /// Per-parameter multipliers of the learning rate (1 by default), e.g. a smaller rate for a
+    /// pre-trained encoder.
+    public var learningRateScales: [Float]
 
     init(_ parameters: [Parameter], learningRate: Float, weightDecay: Float) throws {
         guard learningRate > 0, learningRate.isFinite else { throw TensorError("learning rate must be positive and finite, got \(learningRate)") }
@@ -23,6 +26,7 @@ public class OptimizerBase {
         self.parameters = parameters.filter(\.trainable)
         self.learningRate = learningRate
         self.weightDecay = weightDecay
+        self.learningRateScales = Array(repeating: 1, count: self.parameters.count)
     }
 
     public func zeroGrad() { for p in parameters { p.value.zeroGrad() } }
@@ -51,8 +55,9 @@ public final class SGD: OptimizerBase, Optimizer {
     }
 
     public func step() throws {
-        let lr = learningRate, mu = momentum, wd = weightDecay
+        let mu = momentum, wd = weightDecay
         update { i, v, g in
+            let lr = learningRate * learningRateScales[i]
             if velocity[i] == nil { velocity[i] = [Float](repeating: 0, count: v.count) }
             velocity[i]!.withUnsafeMutableBufferPointer { vel in
                 for j in 0..<v.count {
@@ -88,9 +93,10 @@ public final class Adam: OptimizerBase, Optimizer {
 
     public func step() throws {
         t += 1
-        let lr = learningRate, b1 = beta1, b2 = beta2, wd = weightDecay, eps = eps, decoupled = decoupled
+        let b1 = beta1, b2 = beta2, wd = weightDecay, eps = eps, decoupled = decoupled
         let c1 = 1 - Float(Foundation.pow(Double(b1), Double(t))), c2 = 1 - Float(Foundation.pow(Double(b2), Double(t)))
         update { i, w, g in
+            let lr = learningRate * learningRateScales[i]
             if m[i] == nil { m[i] = [Float](repeating: 0, count: w.count); v[i] = m[i] }
             m[i]!.withUnsafeMutableBufferPointer { mb in v[i]!.withUnsafeMutableBufferPointer { vb in
                 for j in 0..<w.count {

@@ -78,6 +78,9 @@ public final class Trainer {
         /// Directory for `best.safetensors` + `best.json` (nil: no checkpoints).
         public var checkpointDirectory: String? = nil
         public var progress = true
+        /// Learning-rate multipliers by parameter-name prefix (the longest matching prefix
+        /// wins), e.g. `["encoder.": 0.1]` to fine-tune a pre-trained encoder more gently.
+        public var learningRateScales: [String: Float] = [:]
         public init() {}
     }
 
@@ -121,12 +124,20 @@ public final class Trainer {
     }
 
     private func makeOptimizer() throws -> Optimizer {
-        let params = model.parameters()
+        let named = model.namedParameters().filter { $0.1.trainable }
+        let params = named.map(\.1)
+        let opt: OptimizerBase & Optimizer
         switch config.optimizer {
-        case .sgd: return try SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        case .adam: return try Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw: return try Adam.adamW(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .sgd: opt = try SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: opt = try Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .adamw: opt = try Adam.adamW(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
         }
+        for (i, (name, _)) in named.enumerated() {
+            if let (_, scale) = config.learningRateScales.filter({ name.hasPrefix($0.key) }).max(by: { $0.key.count < $1.key.count }) {
+                opt.learningRateScales[i] = scale
+            }
+        }
+        return opt
     }
 
     /// Trains on `train`, validating on `validation` after each epoch when given.

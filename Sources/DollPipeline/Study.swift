@@ -52,8 +52,79 @@ public struct StudyConfig: Codable, Sendable {
     public var curveImages = 32
     public var batchSize = 16
     public var learningRate: Float = 2e-3
+    /// Learning-rate multiplier for a pre-trained encoder while fine-tuning (classifier and
+    /// DoLL initialisations; random initialisation always uses the full rate).
+    public var encoderLearningRateScale: Float = 1
 
     public init() {}
+
+    /// Settings that `set` accepts (`doll study --set key=value`, `doll.study{key = value}`).
+    public static let settableKeys = ["seed", "image_size", "classifier_images", "classifiers", "classifier_epochs", "difficulty",
+                                      "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
+                                      "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
+                                      "min_steps", "batch", "lr", "encoder_lr_scale"]
+
+    /// Changes one setting from text (lists are comma-separated).
+    public mutating func set(_ key: String, _ value: String) throws {
+        func int(_ range: ClosedRange<Int>) throws -> Int {
+            guard let v = Int(value), range.contains(v) else { throw TensorError("study setting '\(key)' must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            return v
+        }
+        func double(_ range: ClosedRange<Double>) throws -> Double {
+            guard let v = Double(value), range.contains(v) else { throw TensorError("study setting '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            return v
+        }
+        func list<T>(_ parse: (String) -> T?) throws -> [T] {
+            let parts = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let out = parts.compactMap(parse)
+            guard !out.isEmpty, out.count == parts.count else { throw TensorError("study setting '\(key)' must be a comma-separated list, got '\(value)'") }
+            return out
+        }
+        switch key {
+        case "seed": seed = UInt64(try int(0...Int(Int32.max)))
+        case "image_size": imageSize = try int(16...1024)
+        case "classifier_images": classifierImages = try int(8...1_000_000)
+        case "classifiers": classifiers = try int(1...16)
+        case "classifier_epochs": classifierEpochs = try int(1...10_000)
+        case "difficulty": difficulty = try double(0...1)
+        case "explainer":
+            guard let e = DollLabelConfig.Explainer(rawValue: value) else { throw TensorError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion") }
+            labels.explainer = e
+        case "ig_steps": labels.igSteps = try int(1...10_000)
+        case "threshold": labels.threshold = try .init(parsing: value)
+        case "sigma": let s = try double(0...64); labels.smoothing = s > 0 ? .gaussian(sigma: Float(s)) : .none
+        case "min_component": labels.minComponent = try int(0...1_000_000)
+        case "keep": let k = try int(0...1000); labels.keepLargest = k == 0 ? nil : k
+        case "pretrain_epochs": pretrainEpochs = try int(1...10_000)
+        case "boost":
+            if value == "none" { boost = nil } else {
+                guard let m = DollLabelSet.BoostMode(rawValue: value) else { throw TensorError("study setting 'boost' must be intersect, union or none") }
+                boost = m
+            }
+        case "downstream":
+            guard let d = Downstream(rawValue: value) else { throw TensorError("study setting 'downstream' must be phantom, phantom-infection, jsrt or covid") }
+            downstream = d
+            switch d {
+            case .phantomAnatomy, .jsrt: structures = ["lungs", "heart", "clavicles"]
+            case .phantomInfection: structures = ["infection"]
+            case .covid: structures = ["lungs", "infection"]
+            }
+        case "data": dataRoot = value
+        case "train_images": downstreamTrain = try int(1...1_000_000)
+        case "test_images": downstreamTest = try int(1...1_000_000)
+        case "fractions":
+            fractions = try list { Double($0) }
+            guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw TensorError("study setting 'fractions' must lie in (0, 1]") }
+        case "seeds": finetuneSeeds = try list { UInt64($0) }
+        case "finetune_epochs": finetuneEpochs = try int(1...10_000)
+        case "min_steps": minSteps = try int(0...1_000_000)
+        case "batch": batchSize = try int(1...4096)
+        case "lr": learningRate = Float(try double(1e-7...1))
+        case "encoder_lr_scale": encoderLearningRateScale = Float(try double(0...10))
+        default:
+            throw TensorError("unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
+        }
+    }
 
     /// `quick` (minutes, `make demo`) and `full` (hours) presets.
     public static func preset(_ name: String) throws -> StudyConfig {
@@ -234,6 +305,7 @@ public final class Study {
         let epochs = Swift.max(c.finetuneEpochs, (c.minSteps + stepsPerEpoch - 1) / stepsPerEpoch)
         var tc = Trainer.Config()
         tc.epochs = epochs; tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
+        if initName != "random" && c.encoderLearningRateScale != 1 { tc.learningRateScales = ["encoder.": c.encoderLearningRateScale] }
         tc.restoreBest = false   // the held-out set is the test set: report the last epoch, no selection on it
         let t0 = Date()
         let trainer = try Trainer(model: model, task: .segmentation(channels: c.structures), config: tc)

@@ -50,6 +50,12 @@ public struct NotebookReport {
 
     var failures: Int { runs.filter { $0.error != nil }.count }
 
+    /// A Markdown cell's text; the first cell's leading `# title` is dropped (the header shows it).
+    func text(of cell: Notebook.Cell) -> String {
+        guard cell.number == 1, cell.source.hasPrefix("# ") else { return cell.source }
+        return cell.source.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).dropFirst().joined()
+    }
+
     // MARK: HTML
 
     public func html() -> String {
@@ -75,7 +81,7 @@ public struct NotebookReport {
         pre.err { background: #fff0f0; border: 1px solid #e8b4b4; color: #9b1c1c; white-space: pre-wrap; }
         .images { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 8px; }
         figure { margin: 0; }
-        figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
+        figure img { max-width: 100%; min-width: 192px; image-rendering: pixelated; border: 1px solid #ddd; }
         figcaption { font-size: 12px; color: #666; }
         .md table { border-collapse: collapse; } .md th, .md td { border: 1px solid #ccc; padding: 2px 8px; }
         .md code { background: #f1f1f1; padding: 0 3px; border-radius: 3px; }
@@ -96,7 +102,7 @@ public struct NotebookReport {
         for r in runs {
             switch r.cell.kind {
             case .markdown:
-                out += "<section class=\"cell md\" id=\"cell-\(r.cell.number)\">\n\(Markdown.html(r.cell.source))\n</section>\n"
+                out += "<section class=\"cell md\" id=\"cell-\(r.cell.number)\">\n\(Markdown.html(text(of: r.cell)))\n</section>\n"
             case .code:
                 out += "<section class=\"cell code\" id=\"cell-\(r.cell.number)\">\n"
                 let status = r.ran ? String(format: "%.2f s", r.seconds) : "not run"
@@ -134,7 +140,7 @@ public struct NotebookReport {
         for r in runs {
             switch r.cell.kind {
             case .markdown:
-                out += r.cell.source + "\n\n"
+                out += text(of: r.cell) + "\n\n"
             case .code:
                 let status = r.ran ? String(format: "%.2f s", r.seconds) : "not run"
                 out += "*[\(r.cell.number)] line \(r.cell.firstLine) · \(status)*\n\n"

@@ -20,18 +20,20 @@ struct Doll: ParsableCommand {
     var autosave: Bool?
 
     func run() throws {
-        let lua = try LuaState()
+        let lua = try Workbench.makeLuaState()
         let env = ProcessInfo.processInfo.environment["DOLL_AUTOSAVE"]
         let repl = REPL(lua: lua, autosave: autosave ?? (env == "1" || env == "on" || env == "true"))
-        if let resume { repl.load(name: resume.isEmpty ? nil : resume) }
+        if let resume { repl.load(name: resume == Doll.lastSession ? nil : resume) }
         throw ExitCode(repl.run())
     }
 
-    /// `--resume` may stand alone (the last session): give it an empty value so the parser accepts it.
+    static let lastSession = "@last"
+
+    /// `--resume` may stand alone (the last session): give it a value the parser accepts.
     static func normalized(_ args: [String]) -> [String] {
         var out: [String] = []
         for (i, a) in args.enumerated() {
-            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) { out.append("--resume=") } else { out.append(a) }
+            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) { out.append("--resume=" + lastSession) } else { out.append(a) }
         }
         return out
     }

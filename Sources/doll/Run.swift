@@ -25,7 +25,7 @@ struct Run: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let lua = try LuaState()
+        let lua = try Workbench.makeLuaState()
         if let seed { lua.seed = seed }
         lua.setArguments(script: script, arguments)
         guard let data = FileManager.default.contents(atPath: script), let text = String(data: data, encoding: .utf8) else {
@@ -91,7 +91,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let nb = try Notebook(contentsOf: notebook)
-        let lua = try LuaState()
+        let lua = try Workbench.makeLuaState()
         if let seed { lua.seed = seed }
         lua.setArguments(script: notebook, [])
         let seedAtStart = lua.seed

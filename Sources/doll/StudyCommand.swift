@@ -2,6 +2,7 @@ import ArgumentParser
 import DollExplain
 import DollLua
 import DollPipeline
+import DollTensor
 import Foundation
 
 /// `doll study`: the DoLL experiment end to end, writing a report directory.
@@ -27,24 +28,21 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Boost round: refine DoLL labels with the pre-trained U-Net (intersect or union) and pre-train again.")
     var boost: String?
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a setting, e.g. --set seeds=1,2,3 --set threshold=p90 (repeatable). Settings: \(StudyConfig.settableKeys.joined(separator: ", ")).", valueName: "key=value"))
+    var settings: [String] = []
+
     func run() throws {
         var cfg = try StudyConfig.preset(preset)
-        guard let d = StudyConfig.Downstream(rawValue: downstream) else {
-            throw ValidationError("unknown downstream task '\(downstream)' (phantom, phantom-infection, jsrt, covid)")
-        }
-        cfg.downstream = d
-        switch d {
-        case .phantomAnatomy: cfg.structures = ["lungs", "heart", "clavicles"]
-        case .phantomInfection: cfg.structures = ["infection"]
-        case .jsrt: cfg.structures = ["lungs", "heart", "clavicles"]
-        case .covid: cfg.structures = ["lungs", "infection"]
-        }
-        cfg.dataRoot = data
-        if let seed { cfg.seed = seed }
-        if let boost {
-            guard let m = DollLabelSet.BoostMode(rawValue: boost) else { throw ValidationError("--boost must be intersect or union") }
-            cfg.boost = m
-        }
+        do {
+            try cfg.set("downstream", downstream)
+            if let data { try cfg.set("data", data) }
+            if let seed { try cfg.set("seed", String(seed)) }
+            if let boost { try cfg.set("boost", boost) }
+            for s in settings {
+                guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set needs key=value, got '\(s)'") }
+                try cfg.set(String(s[..<eq]), String(s[s.index(after: eq)...]))
+            }
+        } catch let e as TensorError { throw ValidationError(e.message) }
         installInterruptHandler()
         let study = Study(config: cfg, outputDirectory: out)
         study.shouldStop = interruptRequested

@@ -46,8 +46,8 @@ extension LuaTests {
             let live = try liveNames(try LuaState())
             #expect(live.types == ["Tensor", "Dataset", "Classifier", "UNet", "Explainer", "Labels"])
             #expect(live.fields == Docs.fields)
-            let documented = Set(LuaDocs.all.map(\.name))
-            #expect(documented.count == LuaDocs.all.count, "duplicate doc entries")
+            let documented = Set(LuaDocs.builtin.map(\.name))
+            #expect(documented.count == LuaDocs.builtin.count, "duplicate doc entries")
             #expect(live.functions.subtracting(documented).isEmpty, "undocumented: \(live.functions.subtracting(documented).sorted())")
             #expect(documented.subtracting(live.functions).subtracting(Docs.fields).isEmpty,
                     "documented but not registered: \(documented.subtracting(live.functions).subtracting(Docs.fields).sorted())")
@@ -60,7 +60,7 @@ extension LuaTests {
         /// Signatures begin with the documented name (`Tensor:sum(...)` for methods) and mention
         /// every option key; summaries are present.
         @Test func everyDocIsComplete() {
-            for d in LuaDocs.all {
+            for d in LuaDocs.builtin {
                 #expect(d.signature.hasPrefix(d.name), "\(d.name): \(d.signature)")
                 #expect(!d.summary.isEmpty && d.summary.hasSuffix("."), "\(d.name)")
                 #expect(Set(d.options).count == d.options.count, "\(d.name): repeated option")
