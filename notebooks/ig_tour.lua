@@ -64,7 +64,7 @@ doll.plot.line("out/ig_tour/completeness.png", {series = series, logx = true, ti
 -- different maps; localization scores against the finding's mask say which one points at it.
 
 -- %% baselines
-local function scores(explainer, n)
+function scores(explainer, n)             -- a global: the next cell uses it too
   local acc = {pointing = 0, energy = 0, auprc = 0, chance = 0}
   for k = 1, n do
     local c = cases[k]

@@ -17,6 +17,7 @@ if not f then root = given .. "/jsrt"; f = io.open(root .. "/split.csv") end
 assert(f, "no JSRT data (split.csv) under " .. given)
 f:close()
 size = 96
+os.execute("mkdir -p out")
 train = doll.segdata{root = root, size = size, fold = 1}
 test = doll.segdata{root = root, size = size, fold = 2}
 structures = {"lungs", "heart", "clavicles"}

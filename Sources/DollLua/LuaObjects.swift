@@ -202,7 +202,7 @@ enum LuaObjects {
             fn("gradcam") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")
                 let o = try a.options(2)
-                a.push(object: ExplainerBox(try GradCAM(model: clf.model, layer: try o.string("layer") ?? "layer4"), kind: "gradcam", recipe: a.recipe())); return 1
+                a.push(object: ExplainerBox(try GradCAM(model: clf.model, layer: try o.string("layer") ?? clf.model.stageNames.last!), kind: "gradcam", recipe: a.recipe())); return 1
             },
             fn("occlusion") { a in
                 let clf = try a.object(1, ClassifierBox.self, "classifier")

@@ -213,7 +213,10 @@ public enum AtomicFile {
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw TensorError("cannot create '\(tmp)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            let why = FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir) ? String(cString: strerror(errno)) : "directory '\(dir)' does not exist"
+            throw TensorError("cannot write '\(path)': \(why)")
+        }
         var ok = true
         data.withUnsafeBytes { raw in
             var off = 0

@@ -54,6 +54,20 @@ struct REPLTests {
         #expect(try lua.evaluate("big") == "nil")
     }
 
+    @Test func studyRunsFromLuaWithSettings() throws {
+        let lua = try Workbench.makeLuaState()
+        let dir = temporaryDirectory("study")
+        try lua.run("r = doll.study{preset = 'tiny', out = '\(dir)', quiet = true, seeds = {1, 2}, threshold = 'p90', encoder_lr_scale = 0.5}")
+        #expect(try lua.evaluate("#r.runs") == "12", "2 fractions × 2 seeds × 3 initialisations")
+        #expect(try lua.evaluate("r.runs[1].init") == "random")
+        #expect(FileManager.default.fileExists(atPath: dir + "/report.md") && FileManager.default.fileExists(atPath: dir + "/runs.csv"))
+        let config = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
+        #expect(config.contains("\"encoderLearningRateScale\" : 0.5") || config.contains("\"encoderLearningRateScale\":0.5"))
+        #expect(throws: LuaRunError.self) { try lua.run("doll.study{preset = 'tiny', treshold = 'p90'}") }
+        #expect(Completer(lua: lua).complete(line: "doll.stu", start: 0, end: 8).items == ["doll.study"])
+        #expect(REPL(lua: lua, autosave: false, interactive: false).help("study").hasPrefix("doll.study{"))
+    }
+
     /// The real thing: `doll` on a pseudo-terminal, typed at like a person would.
     @Test(.timeLimit(.minutes(3))) func interactiveSessionOnAPseudoTerminal() throws {
         guard let doll = dollExecutable() else { return }
