@@ -9,14 +9,7 @@ struct Run: ParsableCommand {
         abstract: "Run a Lua script, or a percent-format notebook cell by cell.",
         discussion: "A file with `-- %%` cell markers runs as a notebook: each code cell prints under a header, and an error names the cell and line and stops the run (unless --keep-going).")
 
-    @Option(help: "Notebook cells to run, e.g. 2-4 or 1,3-5 (default: all).")
-    var cells: String?
-
-    @Flag(help: "After a failing notebook cell, run the next ones anyway.")
-    var keepGoing = false
-
-    @Option(help: "Default seed of doll's random functions (as doll.seed(n)).")
-    var seed: UInt64?
+    @OptionGroup var options: NotebookOptions
 
     @Argument(help: "The Lua script or notebook to run.")
     var script: String
@@ -26,13 +19,13 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let lua = try Workbench.makeLuaState()
-        if let seed { lua.seed = seed }
+        if let seed = options.seed { lua.seed = seed }
         lua.setArguments(script: script, arguments)
         guard let data = FileManager.default.contents(atPath: script), let text = String(data: data, encoding: .utf8) else {
             throw ValidationError("cannot read '\(script)' as UTF-8 text")
         }
         guard Notebook.isNotebook(text) else {
-            guard cells == nil else { throw ValidationError("--cells needs a notebook (a file with `-- %%` cell markers)") }
+            guard options.cells == nil else { throw ValidationError("--cells needs a notebook (a file with `-- %%` cell markers)") }
             do { try lua.runFile(script) } catch let e as LuaRunError {
                 lua.flushOutput()
                 FileHandle.standardError.write(Data("doll: \(e.traceback ?? e.message)\n".utf8))
@@ -41,9 +34,9 @@ struct Run: ParsableCommand {
             return
         }
         let nb = Notebook(path: script, text: text)
-        let selection = try cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
+        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
         let start = Date()
-        let runs = NotebookRunner(lua: lua).run(nb, selection: selection, keepGoing: keepGoing,
+        let runs = NotebookRunner(lua: lua).run(nb, selection: selection, keepGoing: options.keepGoing,
             willRun: { cell in
                 let title = cell.title.isEmpty ? "" : " \(cell.title)"
                 print("── [\(cell.number)] \(script):\(cell.firstLine)\(title) " + String(repeating: "─", count: max(4, 60 - title.count - script.count)))
@@ -76,14 +69,7 @@ struct Export: ParsableCommand {
     @Option(help: "Write a Markdown report here (PNGs linked relative to it).")
     var md: String?
 
-    @Option(help: "Cells to run, e.g. 2-4 (default: all).")
-    var cells: String?
-
-    @Flag(help: "After a failing cell, run the next ones anyway.")
-    var keepGoing = false
-
-    @Option(help: "Default seed of doll's random functions (as doll.seed(n)).")
-    var seed: UInt64?
+    @OptionGroup var options: NotebookOptions
 
     func validate() throws {
         guard html != nil || md != nil else { throw ValidationError("give --html PATH and/or --md PATH") }
@@ -92,14 +78,14 @@ struct Export: ParsableCommand {
     func run() throws {
         let nb = try Notebook(contentsOf: notebook)
         let lua = try Workbench.makeLuaState()
-        if let seed { lua.seed = seed }
+        if let seed = options.seed { lua.seed = seed }
         lua.setArguments(script: notebook, [])
         let seedAtStart = lua.seed
-        let selection = try cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
+        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
         let start = Date()
         let total = nb.cells.filter { $0.kind == .code && (selection?.contains($0.number) ?? true) }.count
         var done = 0
-        let runs = NotebookRunner(lua: lua).run(nb, selection: selection, keepGoing: keepGoing, capture: true, didRun: { r in
+        let runs = NotebookRunner(lua: lua).run(nb, selection: selection, keepGoing: options.keepGoing, capture: true, didRun: { r in
             guard r.ran, r.cell.kind == .code else { return }
             done += 1
             let status = r.error.map { "FAILED: \($0)" } ?? String(format: "%.1f s, %d PNG", r.seconds, r.images.count)
@@ -119,4 +105,16 @@ struct Export: ParsableCommand {
         }
         if runs.contains(where: { $0.error != nil }) { throw ExitCode(1) }
     }
+}
+
+/// Options shared by `doll run` and `doll export`.
+struct NotebookOptions: ParsableArguments {
+    @Option(help: "Notebook cells to run, e.g. 2-4 or 1,3-5 (default: all).")
+    var cells: String?
+
+    @Flag(help: "After a failing notebook cell, run the next ones anyway.")
+    var keepGoing = false
+
+    @Option(help: "Default seed of doll's random functions (as doll.seed(n)).")
+    var seed: UInt64?
 }

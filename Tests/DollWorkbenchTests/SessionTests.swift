@@ -1,4 +1,5 @@
 import DollLua
+import DollTensor
 import Foundation
 import Testing
 @testable import DollWorkbench
@@ -122,7 +123,7 @@ struct SessionTests {
           doll.session.save("\(session)")
         end
         """.write(toFile: script, atomically: true, encoding: .utf8)
-        var rng = SplitMix(seed: 20261126)
+        var rng = RandomGenerator(seed: 20261126)
         var generations = Set<Int>()
         for trial in 0..<50 {
             let p = Process()
@@ -153,15 +154,3 @@ struct SessionTests {
     }
 }
 
-/// A small seeded generator for test timing.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
