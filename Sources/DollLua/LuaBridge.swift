@@ -126,10 +126,17 @@ public struct LuaArgs {
         return lua_toboolean(L, i) != 0
     }
 
+    /// The Swift object behind a doll userdata at `i` (nil for anything else, including
+    /// userdata of other libraries such as io files).
+    func dollObject(_ i: Int32) -> AnyObject? {
+        guard lua_type(L, i) == LUA_TUSERDATA, userdataTypeName(i)?.hasPrefix("doll.") == true,
+              lua_rawlen(L, i) == MemoryLayout<Int64>.size, let raw = lua_touserdata(L, i) else { return nil }
+        return LuaRegistry.shared.object(raw.load(as: Int64.self))
+    }
+
     /// The Swift object behind a userdata argument of the given class.
     public func object<T: AnyObject>(_ i: Int32, _ type: T.Type, _ what: String) throws -> T {
-        guard lua_type(L, i) == LUA_TUSERDATA, let raw = lua_touserdata(L, i), userdataTypeName(i) != nil,
-              let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) as? T else {
+        guard let obj = dollObject(i) as? T else {
             throw LuaBindingError("argument #\(i) (\(what)) must be a \(LuaTypes.name(of: T.self)), got \(describe(i))")
         }
         return obj

@@ -164,7 +164,7 @@ extension LuaState {
             let type = a.typeName(-1)
             switch lua_type(L, -1) {
             case LUA_TUSERDATA:
-                if let raw = lua_touserdata(L, -1), let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) {
+                if let obj = a.dollObject(-1) {
                     switch obj {
                     case let t as TensorBox: detail = "[" + t.t.shape.map(String.init).joined(separator: ", ") + "]"; bytes = t.t.count * 4
                     case let c as ClassifierBox: detail = "\(c.model.parameterCount) parameters"; bytes = c.model.parameterCount * 4

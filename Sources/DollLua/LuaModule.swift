@@ -87,7 +87,7 @@ enum LuaModule {
             (LabelsBox.self, "doll.Labels", LuaObjects.labelsMethods()),
         ]
         let gc = fn("__gc") { a in
-            if let raw = lua_touserdata(a.L, 1) { LuaRegistry.shared.release(raw.load(as: Int64.self)) }
+            if a.dollObject(1) != nil, let raw = lua_touserdata(a.L, 1) { LuaRegistry.shared.release(raw.load(as: Int64.self)) }
             return 0
         }
         let tostring = fn("tostring") { a in a.push(describe(a, 1)); return 1 }
@@ -115,8 +115,7 @@ enum LuaModule {
     }
 
     static func describe(_ a: LuaArgs, _ i: Int32) -> String {
-        guard lua_type(a.L, i) == LUA_TUSERDATA, let raw = lua_touserdata(a.L, i),
-              let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) else { return luaToString(a.L, i) }
+        guard let obj = a.dollObject(i) else { return luaToString(a.L, i) }
         switch obj {
         case let t as TensorBox: return t.t.description
         case let d as DatasetBox: return "Dataset: \(d.ds.summary)"

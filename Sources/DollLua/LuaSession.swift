@@ -41,8 +41,7 @@ extension LuaArgs {
         case LUA_TSTRING: return .string(String(cString: lua_tolstring(L, idx, nil)))
         case LUA_TNIL, LUA_TNONE: return .none
         case LUA_TUSERDATA:
-            guard userdataTypeName(idx) != nil, let raw = lua_touserdata(L, idx),
-                  let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) else { return nil }
+            guard let obj = dollObject(idx) else { return nil }
             return .object(obj)
         case LUA_TTABLE:
             guard depth < 8, lua_checkstack(L, 4) != 0 else { return nil }
@@ -251,8 +250,7 @@ public enum LuaSession {
                 queue.append((id, path))
                 return ["table": id]
             case LUA_TUSERDATA:
-                guard LuaArgs(L, function: "session").userdataTypeName(idx) != nil, let raw = lua_touserdata(L, idx),
-                      let obj = LuaRegistry.shared.object(raw.load(as: Int64.self)) else {
+                guard let obj = LuaArgs(L, function: "session").dollObject(idx) else {
                     summary.skipped.append("\(path) (\(LuaArgs(L, function: "session").typeName(idx)))")
                     return nil
                 }

@@ -198,6 +198,12 @@ extension LuaSession {
             }
             let cfg = try decode(DollLabelConfig.self, "config")
             let p = try prefix("tensors", need: ids.indices.flatMap { ["mask/\($0)", "soft/\($0)"] })
+            guard !classes.isEmpty, src.allSatisfy({ $0 >= 0 }) else { throw SessionError("manifest.json: \(at) needs classes and non-negative source_indices") }
+            let shapes = ids.indices.flatMap { [tensors["\(p)mask/\($0)"]!.shape, tensors["\(p)soft/\($0)"]!.shape] }
+            let first = shapes.first ?? [classes.count, 1, 1]
+            guard first.count == 3, first[0] == classes.count, shapes.allSatisfy({ $0 == first }) else {
+                throw SessionError("manifest.json: \(at) masks must all be [\(classes.count), H, W]")
+            }
             return .labels(classes: classes, ids: ids, sourceIndices: src, config: cfg, images: images, tensors: p)
         default:
             throw SessionError("manifest.json: \(at) has unknown type '\(type)'")
@@ -251,6 +257,7 @@ extension LuaSession {
                     let imgBox = lua_touserdata(L, -1).flatMap { LuaRegistry.shared.object($0.load(as: Int64.self)) as? DatasetBox }
                     lua_settop(L, -2)
                     guard let imgBox else { throw SessionError("its image dataset could not be restored") }
+                    guard src.allSatisfy({ $0 < imgBox.ds.count }) else { throw SessionError("its source indices exceed the image dataset (\(imgBox.ds.count) images)") }
                     let set = DollLabelSet(classes: classes, ids: ids, masks: ids.indices.map { v.tensors["\(p)mask/\($0)"]! },
                                            soft: ids.indices.map { v.tensors["\(p)soft/\($0)"]! }, config: cfg, sourceIndices: src)
                     a.push(object: LabelsBox(set, imagesBox: imgBox))

@@ -97,6 +97,8 @@ struct LuaTests {
     /// Calls every exported function and method with seeded random wrong arguments; each call
     /// must return a Lua error (or succeed) without trapping, and the state must stay usable.
     @Test func fuzzEveryBindingWithWrongArguments() throws {
+        // doll.session.save("x") would write into the user's sessions directory.
+        setenv("DOLL_STATE_DIR", NSTemporaryDirectory() + "doll-fuzz-state-\(getpid())", 1)
         let lua = try LuaState()
         let out = try capture(lua, """
             local seed = 12345
