@@ -4,7 +4,7 @@
 -- compares with Saliency, SmoothGrad, Grad-CAM and Occlusion at localizing what the classifier
 -- found. Ground truth comes from the phantoms, whose findings have masks.
 --
--- `doll run notebooks/ig_tour.lua` (about two minutes on 2 cores).
+-- `doll run notebooks/ig_tour.lua` (under a minute on 2 cores).
 
 -- %% setup
 doll.seed(3)

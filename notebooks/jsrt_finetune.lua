@@ -6,7 +6,7 @@
 --
 -- The data folder comes from the first argument or the `DOLL_DATA` environment variable
 -- (either the `jsrt` folder itself or a folder containing it):
--- `DOLL_DATA=../shared/data doll run notebooks/jsrt_finetune.lua` (a few minutes on 2 cores).
+-- `DOLL_DATA=../shared/data doll run notebooks/jsrt_finetune.lua` (about a minute and a half on 2 cores).
 
 -- %% data
 local given = (arg and arg[1]) or os.getenv("DOLL_DATA")
