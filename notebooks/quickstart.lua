@@ -2,7 +2,7 @@
 -- # DoLL quickstart
 -- Phantom radiographs → a small classifier → an Integrated Gradients heatmap → DoLL masks.
 --
--- Run it with `doll run notebooks/quickstart.lua` (under a minute on 2 cores), or export a
+-- Run it with `doll run notebooks/quickstart.lua` (about a minute on 2 cores), or export a
 -- report with `doll export notebooks/quickstart.lua --html quickstart.html`.
 -- Cells share **globals** (locals stay inside their cell, as in the REPL).
 
