@@ -301,6 +301,13 @@ func didYouMean(_ s: String, _ candidates: [String]) -> String? {
 
 /// Lua type names of the Swift classes exposed as userdata.
 enum LuaTypes {
-    nonisolated(unsafe) static var names: [ObjectIdentifier: String] = [:]
-    static func name(of t: AnyObject.Type) -> String { names[ObjectIdentifier(t)] ?? "doll.\(t)" }
+    nonisolated(unsafe) private static var names: [ObjectIdentifier: String] = [:]
+    static func register(_ t: AnyObject.Type, _ name: String) {
+        LuaModule.lock.lock(); defer { LuaModule.lock.unlock() }
+        names[ObjectIdentifier(t)] = name
+    }
+    static func name(of t: AnyObject.Type) -> String {
+        LuaModule.lock.lock(); defer { LuaModule.lock.unlock() }
+        return names[ObjectIdentifier(t)] ?? "doll.\(t)"
+    }
 }

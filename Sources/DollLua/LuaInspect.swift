@@ -35,8 +35,26 @@ extension LuaState {
         defer { lua_settop(L, base) }
         let n = lua_gettop(L) - base
         guard n > 0 else { return [] }
-        if keepFirst { lua_pushvalue(L, base + 1); lua_setglobal(L, "_") }
+        if keepFirst { lua_checkstack(L, 4); lua_pushvalue(L, base + 1); setGlobalRaw("_") }
         return (1...n).map { show(base + $0) }
+    }
+
+    /// `_G[name] = value on top` without metamethods (a user's `__newindex` on `_G` must not run
+    /// outside a protected call); pops the value.
+    func setGlobalRaw(_ name: String) {
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        lua_pushstring(L, name)
+        lua_rotate(L, -3, -1)        // value, G, key → G, key, value
+        lua_rawset(L, -3)
+        lua_settop(L, -2)
+    }
+
+    /// Pushes `_G[name]` without metamethods.
+    func getGlobalRaw(_ name: String) {
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        lua_pushstring(L, name)
+        lua_rawget(L, -2)
+        lua_rotate(L, -2, 1); lua_settop(L, -2)
     }
 
     /// A readable one-value rendering: strings as they are, tables as `{1, 2, x = 3}` up to two
@@ -71,6 +89,16 @@ extension LuaState {
         return "{" + parts.joined(separator: ", ") + "}"
     }
 
+    /// The string at `i` when it is valid UTF-8 without NUL bytes (so it round-trips through
+    /// C strings), else nil.
+    static func cleanString(_ L: OpaquePointer, _ i: Int32) -> String? {
+        var n = 0
+        guard let p = lua_tolstring(L, i, &n) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: p, count: n)
+        guard !bytes.contains(0), let s = String(bytes: bytes, encoding: .utf8) else { return nil }
+        return s
+    }
+
     static func isIdentifier(_ s: String) -> Bool {
         guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else { return false }
         return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) } && !LuaState.keywords.contains(s)
@@ -91,7 +119,7 @@ extension LuaState {
         var out: [String] = []
         lua_pushnil(L)
         while lua_next(L, t) != 0 {
-            if lua_type(L, -2) == LUA_TSTRING { out.append(String(cString: lua_tolstring(L, -2, nil))) }
+            if lua_type(L, -2) == LUA_TSTRING, let s = LuaState.cleanString(L, -2) { out.append(s) }
             lua_settop(L, -2)
         }
         return out.sorted()
@@ -131,7 +159,8 @@ extension LuaState {
         case LUA_TUSERDATA:
             guard lua_getmetatable(L, -1) != 0 else { return [] }
             defer { lua_settop(L, -2) }
-            lua_getfield(L, -1, "__methods")
+            lua_pushstring(L, "__methods")
+            lua_rawget(L, -2)
             defer { lua_settop(L, -2) }
             return lua_type(L, -1) == LUA_TTABLE ? keys(of: -1) : []
         default: return []
@@ -157,7 +186,7 @@ extension LuaState {
         let baseline = LuaSession.baselineNames(L)
         var out: [Variable] = []
         for name in globalNames() where !baseline.contains(name) {
-            lua_getglobal(L, name)
+            getGlobalRaw(name)
             defer { lua_settop(L, -2) }
             let a = LuaArgs(L, function: "vars")
             var detail = "", bytes = 0
@@ -192,7 +221,7 @@ extension LuaState {
     /// Removes every global that is not a start-up name, then collects garbage.
     public func resetUserGlobals() {
         let baseline = LuaSession.baselineNames(L)
-        for name in globalNames() where !baseline.contains(name) { lua_pushnil(L); lua_setglobal(L, name) }
+        for name in globalNames() where !baseline.contains(name) { lua_pushnil(L); setGlobalRaw(name) }
         collectGarbage()
     }
 }

@@ -23,15 +23,42 @@ public final class LabelsBox { public let labels: DollLabelSet; public let image
 /// Builds the `doll` module: functions, presets and the metatables of the userdata types.
 enum LuaModule {
     nonisolated(unsafe) static var defaultSeed: UInt64 = 0
-    nonisolated(unsafe) static var installed = false
-    nonisolated(unsafe) static var functionIDs: [String: Int32] = [:]
+    nonisolated(unsafe) private static var functionIDs: [String: Int32] = [:]
+    /// Guards the process-wide tables here and in `LuaTypes` (states may be built on several threads).
+    static let lock = NSLock()
+    /// The Swift `LuaState` of each live `lua_State` (for `print`).
+    nonisolated(unsafe) private static var states: [OpaquePointer: Weak] = [:]
+    final class Weak { weak var state: LuaState?; init(_ s: LuaState) { state = s } }
 
     /// Registers (once per process) and returns the id of a named Swift function.
     static func fn(_ name: String, _ body: @escaping LuaFunction) -> Int32 {
+        lock.lock(); defer { lock.unlock() }
         if let id = functionIDs[name] { return id }
         let id = LuaRegistry.shared.register(name, body)
         functionIDs[name] = id
         return id
+    }
+
+    /// Names of every registered function.
+    static var registeredNames: Set<String> {
+        lock.lock(); defer { lock.unlock() }
+        return Set(functionIDs.keys)
+    }
+
+    /// The id of a function registered under `name`, if any.
+    static func functionID(_ name: String) -> Int32? {
+        lock.lock(); defer { lock.unlock() }
+        return functionIDs[name]
+    }
+
+    static func state(of L: OpaquePointer) -> LuaState? {
+        lock.lock(); defer { lock.unlock() }
+        return states[L]?.state
+    }
+
+    static func forget(_ L: OpaquePointer) {
+        lock.lock(); defer { lock.unlock() }
+        states[L] = nil
     }
 
     static func install(into state: LuaState) {
@@ -56,15 +83,13 @@ enum LuaModule {
             for i in 1...Swift.max(a.count, 1) where a.count > 0 {
                 parts.append(luaToString(a.L, i))
             }
-            LuaModule.printSink?(parts.joined(separator: "\t") + "\n")
+            LuaModule.state(of: a.L)?.output(parts.joined(separator: "\t") + "\n")
             return 0
         }
         doll_lua_push_function(L, printID)
         lua_setglobal(L, "print")
-        printSink = { [weak state] s in state?.output(s) }
+        lock.lock(); states[L] = Weak(state); lock.unlock()
     }
-
-    nonisolated(unsafe) static var printSink: ((String) -> Void)?
 
     static func setField(_ L: OpaquePointer, _ key: String) {
         lua_pushstring(L, key); lua_rotate(L, -2, 1); lua_rawset(L, -3)
@@ -92,7 +117,7 @@ enum LuaModule {
         }
         let tostring = fn("tostring") { a in a.push(describe(a, 1)); return 1 }
         for (type, name, methods) in types {
-            LuaTypes.names[ObjectIdentifier(type)] = name
+            LuaTypes.register(type, name)
             luaL_newmetatable(L, name)     // sets __name
             doll_lua_push_function(L, gc); setField(L, "__gc")
             doll_lua_push_function(L, tostring); setField(L, "__tostring")
@@ -146,7 +171,8 @@ func luaToString(_ L: OpaquePointer, _ i: Int32) -> String {
     case LUA_TSTRING: return String(cString: lua_tolstring(L, i, nil))
     case LUA_TUSERDATA:
         let a = LuaArgs(L, function: "tostring")
-        if a.userdataTypeName(i) != nil { return LuaModule.describe(a, i) }
+        if a.dollObject(i) != nil { return LuaModule.describe(a, i) }
+        if let name = a.userdataTypeName(i) { return "\(name): \(String(describing: lua_topointer(L, i)))" }
         fallthrough
     default:
         return "\(String(cString: lua_typename(L, lua_type(L, i)))): \(String(describing: lua_topointer(L, i)))"

@@ -176,6 +176,10 @@ public enum LuaSession {
         var tensors: [String: Tensor] = [:]
         private var tableIDs: [UnsafeRawPointer: String] = [:]
         private var objectIDs: [ObjectIdentifier: String] = [:]
+        private var objectCount = 0
+        /// Nesting of recipe arguments being encoded (recipes of recipes of …), capped.
+        private var recipeDepth = 0
+        static let maxRecipeDepth = 64
         private var queue: [(id: String, path: String)] = []
         private var anchor: Int32 = 0
 
@@ -191,11 +195,14 @@ public enum LuaSession {
             var names: [String] = []
             lua_pushnil(L)
             while lua_next(L, g) != 0 {
-                if lua_type(L, -2) == LUA_TSTRING, let k = lua_tolstring(L, -2, nil) { names.append(String(cString: k)) }
+                if lua_type(L, -2) == LUA_TSTRING {
+                    if let k = LuaState.cleanString(L, -2) { names.append(k) } else { summary.skipped.append("a global whose name is not clean UTF-8") }
+                }
                 lua_settop(L, -2)
             }
             for name in names.sorted() where !skipNames.contains(name) {
-                lua_getfield(L, g, name)
+                lua_pushstring(L, name)
+                lua_rawget(L, g)
                 if let v = try encodeValue(-1, path: name, summary: &summary) { globals[name] = v; summary.globals.append(name) }
                 lua_settop(L, -2)
             }
@@ -207,7 +214,7 @@ public enum LuaSession {
                 var entries: [[Any]] = []
                 lua_pushnil(L)
                 while lua_next(L, t) != 0 {
-                    let keyPath = path + "[" + keyText(-2) + "]"
+                    let keyPath = path.count > 120 ? path : path + "[" + keyText(-2) + "]"   // deep chains keep a short path
                     if let k = try encodeValue(-2, path: keyPath, summary: &summary, isKey: true),
                        let v = try encodeValue(-1, path: keyPath, summary: &summary) {
                         entries.append([k, v])
@@ -265,7 +272,8 @@ public enum LuaSession {
         /// Records a Swift object (once) and returns its id, or nil when it cannot be saved.
         mutating func encodeObject(_ obj: AnyObject, path: String, summary: inout Summary) throws -> String? {
             if let id = objectIDs[ObjectIdentifier(obj)] { return id }
-            let id = "O\(objectIDs.count + 1)"
+            objectCount += 1
+            let id = "O\(objectCount)"
             var rec: [String: Any]
             switch obj {
             case let t as TensorBox:
@@ -299,8 +307,13 @@ public enum LuaSession {
                 }
                 for (k, m) in l.labels.masks.enumerated() { tensors["\(id)/mask/\(k)"] = m }
                 for (k, s) in l.labels.soft.enumerated() { tensors["\(id)/soft/\(k)"] = s }
+                guard let config = try? jsonObject(l.labels.config) else {
+                    objectIDs[ObjectIdentifier(obj)] = nil
+                    summary.skipped.append("\(path) (DoLL labels whose settings are not finite numbers)")
+                    return nil
+                }
                 rec = ["type": "labels", "classes": l.labels.classes, "ids": l.labels.ids, "source_indices": l.labels.sourceIndices,
-                       "config": try jsonObject(l.labels.config), "images": ["object": images], "tensors": id + "/"]
+                       "config": config, "images": ["object": images], "tensors": id + "/"]
             default:
                 summary.skipped.append("\(path) (\(type(of: obj)))")
                 return nil
@@ -311,6 +324,12 @@ public enum LuaSession {
         }
 
         mutating func encodeRecipe(_ r: LuaRecipe, path: String, summary: inout Summary) throws -> [String: Any]? {
+            guard recipeDepth < Encoder.maxRecipeDepth else {
+                summary.skipped.append("\(path) (made by more than \(Encoder.maxRecipeDepth) nested builders)")
+                return nil
+            }
+            recipeDepth += 1
+            defer { recipeDepth -= 1 }
             var args: [Any] = []
             for a in r.args {
                 guard let v = try encodeRecipeValue(a, path: path, summary: &summary) else { return nil }

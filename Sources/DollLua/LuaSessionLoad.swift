@@ -80,6 +80,7 @@ extension LuaSession {
         v.skippedAtSave = (m["skipped"] as? [String]) ?? []
         let ctx = ValueContext(tableIDs: Set(tables.keys), objectIDs: Set(objects.keys))
         for (name, raw) in globals.sorted(by: { $0.key < $1.key }) {
+            guard !name.isEmpty, !name.utf8.contains(0) else { throw SessionError("manifest.json: a global name is empty or contains a NUL byte") }
             v.globals.append((name, try ctx.value(raw, at: "globals.\(name)")))
         }
         for (id, raw) in tables {
@@ -87,8 +88,7 @@ extension LuaSession {
             v.tables[id] = try entries.enumerated().map { k, e in
                 guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: tables.\(id).entries[\(k)] must be a [key, value] pair") }
                 let key = try ctx.value(pair[0], at: "tables.\(id).entries[\(k)] key")
-                if case .none = key { throw SessionError("manifest.json: tables.\(id).entries[\(k)] has a nil key") }
-                if case .number(let d) = key, d.isNaN { throw SessionError("manifest.json: tables.\(id).entries[\(k)] has a NaN key") }
+                try checkKey(key, at: "tables.\(id).entries[\(k)]")
                 return (key, try ctx.value(pair[1], at: "tables.\(id).entries[\(k)] value"))
             }
         }
@@ -96,6 +96,12 @@ extension LuaSession {
             v.objects[id] = try object(raw, id: id, ctx: ctx, tensors: v.tensors)
         }
         return v
+    }
+
+    /// Lua refuses nil and NaN table keys (with an error that must not happen outside pcall).
+    static func checkKey(_ key: Value, at where_: String) throws {
+        if case .none = key { throw SessionError("manifest.json: \(where_) has a nil key") }
+        if case .number(let d) = key, d.isNaN { throw SessionError("manifest.json: \(where_) has a NaN key") }
     }
 
     /// `name` resolved inside `dir`, refusing absolute paths, `..` and symlinks that leave it.
@@ -122,7 +128,7 @@ extension LuaSession {
             switch tag {
             case "nil": return .none
             case "b": guard let b = x as? Bool else { break }; return .boolean(b)
-            case "i": guard let n = x as? NSNumber, let i = Int64(exactly: n.doubleValue) ?? (x as? Int64) else { break }; return .integer(i)
+            case "i": guard let n = x as? NSNumber, let i = Int64("\(n)") else { break }; return .integer(i)   // exact, no Double detour
             case "n": guard let s = x as? String, let f = Double(s) else { break }; return .number(f)
             case "s": guard let s = x as? String else { break }; return .string(Data(s.utf8))
             case "bytes": guard let s = x as? String, let b = Data(base64Encoded: s) else { break }; return .string(b)
@@ -138,7 +144,9 @@ extension LuaSession {
                 guard let entries = x as? [Any] else { break }
                 return .inline(try entries.enumerated().map { k, e in
                     guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: \(where_)[\(k)] must be a [key, value] pair") }
-                    return (try value(pair[0], at: "\(where_)[\(k)]", allowInline: true), try value(pair[1], at: "\(where_)[\(k)]", allowInline: true))
+                    let key = try value(pair[0], at: "\(where_)[\(k)]", allowInline: true)
+                    try LuaSession.checkKey(key, at: "\(where_)[\(k)]")
+                    return (key, try value(pair[1], at: "\(where_)[\(k)]", allowInline: true))
                 })
             default:
                 throw SessionError("manifest.json: \(where_) has unknown tag '\(tag)'")
@@ -172,6 +180,8 @@ extension LuaSession {
                   cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }), (1...1000).contains(cfg.classes.count) else {
                 throw SessionError("manifest.json: \(at).config has out-of-range sizes")
             }
+            let weights = zip(cfg.widths, cfg.blocks).reduce(0) { $0 + $1.1 * 2 * 9 * $1.0 * $1.0 }
+            guard weights <= 50_000_000 else { throw SessionError("manifest.json: \(at).config describes \(weights) weights, more than this doll loads") }
             let names = try ResNetClassifier(cfg).stateDict().keys.sorted()
             return .classifier(cfg, weights: try prefix("weights", need: names))
         case "unet":
@@ -180,6 +190,8 @@ extension LuaSession {
                   cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }) else {
                 throw SessionError("manifest.json: \(at).config has out-of-range sizes")
             }
+            let weights = zip(cfg.widths, cfg.blocks).reduce(0) { $0 + 4 * Swift.max($1.1, 2) * 9 * $1.0 * $1.0 }
+            guard weights <= 50_000_000 else { throw SessionError("manifest.json: \(at).config describes \(weights) weights, more than this doll loads") }
             let names = try UNet(cfg).stateDict().keys.sorted()
             return .unet(cfg, structures: (o["structures"] as? [String]) ?? [], weights: try prefix("weights", need: names))
         case "dataset", "explainer":
@@ -229,12 +241,13 @@ extension LuaSession {
         // Objects (recipes may refer to other objects: depth-first with a cycle check).
         var failed: [String: String] = [:]
         var building: Set<String> = []
-        func build(_ id: String) {
+        func build(_ id: String, depth: Int = 0) {
             lua_getfield(L, objectAnchor, id)
             let exists = lua_type(L, -1) != LUA_TNIL
             lua_settop(L, -2)
             if exists || failed[id] != nil { return }
             guard !building.contains(id) else { failed[id] = "recipe cycle"; return }
+            guard depth < 64 else { failed[id] = "made by more than 64 nested builders"; return }
             building.insert(id); defer { building.remove(id) }
             do {
                 switch v.objects[id]! {
@@ -252,7 +265,7 @@ extension LuaSession {
                     let box = UNetBox(m); box.structures = structures
                     a.push(object: box)
                 case .labels(let classes, let ids, let src, let cfg, let images, let p):
-                    build(images)
+                    build(images, depth: depth + 1)
                     lua_getfield(L, objectAnchor, images)
                     let imgBox = lua_touserdata(L, -1).flatMap { LuaRegistry.shared.object($0.load(as: Int64.self)) as? DatasetBox }
                     lua_settop(L, -2)
@@ -262,8 +275,8 @@ extension LuaSession {
                                            soft: ids.indices.map { v.tensors["\(p)soft/\($0)"]! }, config: cfg, sourceIndices: src)
                     a.push(object: LabelsBox(set, imagesBox: imgBox))
                 case .recipe(_, let fn, let args, let result):
-                    for case .object(let dep) in args.flatMap(flattened) { build(dep) }
-                    guard let fid = LuaModule.functionIDs[fn] else { throw SessionError("builder '\(fn)' is not available") }
+                    for case .object(let dep) in args.flatMap(flattened) { build(dep, depth: depth + 1) }
+                    guard let fid = LuaModule.functionID(fn) else { throw SessionError("builder '\(fn)' is not available") }
                     let top = lua_gettop(L)
                     doll_lua_push_function(L, fid)
                     for arg in args { try push(arg, L: L, objects: objectAnchor, tables: nil) }
@@ -297,10 +310,15 @@ extension LuaSession {
             }
             lua_settop(L, t - 1)
         }
+        let baseline = baselineNames(L)
+        lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
+        let g = lua_gettop(L)
         for (name, x) in v.globals {
+            if baseline.contains(name) { summary.skipped.append("\(name) (a start-up name; not replaced)"); continue }
             if case .object(let o) = x, let why = failed[o] { summary.skipped.append("\(name) (\(why))"); continue }
+            lua_pushstring(L, name)
             try push(x, L: L, objects: objectAnchor, tables: tableAnchor)
-            lua_setglobal(L, name)
+            lua_rawset(L, g)                     // raw: a user's __newindex on _G never runs here
             summary.globals.append(name)
         }
         return summary

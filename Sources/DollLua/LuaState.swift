@@ -25,7 +25,7 @@ public final class LuaState {
         doll_lua_install_interrupt_hook(L)
     }
 
-    deinit { lua_close(L) }
+    deinit { LuaModule.forget(L); lua_close(L) }
 
     /// Runs a chunk of Lua source. Throws `LuaRunError` with the message and traceback on failure.
     /// Returns the number of results left on the stack (`nresults` = LUA_MULTRET keeps them all).

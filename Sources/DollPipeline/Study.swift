@@ -115,7 +115,7 @@ public struct StudyConfig: Codable, Sendable {
         case "fractions":
             fractions = try list { Double($0) }
             guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw TensorError("study setting 'fractions' must lie in (0, 1]") }
-        case "seeds": finetuneSeeds = try list { UInt64($0) }
+        case "seeds": finetuneSeeds = try list { UInt64($0).flatMap { $0 <= UInt64(Int32.max) ? $0 : nil } }
         case "finetune_epochs": finetuneEpochs = try int(1...10_000)
         case "min_steps": minSteps = try int(0...1_000_000)
         case "batch": batchSize = try int(1...4096)

@@ -84,11 +84,12 @@ public struct Completer {
 
     /// Files and directories completing `text` (relative to the current directory; `~` expands).
     func paths(_ text: String) -> [String] {
-        let expanded = text.hasPrefix("~") ? NSHomeDirectory() + text.dropFirst() : text
+        let typed = text == "~" ? "~/" : text
+        let expanded = typed.hasPrefix("~/") ? NSHomeDirectory() + typed.dropFirst() : typed
         let slash = expanded.lastIndex(of: "/")
         let dir = slash.map { String(expanded[...$0]) } ?? ""
         let stem = slash.map { String(expanded[expanded.index(after: $0)...]) } ?? expanded
-        let shownDir = slash.map { _ in String(text[...text.lastIndex(of: "/")!]) } ?? ""
+        let shownDir = typed.lastIndex(of: "/").map { String(typed[...$0]) } ?? ""
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
         return entries.filter { $0.hasPrefix(stem) && (stem.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
             var isDir: ObjCBool = false

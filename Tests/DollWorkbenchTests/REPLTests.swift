@@ -32,6 +32,8 @@ struct REPLTests {
         FileManager.default.createFile(atPath: dir + "/scan_a.png", contents: Data())
         try FileManager.default.createDirectory(atPath: dir + "/scans", withIntermediateDirectories: true)
         #expect(complete(c, "doll.png.read(\"\(dir)/sca") == ["\(dir)/scan_a.png", "\(dir)/scans/"])
+        _ = complete(c, "doll.load(\"~")                     // a bare ~ completes in the home directory
+        #expect(complete(c, "doll.load(\"~/").allSatisfy { $0.hasPrefix("~/") })
     }
 
     @Test func evaluatesExpressionsStatementsAndMetaCommands() throws {

@@ -57,6 +57,37 @@ struct SessionTests {
         #expect(try b.evaluate("labels[2].id") == (try a.evaluate("labels[2].id")))
     }
 
+    /// Review findings: strict `_G` metatables, foreign userdata, object-id reuse, big integers.
+    @Test func hostileWorkspacesSaveAndLoadSafely() throws {
+        let dir = temporaryDirectory("hostile")
+        let a = try LuaState()
+        try a.run("""
+            big = 9007199254740993
+            local c = doll.classifier{width = 2, blocks = {1, 1, 1, 1}}
+            nr = doll.phantoms({n = 4, size = 32}, print)    -- an extra function argument: no recipe
+            a_ex = doll.ig(c, {}, nr)                        -- its recipe fails after encoding c
+            b = doll.zeros{2}
+            clf = c
+            f = io.stdout
+            setmetatable(_G, {__newindex = function() error("strict") end, __index = function(_, k) error("no global " .. k) end})
+            """)
+        var printed = ""
+        a.output = { printed += $0 }
+        try a.run("print(rawget(_G, 'f'))")
+        #expect(printed.hasPrefix("FILE*: "), "foreign userdata print by type and address: \(printed)")
+        let repl = REPL(lua: a, autosave: false, interactive: false)
+        #expect(repl.evaluate("1 + 1"), "setting _ ignores the strict metatable")
+        let p = dir + "/h.dollsession"
+        let s = try LuaSession.save(a.L, to: p, skipNames: LuaSession.baselineNames(a.L))
+        #expect(s.skipped.contains { $0.hasPrefix("f (") } && s.skipped.contains { $0.hasPrefix("nr (") })
+        let b = try LuaState()
+        try b.run("setmetatable(_G, {__newindex = function() error('strict') end})")
+        _ = try LuaSession.load(b.L, from: p)
+        #expect(try b.evaluate("rawget(_G, 'big') == 9007199254740993") == "true")
+        #expect(try b.evaluate("tostring(rawget(_G, 'clf')):sub(1, 10)") == "Classifier")
+        #expect(try b.evaluate("tostring(rawget(_G, 'b')):find('size 2') ~= nil") == "true")
+    }
+
     @Test func malformedSessionsAreRejectedAndChangeNothing() throws {
         let dir = temporaryDirectory("bad")
         let a = try LuaState()
@@ -96,6 +127,17 @@ struct SessionTests {
         try manifest.write(toFile: link + "/manifest.json", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: link + "/tensors.safetensors", withDestinationPath: good + "/tensors.safetensors")
         #expect(throws: SessionError.self) { try LuaSession.load(try LuaState().L, from: link) }
+
+        // Recipe arguments with keys Lua refuses are rejected before anything runs.
+        let r0 = try LuaState()
+        try r0.run("ph = doll.phantoms{n = 4, size = 32}")
+        let np = dir + "/nan.dollsession"
+        _ = try LuaSession.save(r0.L, to: np, skipNames: LuaSession.baselineNames(r0.L))
+        let nm = try String(contentsOfFile: np + "/manifest.json", encoding: .utf8)
+        let nanManifest = nm.replacingOccurrences(of: "\"s\" : \"n\"", with: "\"n\" : \"nan\"")
+        #expect(nanManifest != nm)
+        try nanManifest.write(toFile: np + "/manifest.json", atomically: true, encoding: .utf8)
+        #expect { try LuaSession.load(try LuaState().L, from: np) } throws: { ($0 as? SessionError)?.message.contains("NaN key") == true }
 
         // A recipe may only name dataset and explainer builders.
         let r = try LuaState()
