@@ -29,6 +29,12 @@ public struct StudyConfig: Codable, Sendable {
     public var classifierBlocks = [1, 1, 1]
     public var classifierEpochs = 8
     public var difficulty = 0.3
+    /// Classification data: `phantoms` (generated, with finding masks to score the DoLL labels),
+    /// or a CheXpert-format (`chexpert`) or generic label CSV (`labelcsv`) at `classificationCSV`
+    /// with image paths relative to `classificationRoot`; 10% of it validates the classifiers.
+    public var classification = "phantoms"
+    public var classificationCSV: String? = nil
+    public var classificationRoot: String? = nil
     // DoLL labels
     public var labels = DollLabelConfig()
     // pre-training
@@ -60,6 +66,7 @@ public struct StudyConfig: Codable, Sendable {
 
     /// Settings that `set` accepts (`doll study --set key=value`, `doll.study{key = value}`).
     public static let settableKeys = ["seed", "image_size", "classifier_images", "classifiers", "classifier_epochs", "difficulty",
+                                      "classification", "classification_csv", "classification_root",
                                       "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
                                       "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
                                       "min_steps", "batch", "lr", "encoder_lr_scale"]
@@ -87,6 +94,11 @@ public struct StudyConfig: Codable, Sendable {
         case "classifiers": classifiers = try int(1...16)
         case "classifier_epochs": classifierEpochs = try int(1...10_000)
         case "difficulty": difficulty = try double(0...1)
+        case "classification":
+            guard ["phantoms", "chexpert", "labelcsv"].contains(value) else { throw TensorError("study setting 'classification' must be phantoms, chexpert or labelcsv") }
+            classification = value
+        case "classification_csv": classificationCSV = value
+        case "classification_root": classificationRoot = value
         case "explainer":
             guard let e = DollLabelConfig.Explainer(rawValue: value) else { throw TensorError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion") }
             labels.explainer = e
@@ -184,6 +196,27 @@ public final class Study {
         public var runs: [FinetuneRun]
         public var seconds: Double
         public var reportPath: String
+        /// The classifiers' observations (the DoLL label channels).
+        public var classes: [String] = phantomObservations
+    }
+
+    /// Classification train/validation sets (see `StudyConfig.classification`).
+    func classificationData() throws -> (train: Dataset, val: Dataset) {
+        let c = config
+        switch c.classification {
+        case "phantoms":
+            let pcfg = PhantomConfig(size: c.imageSize, seed: c.seed, difficulty: c.difficulty)
+            return (CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000),
+                    try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages))
+        default:
+            guard let csv = c.classificationCSV else { throw TensorError("classification '\(c.classification)' needs classification_csv (a labels CSV)") }
+            let all: Dataset = c.classification == "chexpert"
+                ? try CheXpertDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
+                : try LabelCSVDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
+            let cached = CachedDataset(all, capacity: 100_000)
+            let (train, val) = try cached.split(fraction: 0.9, seed: c.seed)
+            return (train, val)
+        }
     }
 
     /// Downstream train/test sets.
@@ -210,23 +243,23 @@ public final class Study {
         let t0 = Date()
         try FileManager.default.createDirectory(atPath: outputDirectory + "/figures", withIntermediateDirectories: true)
         // 1. classifiers
-        let pcfg = PhantomConfig(size: c.imageSize, seed: c.seed, difficulty: c.difficulty)
-        let clsTrain = CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000)
-        let clsVal = try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages)
+        let (clsTrain, clsVal) = try classificationData()
+        let classes = clsTrain.classes
+        let scored = c.classification == "phantoms"   // only phantoms have finding masks
         var classifiers: [ResNetClassifier] = []
         var aurocs: [Double] = []
         var perClassAUROC: [String: Double] = [:]
         for k in 0..<c.classifiers {
-            let m = try ResNetClassifier(.init(widths: c.classifierWidths, blocks: c.classifierBlocks, classes: phantomObservations, seed: c.seed &+ UInt64(k)))
+            let m = try ResNetClassifier(.init(widths: c.classifierWidths, blocks: c.classifierBlocks, classes: classes, seed: c.seed &+ UInt64(k)))
             var tc = Trainer.Config()
             tc.epochs = c.classifierEpochs; tc.batchSize = c.batchSize; tc.learningRate = 3e-3; tc.seed = c.seed &+ UInt64(k)
             tc.schedule = .cosine(minFactor: 0.05)
-            let trainer = try Trainer(model: m, task: .multiLabel(classes: phantomObservations), config: tc)
+            let trainer = try Trainer(model: m, task: .multiLabel(classes: classes), config: tc)
             trainer.shouldStop = shouldStop
             let h = try trainer.fit(train: ClassificationSource(clsTrain), validation: ClassificationSource(clsVal))
             let best = h.epochs[(h.bestEpoch ?? h.epochs.count) - 1].validation
             aurocs.append(best["auroc_mean"] ?? .nan)
-            if k == 0 { for n in phantomObservations { perClassAUROC[n] = best["auroc/\(n)"] } }
+            if k == 0 { for n in classes { perClassAUROC[n] = best["auroc/\(n)"] } }
             log(String(format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, aurocs.last!, Date().timeIntervalSince(t0)))
             classifiers.append(m)
         }
@@ -235,15 +268,15 @@ public final class Study {
         labeller.shouldStop = shouldStop
         let labels = try labeller.label(clsTrain)
         try labels.write(to: outputDirectory + "/doll_labels", images: clsTrain)
-        var localization = try scoreLabels(labels, clsTrain)
+        var localization = scored ? try scoreLabels(labels, clsTrain) : [:]
         log(String(format: "DoLL labels: %d images (%.0fs)", labels.ids.count, Date().timeIntervalSince(t0)))
         // 3. pre-train a U-Net on the DoLL labels (encoder from classifier 1)
-        let unetConfig = UNet.Config(classes: phantomObservations.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
+        let unetConfig = UNet.Config(classes: classes.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
         let pre = try UNet(unetConfig)
         try pre.loadEncoder(from: classifiers[0])
         var pc = Trainer.Config()
         pc.epochs = c.pretrainEpochs; pc.batchSize = c.batchSize; pc.learningRate = c.learningRate; pc.seed = c.seed
-        let ptrainer = try Trainer(model: pre, task: .segmentation(channels: phantomObservations, bceWeight: 1, diceWeight: 1), config: pc)
+        let ptrainer = try Trainer(model: pre, task: .segmentation(channels: classes, bceWeight: 1, diceWeight: 1), config: pc)
         ptrainer.shouldStop = shouldStop
         _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
         log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", Date().timeIntervalSince(t0)))
@@ -255,7 +288,7 @@ public final class Study {
             let p = try Autograd.noGrad { try pre(clsTrain.images(idx)).sigmoid() }
             for b in 0..<idx.count { predictions.append(try p.slice(axis: 0, start: b, end: b + 1).squeezed(0)) }
         }
-        for mode in DollLabelSet.BoostMode.allCases {
+        for mode in DollLabelSet.BoostMode.allCases where scored {
             let s = try scoreLabels(try labels.boosted(with: predictions, mode: mode), clsTrain)
             localization["boost_\(mode.rawValue)_pointing"] = s["pointing"]
             localization["boost_\(mode.rawValue)_dice"] = s["dice"]
@@ -293,7 +326,7 @@ public final class Study {
             }
         }
         let result = Result(classifierAUROC: aurocs, localization: localization, runs: runs, seconds: Date().timeIntervalSince(t0),
-                            reportPath: outputDirectory + "/report.md")
+                            reportPath: outputDirectory + "/report.md", classes: classes)
         try StudyReport(config: c, result: result, perClassAUROC: perClassAUROC, outputDirectory: outputDirectory)
             .write(examples: examples, test: dTest, labels: labels, labelImages: clsTrain)
         return result

@@ -116,11 +116,13 @@ struct StudyReport {
         md += "Generated \(ISO8601DateFormatter().string(from: Date())) by doll 0.1.0, BLAS kernel \(BLAS.coreName); "
         md += String(format: "run time %.0f s; seed %d.\n\n", result.seconds, config.seed)
         md += "## Classifiers\n\n"
-        md += "\(config.classifiers) × ResNet widths \(config.classifierWidths), \(config.classifierImages) phantoms at \(config.imageSize) px, "
+        let data = config.classification == "phantoms" ? "\(config.classifierImages) phantoms" : "\(config.classification) data from \(config.classificationCSV ?? "?")"
+        md += "\(config.classifiers) × ResNet widths \(config.classifierWidths), \(data) at \(config.imageSize) px, "
         md += "mean validation AUROC: " + result.classifierAUROC.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "\n\n"
         md += "| observation | AUROC (classifier 1) |\n|---|---|\n"
-        for n in phantomObservations { md += "| \(n) | \(String(format: "%.3f", perClassAUROC[n] ?? .nan)) |\n" }
+        for n in result.classes { md += "| \(n) | \(String(format: "%.3f", perClassAUROC[n] ?? .nan)) |\n" }
         md += "\n## DoLL labels against phantom ground truth\n\n"
+        if result.localization.isEmpty { md += "Not scored: the classification data has no finding masks.\n\n" }
         md += "Explainer \(config.labels.explainer.rawValue) (\(config.labels.igSteps) steps), threshold \(config.labels.threshold). Mean [95% bootstrap CI]:\n\n"
         for k in ["pointing", "pointing_chance", "dice", "auprc"] { md += "- \(k): \(result.localization[k].map { "\($0)" } ?? "n/a")\n" }
         md += "\nBoost round (labels refined with the DoLL-pre-trained U-Net's predictions\(config.boost.map { "; used: \($0.rawValue)" } ?? "; scored only, not used")):\n\n"

@@ -4,6 +4,32 @@ import Testing
 
 @Suite("DoLL study end to end", .serialized)
 struct StudyTests {
+    /// Pre-training from a real labelled set (NIH ChestX-ray14 at 64 px, label CSV) instead of phantoms.
+    @Test func studyPretrainsFromALabelCSV() throws {
+        let shared = ProcessInfo.processInfo.environment["DOLL_SHARED"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("shared").path
+        let root = shared + "/data/nih64"
+        guard FileManager.default.fileExists(atPath: root + "/labels.csv") else {
+            Issue.record("shared data missing: \(root) — set DOLL_SHARED or lay out ../shared next to the repository")
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doll-study-nih-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var cfg = try StudyConfig.preset("tiny")
+        try cfg.set("classification", "labelcsv")
+        try cfg.set("classification_csv", root + "/labels.csv")
+        try cfg.set("classification_root", root)
+        let study = Study(config: cfg, outputDirectory: dir)
+        study.log = { _ in }
+        let r = try study.run()
+        #expect(r.classes.count == 15 && r.classes.contains("Cardiomegaly") && !r.classes.contains("split"))
+        #expect(r.runs.count == 6 && r.runs.allSatisfy { $0.meanDice.isFinite })
+        #expect(r.localization.isEmpty, "no finding masks: the labels are not scored")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("labelcsv data from") && md.contains("| Hernia |"))
+    }
+
     @Test func tinyStudyWritesAParsableReport() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doll-study-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
