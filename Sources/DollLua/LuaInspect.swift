@@ -99,10 +99,14 @@ extension LuaState {
         return s
     }
 
-    static func isIdentifier(_ s: String) -> Bool {
+    /// A Lua name: letters, digits and `_`, not starting with a digit (keywords included).
+    public static func isName(_ s: String) -> Bool {
         guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else { return false }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) } && !LuaState.keywords.contains(s)
+        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
     }
+
+    /// A name usable as an identifier (not a keyword).
+    static func isIdentifier(_ s: String) -> Bool { isName(s) && !keywords.contains(s) }
 
     public static let keywords: Set<String> = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
                                                "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"]

@@ -73,7 +73,7 @@ enum LuaModule {
         // presets
         pushStrings(L, LabelPreset.chexpert); setField(L, "observations")
         pushStrings(L, LabelPreset.nih); setField(L, "nih_findings")
-        lua_pushstring(L, "0.1.0"); setField(L, "version")
+        lua_pushstring(L, dollVersion); setField(L, "version")
         // sub-tables png / plot filled by LuaPictures
         LuaPictures.install(L)
         lua_setglobal(L, "doll")

@@ -87,7 +87,7 @@ public enum LuaSession {
         var summary = Summary(path: path)
         try enc.encodeGlobals(skipNames: skipNames, summary: &summary)
         let manifest: [String: Any] = [
-            "format": "doll.session", "schema": schema, "doll": "0.1.0",
+            "format": "doll.session", "schema": schema, "doll": dollVersion,
             "created": ISO8601DateFormatter().string(from: Date()),
             "tensors": tensorsFile,
             "globals": enc.globals, "tables": enc.tables, "objects": enc.objects,
@@ -112,22 +112,7 @@ public enum LuaSession {
         let tmp = parent + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         do {
-            for (name, data) in files {
-                let fd = open(tmp + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-                guard fd >= 0 else { throw WriteError("cannot create \(tmp)/\(name): \(String(cString: strerror(errno)))") }
-                var ok = true
-                data.withUnsafeBytes { raw in
-                    var off = 0
-                    while off < raw.count {
-                        let w = write(fd, raw.baseAddress! + off, raw.count - off)
-                        if w <= 0 { ok = false; break }
-                        off += w
-                    }
-                }
-                if ok { ok = fsync(fd) == 0 }
-                close(fd)
-                guard ok else { throw WriteError("cannot write \(tmp)/\(name): \(String(cString: strerror(errno)))") }
-            }
+            for (name, data) in files { try AtomicFile.write(data, to: tmp + "/" + name) }   // written and fsynced
             _ = doll_fsync_directory(tmp)
             var isDir: ObjCBool = false
             if fm.fileExists(atPath: target, isDirectory: &isDir) {
@@ -416,6 +401,12 @@ extension LuaSession {
         return directory + "/" + name + ".dollsession"
     }
 
+    /// Names of the sessions in `directory`, sorted.
+    public static func names() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map { String($0.dropLast(".dollsession".count)) }.sorted()
+    }
+
     /// The most recently saved session's path, if any.
     public static var last: String? {
         guard let s = try? String(contentsOfFile: directory + "/LAST", encoding: .utf8) else { return nil }
@@ -452,9 +443,7 @@ extension LuaSession {
                 pushSummary(a, s); return 1
             }),
             ("list", { a in
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                    .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map { String($0.dropLast(".dollsession".count)) }.sorted()
-                LuaModule.pushStrings(a.L, names); return 1
+                LuaModule.pushStrings(a.L, names()); return 1
             }),
         ]
         lua_getglobal(L, "doll")

@@ -1,6 +1,9 @@
 import CBLAS
 import Dispatch
 
+/// The DoLL Workbench version (reports, sessions, `doll --version`, `doll.version`).
+public let dollVersion = "0.1.0"
+
 /// OpenBLAS facts and the single GEMM entry point every kernel uses.
 public enum BLAS {
     /// The active OpenBLAS core kernel (e.g. `Haswell`, `SkylakeX`, `Prescott`).

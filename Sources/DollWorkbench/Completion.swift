@@ -31,9 +31,7 @@ public struct Completer {
             switch command {
             case ":help": return Result(items: helpTopics().filter { $0.hasPrefix(text) }, append: nil)
             case ":load", ":save":
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: LuaSession.directory)) ?? [])
-                    .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map { String($0.dropLast(12)) }
-                return Result(items: names.filter { $0.hasPrefix(text) }.sorted(), append: nil)
+                return Result(items: LuaSession.names().filter { $0.hasPrefix(text) }, append: nil)
             case ":time":
                 return lua(prefix: String(trimmed.dropFirst(command.count)), text: text)
             default: return Result(items: [], append: nil)
@@ -51,13 +49,13 @@ public struct Completer {
         }
         if let sep = text.lastIndex(where: { $0 == "." || $0 == ":" }) {
             let base = text[..<sep].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard base.allSatisfy(LuaStateNames.isName) else { return Result(items: [], append: nil) }
+            guard base.allSatisfy(LuaState.isName) else { return Result(items: [], append: nil) }
             let partial = String(text[text.index(after: sep)...])
-            let names = lua.members(of: base, methodsOnly: text[sep] == ":").filter { $0.hasPrefix(partial) && LuaStateNames.isName($0) }
+            let names = lua.members(of: base, methodsOnly: text[sep] == ":").filter { $0.hasPrefix(partial) && LuaState.isName($0) }
             let head = String(text[...sep])
             return Result(items: names.map { head + $0 }, append: nil)
         }
-        let names = Set(lua.globalNames().filter(LuaStateNames.isName)).union(LuaState.keywords)
+        let names = Set(lua.globalNames().filter(LuaState.isName)).union(LuaState.keywords)
         return Result(items: names.filter { $0.hasPrefix(text) }.sorted(), append: nil)
     }
 
@@ -96,13 +94,6 @@ public struct Completer {
             _ = FileManager.default.fileExists(atPath: dir + name, isDirectory: &isDir)
             return shownDir + name + (isDir.boolValue ? "/" : "")
         }
-    }
-}
-
-enum LuaStateNames {
-    static func isName(_ s: String) -> Bool {
-        guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else { return false }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
     }
 }
 

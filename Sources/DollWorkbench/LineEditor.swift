@@ -42,14 +42,8 @@ final class LineEditor {
             out[0] = strdup(items[0]); out[1] = nil
             return out
         }
-        var common = Array(items[0].utf8)
-        for s in items.dropFirst() {
-            let b = Array(s.utf8)
-            var k = 0
-            while k < common.count, k < b.count, common[k] == b[k] { k += 1 }
-            common.removeSubrange(k...)
-        }
-        out[0] = strdup(String(decoding: common, as: UTF8.self))
+        let common = items.dropFirst().reduce(items[0]) { String($0.commonPrefix(with: $1)) }
+        out[0] = strdup(common)
         for (i, s) in items.enumerated() { out[i + 1] = strdup(s) }
         out[n + 1] = nil
         return out

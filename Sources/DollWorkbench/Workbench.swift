@@ -5,7 +5,7 @@ import Foundation
 
 /// Facts about this build, shown by `doll --version`, report headers and `:help`.
 public enum Workbench {
-    public static let version = "0.1.0"
+    public static let version = dollVersion
 
     /// Name/value pairs: doll, Lua, BLAS kernel and threads, OS, CPU.
     public static func versions(lua: LuaState? = nil) -> [(String, String)] {
