@@ -24,8 +24,10 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
 
+        // oneDNN convolutions behind a C API (C++ inside; Debian's libdnnl-dev, no pkg-config file).
+        .target(name: "CDollDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
-        .target(name: "DollTensor", dependencies: ["CBLAS"]),
+        .target(name: "DollTensor", dependencies: ["CBLAS", "CDollDNNL"]),
         // C helpers that catch libjpeg's longjmp (and, later, raise Lua errors from C).
         .target(name: "CDollSupport", dependencies: ["CJPEG", "CLua"]),
         // Image codecs, datasets, CheXpert/segmentation loaders, phantoms, augmentation.
@@ -61,7 +63,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor"]),
+        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollDNNL"]),
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
         .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
         .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor"]),

@@ -86,12 +86,18 @@ extension Tensor {
         node.grad = g?.detached()
     }
 
+    /// Whether an op on `inputs` will record a graph node (autodiff on and an input tracked).
+    @usableFromInline
+    static func willRecord(_ inputs: [Tensor]) -> Bool {
+        Autograd.isEnabled && inputs.contains(where: { $0.node != nil })
+    }
+
     /// Builds the result of a differentiable op: attaches a node when autodiff is on and any
     /// input is tracked. `backward` receives ∂L/∂result and a flag per input saying whether that
     /// input needs a gradient, and returns one gradient (or nil) per input.
     @usableFromInline
     static func record(_ result: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
-        guard Autograd.isEnabled, inputs.contains(where: { $0.node != nil }) else { return result }
+        guard willRecord(inputs) else { return result }
         let nodes = inputs.map(\.node)
         let needs = nodes.map { $0 != nil }
         var r = result

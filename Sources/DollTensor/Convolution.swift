@@ -136,11 +136,21 @@ extension Tensor {
         let outShape = [n, cout, geo.oh, geo.ow]
         _ = try Tensor.validatedCount(outShape)
         let x = self
-        let out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let dnnl = groups == 1 && ConvBackend.current == .oneDNN
+            ? geo.dnnl(batch: n, cin: c, cout: cout, transposed: false, bias: bias != nil) : nil
+        var out = Tensor(uninitializedShape: outShape)
+        if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
+        } else {
+            out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)
+        }
         return Tensor.record(out, inputs) { g, need in
+            let needB = need.count == 3 && need[2]
+            if let dnnl, let r = Kernels.dnnlBackward(dnnl, x: x, weight: weight, grad: g, needX: need[0], needW: need[1], needB: needB) {
+                return [r.gx, r.gw] + (need.count == 3 ? [needB ? (r.gb ?? channelSums(g)) : nil] : [])
+            }
             let (gx, gw) = Kernels.conv2dBackward(x, weight, g, geo, groups: groups, needX: need[0], needW: need[1])
-            return [gx, gw] + (need.count == 3 ? [need[2] ? channelSums(g) : nil] : [])
+            return [gx, gw] + (need.count == 3 ? [needB ? channelSums(g) : nil] : [])
         }
     }
 
@@ -170,12 +180,21 @@ extension Tensor {
         let geo = ConvGeometry(c: cout, h: oh, w: ow, kh: kh, kw: kw, sh: stride.h, sw: stride.w, ph: padding.h, pw: padding.w,
                                dh: dilation.h, dw: dilation.w, oh: h, ow: w)
         let x = self
-        let out = Kernels.convTranspose2dForward(x, weight, geo, outShape: outShape)
-        if let bias { Kernels.addChannelBias(out, bias) }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let dnnl = ConvBackend.current == .oneDNN ? geo.dnnl(batch: n, cin: shape[1], cout: cout, transposed: true, bias: bias != nil) : nil
+        var out = Tensor(uninitializedShape: outShape)
+        if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
+        } else {
+            out = Kernels.convTranspose2dForward(x, weight, geo, outShape: outShape)
+            if let bias { Kernels.addChannelBias(out, bias) }
+        }
         return Tensor.record(out, inputs) { g, need in
+            let needB = need.count == 3 && need[2]
+            if let dnnl, let r = Kernels.dnnlBackward(dnnl, x: x, weight: weight, grad: g, needX: need[0], needW: need[1], needB: needB) {
+                return [r.gx, r.gw] + (need.count == 3 ? [needB ? (r.gb ?? channelSums(g)) : nil] : [])
+            }
             let (gx, gw) = Kernels.convTranspose2dBackward(x, weight, g, geo, needX: need[0], needW: need[1])
-            return [gx, gw] + (need.count == 3 ? [need[2] ? channelSums(g) : nil] : [])
+            return [gx, gw] + (need.count == 3 ? [needB ? channelSums(g) : nil] : [])
         }
     }
 }
