@@ -24,10 +24,11 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
 
-        // oneDNN convolutions behind a C API (C++ inside; Debian's libdnnl-dev, no pkg-config file).
-        .target(name: "CDollDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
+        // Native kernels behind a C API: oneDNN convolutions (C++ inside; Debian's libdnnl-dev, no
+        // pkg-config file), parallel loops on oneDNN's OpenMP team (libgomp), vectorised loops.
+        .target(name: "CDollKernels", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
-        .target(name: "DollTensor", dependencies: ["CBLAS", "CDollDNNL"]),
+        .target(name: "DollTensor", dependencies: ["CBLAS", "CDollKernels"]),
         // C helpers that catch libjpeg's longjmp (and, later, raise Lua errors from C).
         .target(name: "CDollSupport", dependencies: ["CJPEG", "CLua"]),
         // Image codecs, datasets, CheXpert/segmentation loaders, phantoms, augmentation.
@@ -63,7 +64,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollDNNL"]),
+        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollKernels"]),
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
         .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
         .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor"]),

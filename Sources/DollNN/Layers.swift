@@ -64,10 +64,13 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
         self.eps = eps; self.momentum = momentum
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, relu: false) }
+
+    /// Batch norm followed by ReLU when `relu` (one fused pass where the backend has one).
+    public func forward(_ x: Tensor, relu: Bool) throws -> Tensor {
         var rm = running_mean.value, rv = running_var.value
         let y = try x.batchNorm(weight: weight.value, bias: bias.value, runningMean: &rm, runningVar: &rv,
-                                training: training, momentum: momentum, eps: eps)
+                                training: training, momentum: momentum, eps: eps, relu: relu)
         if training { running_mean.value = rm; running_var.value = rv }
         return y
     }
@@ -120,14 +123,24 @@ public final class Dropout: Module, @unchecked Sendable {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.dropout(p: p, training: training, rng: &rng) }
 }
 
-/// Applies layers in order; children are named `0`, `1`, … like `nn.Sequential`.
+/// Applies layers in order; children are named `0`, `1`, … like `nn.Sequential`. A BatchNorm2d
+/// directly followed by a ReLU runs as one fused batch-norm + ReLU.
 public final class Sequential: Module, @unchecked Sendable {
     public let layers: [Module]
     public init(_ layers: [Module]) { self.layers = layers }
     public override func children() -> [(String, Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
     public override func forward(_ x: Tensor) throws -> Tensor {
         var h = x
-        for l in layers { h = try l(h) }
+        var i = 0
+        while i < layers.count {
+            if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+                h = try bn.forward(h, relu: true)
+                i += 2
+            } else {
+                h = try layers[i](h)
+                i += 1
+            }
+        }
         return h
     }
 }

@@ -37,7 +37,7 @@ public final class BasicBlock: Module, @unchecked Sendable {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let main = try bn2(conv2(bn1(conv1(x)).relu()))
+        let main = try bn2(conv2(bn1.forward(conv1(x), relu: true)))
         return try (main + (down.map { try $0(x) } ?? x)).relu()
     }
 }

@@ -137,7 +137,7 @@ extension Tensor {
         _ = try Tensor.validatedCount(outShape)
         let x = self
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        let dnnl = groups == 1 && ConvBackend.current == .oneDNN
+        let dnnl = groups == 1 && KernelBackend.current == .oneDNN
             ? geo.dnnl(batch: n, cin: c, cout: cout, transposed: false, bias: bias != nil) : nil
         var out = Tensor(uninitializedShape: outShape)
         if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
@@ -181,7 +181,7 @@ extension Tensor {
                                dh: dilation.h, dw: dilation.w, oh: h, ow: w)
         let x = self
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        let dnnl = ConvBackend.current == .oneDNN ? geo.dnnl(batch: n, cin: shape[1], cout: cout, transposed: true, bias: bias != nil) : nil
+        let dnnl = KernelBackend.current == .oneDNN ? geo.dnnl(batch: n, cin: shape[1], cout: cout, transposed: true, bias: bias != nil) : nil
         var out = Tensor(uninitializedShape: outShape)
         if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
         } else {

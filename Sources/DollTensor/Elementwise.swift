@@ -256,11 +256,11 @@ extension Tensor {
         let x = self
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
-        Parallel.forRanges(count) { r in for i in r { py[i] = Swift.max(px[i], 0) } }
+        Parallel.forRanges(count) { r in Vec.relu(px + r.lowerBound, py + r.lowerBound, r.count) }
         return Tensor.record(y, [x]) { g, _ in
             let gx = Tensor(uninitializedShape: g.shape)
             let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, px = UnsafePointer(x.storage.pointer)
-            Parallel.forRanges(g.count) { r in for i in r { pd[i] = px[i] > 0 ? pg[i] : 0 } }
+            Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, px + r.lowerBound, pd + r.lowerBound, r.count) }
             return [gx]
         }
     }

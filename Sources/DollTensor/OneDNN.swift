@@ -1,22 +1,27 @@
-import CDollDNNL
+import CDollKernels
 import Foundation
 
-/// Which implementation runs convolutions and transposed convolutions.
+/// Which implementation runs convolutions, transposed convolutions and batch normalisation.
 ///
 /// `.oneDNN` (default): oneDNN's JIT kernels, which pick AVX-512 or AVX2 from the CPU by
-/// themselves, independent of the OpenBLAS kernel. Buffers stay NCHW between ops; each call
-/// reorders into the kernel's blocked layout and back (`CDollDNNL`). Geometries oneDNN refuses
-/// (grouped convolutions, negative right padding) run on `.im2col`.
-/// `.im2col`: im2col/col2im + OpenBLAS GEMM, the reference the tests compare against.
-/// The process default comes from `DOLL_CONV=im2col|onednn`; `ConvBackend.with(_:_:)` overrides it
-/// for one thread.
-public enum ConvBackend: String, Sendable, CaseIterable {
+/// themselves, independent of the OpenBLAS kernel, and run on oneDNN's OpenMP threads.
+/// Design: tensors stay plain NCHW between ops, so every other kernel, the autograd graph and
+/// every file format see one layout. Each convolution reorders its operands into the blocked
+/// layout its kernel chose and back (`CDollKernels`); those reorders cost a few percent of a 3×3
+/// convolution and buy layout-agnostic code everywhere else. Batch normalisation runs on NCHW
+/// directly and fuses the ReLU that follows it (one pass forward, one backward, a bit mask in
+/// between). Temporary buffers come from `BufferPool`. Geometries oneDNN refuses (grouped
+/// convolutions, negative right padding) run on `.reference`.
+/// `.reference`: im2col/col2im + OpenBLAS GEMM and plain Swift loops, the reference the tests
+/// compare against. The process default comes from `DOLL_KERNELS=reference|onednn`;
+/// `KernelBackend.with(_:_:)` overrides it for one thread.
+public enum KernelBackend: String, Sendable, CaseIterable {
     case oneDNN = "onednn"
-    case im2col
+    case reference
 
-    /// The process-wide default (environment `DOLL_CONV`, else `.oneDNN`).
-    public static let processDefault: ConvBackend = {
-        ProcessInfo.processInfo.environment["DOLL_CONV"].flatMap { ConvBackend(rawValue: $0.lowercased()) } ?? .oneDNN
+    /// The process-wide default (environment `DOLL_KERNELS`, else `.oneDNN`).
+    public static let processDefault: KernelBackend = {
+        ProcessInfo.processInfo.environment["DOLL_KERNELS"].flatMap { KernelBackend(rawValue: $0.lowercased()) } ?? .oneDNN
     }()
 
     private static let overrideKey: pthread_key_t = {
@@ -25,17 +30,18 @@ public enum ConvBackend: String, Sendable, CaseIterable {
         return key
     }()
 
-    /// The backend used by convolutions on this thread.
-    public static var current: ConvBackend {
+    /// The backend used on this thread.
+    public static var current: KernelBackend {
+        OneDNN.registerAllocator
         switch Int(bitPattern: pthread_getspecific(overrideKey)) {
         case 1: return .oneDNN
-        case 2: return .im2col
+        case 2: return .reference
         default: return processDefault
         }
     }
 
     /// Runs `body` with `backend` for the convolutions of this thread.
-    public static func with<R>(_ backend: ConvBackend, _ body: () throws -> R) rethrows -> R {
+    public static func with<R>(_ backend: KernelBackend, _ body: () throws -> R) rethrows -> R {
         let old = pthread_getspecific(overrideKey)
         pthread_setspecific(overrideKey, UnsafeRawPointer(bitPattern: backend == .oneDNN ? 1 : 2))
         defer { pthread_setspecific(overrideKey, old) }
@@ -55,6 +61,17 @@ public enum OneDNN {
                                    sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, bias: 0, relu: 0)
         return String(cString: doll_dnnl_impl(&g))
     }
+    /// Routes oneDNN's temporary buffers through `BufferPool` (once, before the first call).
+    static let registerAllocator: Void = {
+        doll_dnnl_set_allocator({ bytes in
+            UnsafeMutableRawPointer(BufferPool.shared.allocate((bytes + 3) / 4).0)
+        }, { p, bytes in
+            guard let p else { return }
+            let floats = (bytes + 3) / 4
+            BufferPool.shared.release(p.assumingMemoryBound(to: Float.self), capacity: BufferPool.shared.sizeClass(floats))
+        })
+    }()
+
     /// Geometries built so far (tests).
     static var cachedGeometries: Int { Int(doll_dnnl_cache_size()) }
 }

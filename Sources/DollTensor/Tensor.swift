@@ -75,7 +75,9 @@ final class BufferPool: @unchecked Sendable {
             }
             pthread_mutex_unlock(&lock)
         }
-        return (UnsafeMutablePointer<Float>.allocate(capacity: c), c)
+        // 64-byte aligned: whole cache lines, and what oneDNN's kernels expect of their buffers.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: c * 4, alignment: 64)
+        return (raw.bindMemory(to: Float.self, capacity: c), c)
     }
 
     func release(_ p: UnsafeMutablePointer<Float>, capacity c: Int) {

@@ -1,4 +1,4 @@
-import CDollDNNL
+import CDollKernels
 import Testing
 @testable import DollTensor
 
@@ -18,8 +18,8 @@ struct ConvCase: CustomStringConvertible {
     }
 
     /// Output, input gradient, weight gradient and bias gradient for a fixed upstream gradient.
-    func run(_ backend: ConvBackend, seed: UInt64) throws -> [Tensor] {
-        try ConvBackend.with(backend) {
+    func run(_ backend: KernelBackend, seed: UInt64) throws -> [Tensor] {
+        try KernelBackend.with(backend) {
             let x = randomTensor([n, cin, h, w], seed: seed).requiringGrad()
             let wt = randomTensor(transposed ? [cin, cout, k, k] : [cout, cin, k, k], seed: seed + 1).requiringGrad()
             let b = bias ? randomTensor([cout], seed: seed + 2).requiringGrad() : nil
@@ -76,7 +76,7 @@ struct OneDNNTests {
             if i < modelKinds, var g = c.geometry {
                 #expect(doll_dnnl_supports(&g) == 1, "oneDNN refused \(c)")
             }
-            let fast = try c.run(.oneDNN, seed: UInt64(100 + i)), ref = try c.run(.im2col, seed: UInt64(100 + i))
+            let fast = try c.run(.oneDNN, seed: UInt64(100 + i)), ref = try c.run(.reference, seed: UInt64(100 + i))
             for (name, (a, b)) in zip(["output", "input grad", "weight grad", "bias grad"], zip(fast, ref)) {
                 #expect(a.shape == b.shape, "\(c) \(name)")
                 #expect(relativeError(a, b) < 1e-4, "\(c) \(name): relative error \(relativeError(a, b))")
@@ -87,14 +87,14 @@ struct OneDNNTests {
     /// Only the gradients asked for are computed; the others stay nil, and asking for the weight
     /// gradient alone still matches the reference.
     @Test func partialGradients() throws {
-        for backend in ConvBackend.allCases {
-            try ConvBackend.with(backend) {
+        for backend in KernelBackend.allCases {
+            try KernelBackend.with(backend) {
                 let x = randomTensor([2, 8, 12, 12], seed: 1)
                 let w = randomTensor([8, 8, 3, 3], seed: 2).requiringGrad()
                 let y = try x.conv2d(weight: w, padding: 1)
                 try y.sum().backward()
                 #expect(x.grad == nil)
-                let ref = try ConvBackend.with(.im2col) { () -> Tensor in
+                let ref = try KernelBackend.with(.reference) { () -> Tensor in
                     let w2 = randomTensor([8, 8, 3, 3], seed: 2).requiringGrad()
                     try x.conv2d(weight: w2, padding: 1).sum().backward()
                     return w2.grad!
@@ -107,8 +107,8 @@ struct OneDNNTests {
     /// A geometry oneDNN cannot express (grouped convolution) runs on im2col with the same result.
     @Test func groupedConvolutionFallsBack() throws {
         let x = randomTensor([2, 4, 9, 9], seed: 3), w = randomTensor([6, 2, 3, 3], seed: 4)
-        let a = try ConvBackend.with(.oneDNN) { try x.conv2d(weight: w, padding: 1, groups: 2) }
-        let b = try ConvBackend.with(.im2col) { try x.conv2d(weight: w, padding: 1, groups: 2) }
+        let a = try KernelBackend.with(.oneDNN) { try x.conv2d(weight: w, padding: 1, groups: 2) }
+        let b = try KernelBackend.with(.reference) { try x.conv2d(weight: w, padding: 1, groups: 2) }
         #expect(relativeError(a, b) < 1e-6)
     }
 
@@ -118,5 +118,51 @@ struct OneDNNTests {
                 "unexpected ISA \(OneDNN.isa)")
         let impl = OneDNN.convImplementation   // a JIT kernel ("jit:…" or "brgconv:…"), not the reference loops
         #expect(impl.hasPrefix("jit") || impl.hasPrefix("brg"), "3×3 convolution runs \(impl)")
+    }
+}
+
+@Suite("Fused batch norm + ReLU against the reference loops", .serialized)
+struct FusedBatchNormTests {
+    /// Training and evaluation, with and without the fused ReLU: outputs, running statistics and
+    /// the gradients of input, γ and β agree with the plain loops (relative 1e-4). Planes of 42
+    /// values exercise both the vector body and the scalar tail.
+    @Test func matchesTheReference() throws {
+        for training in [true, false] {
+            for relu in [false, true] {
+                let label = "training \(training) relu \(relu)"
+                let x = randomTensor([3, 5, 7, 6], seed: 21, low: -2, high: 3)
+                func run(_ backend: KernelBackend) throws -> [Tensor] {
+                    try KernelBackend.with(backend) {
+                        let xi = x.requiringGrad()
+                        let w = randomTensor([5], seed: 22, low: 0.5, high: 1.5).requiringGrad()
+                        let b = randomTensor([5], seed: 23).requiringGrad()
+                        var rm = randomTensor([5], seed: 24), rv = randomTensor([5], seed: 25, low: 0.5, high: 2)
+                        let y = try xi.batchNorm(weight: w, bias: b, runningMean: &rm, runningVar: &rv, training: training, relu: relu)
+                        try y.backward(gradient: randomTensor(y.shape, seed: 26))
+                        return [y.detached(), rm, rv, xi.grad!, w.grad!, b.grad!]
+                    }
+                }
+                let fast = try run(.oneDNN), ref = try run(.reference)
+                for (name, (a, b)) in zip(["output", "running mean", "running var", "input grad", "γ grad", "β grad"], zip(fast, ref)) {
+                    #expect(relativeError(a, b) < 1e-4, "\(label) \(name): relative error \(relativeError(a, b))")
+                }
+            }
+        }
+    }
+
+    /// Evaluation-mode gradients with frozen γ/β (the attribution case) take the input-only path.
+    @Test func inputGradientOnly() throws {
+        let x = randomTensor([2, 4, 5, 5], seed: 31)
+        func run(_ backend: KernelBackend) throws -> Tensor {
+            try KernelBackend.with(backend) {
+                let xi = x.requiringGrad()
+                var rm = randomTensor([4], seed: 32), rv = randomTensor([4], seed: 33, low: 0.5, high: 2)
+                let y = try xi.batchNorm(weight: randomTensor([4], seed: 34), bias: randomTensor([4], seed: 35), runningMean: &rm,
+                                         runningVar: &rv, training: false, relu: true)
+                try y.sum().backward()
+                return xi.grad!
+            }
+        }
+        #expect(relativeError(try run(.oneDNN), try run(.reference)) < 1e-5)
     }
 }

@@ -51,6 +51,26 @@ struct Entry {
     primitive bwd_data, bwd_weights;
 };
 
+void *(*alloc_fn)(size_t) = nullptr;
+void (*free_fn)(void *, size_t) = nullptr;
+
+/// Temporary buffers of one call (reorder targets, scratchpads), from the engine's buffer pool
+/// when one is registered, returned when the call ends.
+struct Scope {
+    std::vector<std::pair<void *, size_t>> held;
+    memory make(const memory::desc &md) {
+        size_t bytes = md.get_size();
+        if (!alloc_fn || bytes == 0) return memory(md, cpu());
+        void *p = alloc_fn(bytes);
+        if (!p) throw std::bad_alloc();
+        held.emplace_back(p, bytes);
+        return memory(md, cpu(), p);
+    }
+    ~Scope() {
+        for (auto &h : held) free_fn(h.first, h.second);
+    }
+};
+
 std::mutex cache_lock;
 std::map<Key, std::shared_ptr<Entry>> cache;
 
@@ -174,27 +194,27 @@ struct View {
     bool copied = false;
 };
 
-View input(stream &s, const memory::desc &plain, const void *ptr, const memory::desc &want) {
+View input(Scope &sc, stream &s, const memory::desc &plain, const void *ptr, const memory::desc &want) {
     View v;
     v.user = memory(plain, cpu(), const_cast<void *>(ptr));
     if (want == plain) {
         v.internal = v.user;
         return v;
     }
-    v.internal = memory(want, cpu());
+    v.internal = sc.make(want);
     v.copied = true;
     reorder(v.user, v.internal).execute(s, v.user, v.internal);
     return v;
 }
 
-View output(const memory::desc &plain, void *ptr, const memory::desc &want) {
+View output(Scope &sc, const memory::desc &plain, void *ptr, const memory::desc &want) {
     View v;
     v.user = memory(plain, cpu(), ptr);
     if (want == plain) {
         v.internal = v.user;
         return v;
     }
-    v.internal = memory(want, cpu());
+    v.internal = sc.make(want);
     v.copied = true;
     return v;
 }
@@ -203,7 +223,7 @@ void finish(stream &s, View &v) {
     if (v.copied) reorder(v.internal, v.user).execute(s, v.internal, v.user);
 }
 
-memory scratch(const primitive_desc &pd) { return memory(pd.scratchpad_desc(), cpu()); }
+memory scratch(Scope &sc, const primitive_desc &pd) { return sc.make(pd.scratchpad_desc()); }
 
 void fail(char *err, size_t errlen, const std::string &msg) {
     if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
@@ -218,13 +238,14 @@ extern "C" int doll_dnnl_conv_forward(const doll_conv_geometry *gp, int training
     try {
         auto e = lookup(g, training != 0, false, why);
         if (!e) { fail(err, errlen, why); return 1; }
+        Scope sc;
         stream s(cpu());
         auto &pd = e->fwd_pd;
-        View x = input(s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, pd.src_desc());
-        View w = input(s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
-        View y = output(memory::desc(dst_dims(g), dt::f32, tag::nchw), dst, pd.dst_desc());
+        View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, pd.src_desc());
+        View w = input(sc, s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
+        View y = output(sc, memory::desc(dst_dims(g), dt::f32, tag::nchw), dst, pd.dst_desc());
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.internal}, {DNNL_ARG_WEIGHTS, w.internal},
-                                             {DNNL_ARG_DST, y.internal}, {DNNL_ARG_SCRATCHPAD, scratch(pd)}};
+                                             {DNNL_ARG_DST, y.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, pd)}};
         if (g.bias) args[DNNL_ARG_BIAS] = memory(pd.weights_desc(1), cpu(), const_cast<float *>(bias));
         e->fwd.execute(s, args);
         finish(s, y);
@@ -246,34 +267,35 @@ extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float
     try {
         auto e = lookup(g, true, true, why);
         if (!e) { fail(err, errlen, why); return 1; }
+        Scope sc;
         stream s(cpu());
         memory::desc dst_plain(dst_dims(g), dt::f32, tag::nchw);
         if (diff_src) {
             auto &pd = e->bwd_data_pd;
-            View dy = input(s, dst_plain, diff_dst, pd.diff_dst_desc());
-            View w = input(s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
-            View dx = output(memory::desc(src_dims(g), dt::f32, tag::nchw), diff_src, pd.diff_src_desc());
+            View dy = input(sc, s, dst_plain, diff_dst, pd.diff_dst_desc());
+            View w = input(sc, s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
+            View dx = output(sc, memory::desc(src_dims(g), dt::f32, tag::nchw), diff_src, pd.diff_src_desc());
             e->bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, dy.internal}, {DNNL_ARG_WEIGHTS, w.internal},
-                                    {DNNL_ARG_DIFF_SRC, dx.internal}, {DNNL_ARG_SCRATCHPAD, scratch(pd)}});
+                                    {DNNL_ARG_DIFF_SRC, dx.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, pd)}});
             finish(s, dx);
             if (diff_weights) {  // reuse the reordered diff_dst when backward-weights wants the same layout
                 auto &wpd = e->bwd_weights_pd;
-                View dy2 = wpd.diff_dst_desc() == dy.internal.get_desc() ? dy : input(s, dst_plain, diff_dst, wpd.diff_dst_desc());
-                View x = input(s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
-                View dw = output(memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
+                View dy2 = wpd.diff_dst_desc() == dy.internal.get_desc() ? dy : input(sc, s, dst_plain, diff_dst, wpd.diff_dst_desc());
+                View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
+                View dw = output(sc, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
                 std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.internal}, {DNNL_ARG_DIFF_DST, dy2.internal},
-                                                     {DNNL_ARG_DIFF_WEIGHTS, dw.internal}, {DNNL_ARG_SCRATCHPAD, scratch(wpd)}};
+                                                     {DNNL_ARG_DIFF_WEIGHTS, dw.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, wpd)}};
                 if (g.bias) args[DNNL_ARG_DIFF_BIAS] = memory(wpd.diff_weights_desc(1), cpu(), diff_bias);
                 e->bwd_weights.execute(s, args);
                 finish(s, dw);
             }
         } else if (diff_weights) {
             auto &wpd = e->bwd_weights_pd;
-            View dy = input(s, dst_plain, diff_dst, wpd.diff_dst_desc());
-            View x = input(s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
-            View dw = output(memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
+            View dy = input(sc, s, dst_plain, diff_dst, wpd.diff_dst_desc());
+            View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
+            View dw = output(sc, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.internal}, {DNNL_ARG_DIFF_DST, dy.internal},
-                                                 {DNNL_ARG_DIFF_WEIGHTS, dw.internal}, {DNNL_ARG_SCRATCHPAD, scratch(wpd)}};
+                                                 {DNNL_ARG_DIFF_WEIGHTS, dw.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, wpd)}};
             if (g.bias) args[DNNL_ARG_DIFF_BIAS] = memory(wpd.diff_weights_desc(1), cpu(), diff_bias);
             e->bwd_weights.execute(s, args);
             finish(s, dw);
@@ -284,6 +306,11 @@ extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float
         fail(err, errlen, ex.what());
         return 2;
     }
+}
+
+extern "C" void doll_dnnl_set_allocator(void *(*alloc)(size_t bytes), void (*release)(void *ptr, size_t bytes)) {
+    alloc_fn = alloc;
+    free_fn = release;
 }
 
 extern "C" int doll_dnnl_supports(const doll_conv_geometry *g) {

@@ -40,6 +40,9 @@ int doll_dnnl_conv_backward(const doll_conv_geometry *g, const float *src, const
                             const float *diff_dst, float *diff_src, float *diff_weights, float *diff_bias,
                             char *err, size_t errlen);
 
+/** Routes oneDNN's temporary buffers (reorders, scratchpads) through the caller's allocator. */
+void doll_dnnl_set_allocator(void *(*alloc)(size_t bytes), void (*release)(void *ptr, size_t bytes));
+
 /** 1 when oneDNN has an implementation for this geometry (building and caching its forward
  *  primitive); 0 otherwise. */
 int doll_dnnl_supports(const doll_conv_geometry *g);
