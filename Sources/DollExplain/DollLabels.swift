@@ -136,6 +136,7 @@ public final class DollLabeller {
 
     /// Labels the samples `indices` (default: all) of `dataset`.
     public func label(_ dataset: Dataset, indices: [Int]? = nil) throws -> DollLabelSet {
+        defer { Tensor.releaseCachedMemory() }
         let idx = indices ?? Array(0..<dataset.count)
         let c = classes.count, s = dataset.size
         let attributors = try models.map(attributor)

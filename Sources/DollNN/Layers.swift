@@ -66,6 +66,28 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, relu: false) }
 
+    /// `self(conv(x))` (then ReLU). In evaluation mode, when no parameter of either needs a
+    /// gradient (inference, explanations), the batch norm is folded into the convolution:
+    /// weight·γ/σ and bias β − μ·γ/σ (+ the conv's bias·γ/σ), one pass instead of three.
+    public func forward(_ x: Tensor, after conv: Conv2d, relu: Bool) throws -> Tensor {
+        let params = [conv.weight.value, weight.value, bias.value] + (conv.bias.map { [$0.value] } ?? [])
+        guard !training, !(Autograd.isEnabled && params.contains(where: \.requiresGrad)) else {
+            return try forward(conv(x), relu: relu)
+        }
+        let w = conv.weight.value, cout = w.shape[0], per = w.count / Swift.max(cout, 1)
+        let gam = weight.value.scalars, bet = bias.value.scalars, mu = running_mean.value.scalars, va = running_var.value.scalars
+        let convBias = conv.bias?.value.scalars
+        var scaled = w.scalars
+        var shift = [Float](repeating: 0, count: cout)
+        for o in 0..<cout {
+            let k = gam[o] / (va[o] + eps).squareRoot()
+            for i in 0..<per { scaled[o * per + i] *= k }
+            shift[o] = bet[o] - mu[o] * k + (convBias?[o] ?? 0) * k
+        }
+        return try x.conv2d(weight: Tensor(scaled, shape: w.shape), bias: Tensor(shift), stride: conv.stride, padding: conv.padding,
+                            dilation: conv.dilation, groups: conv.groups, relu: relu)
+    }
+
     /// Batch norm followed by ReLU when `relu` (one fused pass where the backend has one).
     public func forward(_ x: Tensor, relu: Bool) throws -> Tensor {
         var rm = running_mean.value, rv = running_var.value
@@ -123,8 +145,9 @@ public final class Dropout: Module, @unchecked Sendable {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.dropout(p: p, training: training, rng: &rng) }
 }
 
-/// Applies layers in order; children are named `0`, `1`, … like `nn.Sequential`. A BatchNorm2d
-/// directly followed by a ReLU runs as one fused batch-norm + ReLU.
+/// Applies layers in order; children are named `0`, `1`, … like `nn.Sequential`. Conv2d →
+/// BatchNorm2d (→ ReLU) runs through `BatchNorm2d.forward(_:after:relu:)`, and BatchNorm2d → ReLU
+/// as one fused batch-norm + ReLU.
 public final class Sequential: Module, @unchecked Sendable {
     public let layers: [Module]
     public init(_ layers: [Module]) { self.layers = layers }
@@ -133,7 +156,11 @@ public final class Sequential: Module, @unchecked Sendable {
         var h = x
         var i = 0
         while i < layers.count {
-            if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+            if let conv = layers[i] as? Conv2d, i + 1 < layers.count, let bn = layers[i + 1] as? BatchNorm2d {
+                let relu = i + 2 < layers.count && layers[i + 2] is ReLU
+                h = try bn.forward(h, after: conv, relu: relu)
+                i += relu ? 3 : 2
+            } else if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
                 h = try bn.forward(h, relu: true)
                 i += 2
             } else {

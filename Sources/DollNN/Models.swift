@@ -37,7 +37,7 @@ public final class BasicBlock: Module, @unchecked Sendable {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let main = try bn2(conv2(bn1.forward(conv1(x), relu: true)))
+        let main = try bn2.forward(bn1.forward(x, after: conv1, relu: true), after: conv2, relu: false)
         return try (main + (down.map { try $0(x) } ?? x)).relu()
     }
 }

@@ -142,6 +142,7 @@ public final class Trainer {
 
     /// Trains on `train`, validating on `validation` after each epoch when given.
     public func fit(train: BatchSource, validation: BatchSource? = nil) throws -> TrainingHistory {
+        defer { Tensor.releaseCachedMemory() }
         guard train.count >= 1 else { throw TensorError("Trainer.fit: the training set is empty") }
         let optimizer = try makeOptimizer()
         var rng = RandomGenerator(seed: config.seed)

@@ -115,8 +115,9 @@ extension Tensor {
     /// 2-D convolution (cross-correlation, PyTorch semantics).
     /// `self [N, C, H, W]`, `weight [Cout, C/groups, kh, kw]`, `bias [Cout]` → `[N, Cout, H', W']`
     /// with `H' = (H + 2·pad − dil·(kh−1) − 1)/stride + 1`.
+    /// With `relu`, returns `max(0, conv2d(…))`, fused into the convolution where the backend can.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Pair = 1, padding: Pair = 0,
-                       dilation: Pair = 1, groups: Int = 1) throws -> Tensor {
+                       dilation: Pair = 1, groups: Int = 1, relu: Bool = false) throws -> Tensor {
         guard rank == 4 else { throw TensorError("conv2d input must be [N, C, H, W], got \(shapeString(shape))") }
         guard weight.rank == 4 else { throw TensorError("conv2d weight must be [Cout, Cin/groups, kh, kw], got \(shapeString(weight.shape))") }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
@@ -140,6 +141,25 @@ extension Tensor {
         let dnnl = groups == 1 && KernelBackend.current == .oneDNN
             ? geo.dnnl(batch: n, cin: c, cout: cout, transposed: false, bias: bias != nil) : nil
         var out = Tensor(uninitializedShape: outShape)
+        if var fused = dnnl, relu {
+            fused.relu = 1
+            if Kernels.dnnlForward(fused, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
+                // Backward: mask by the output, then the convolution's own backward.
+                let y = out.detached()
+                return Tensor.record(out, inputs) { g, need in
+                    let masked = Tensor(uninitializedShape: g.shape)
+                    let pg = UnsafePointer(g.storage.pointer), py = UnsafePointer(y.storage.pointer), pm = masked.storage.pointer
+                    Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pm + r.lowerBound, r.count) }
+                    let needB = need.count == 3 && need[2]
+                    if let r = Kernels.dnnlBackward(dnnl!, x: x, weight: weight, grad: masked, needX: need[0], needW: need[1], needB: needB) {
+                        return [r.gx, r.gw] + (need.count == 3 ? [needB ? (r.gb ?? channelSums(masked)) : nil] : [])
+                    }
+                    let (gx, gw) = Kernels.conv2dBackward(x, weight, masked, geo, groups: groups, needX: need[0], needW: need[1])
+                    return [gx, gw] + (need.count == 3 ? [needB ? channelSums(masked) : nil] : [])
+                }
+            }
+        }
+        if relu { return try conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups).relu() }
         if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
         } else {
             out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)

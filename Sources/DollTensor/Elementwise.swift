@@ -257,10 +257,13 @@ extension Tensor {
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
         Parallel.forRanges(count) { r in Vec.relu(px + r.lowerBound, py + r.lowerBound, r.count) }
+        // The backward mask reads the output (y > 0 exactly where x > 0), which the next op keeps
+        // alive anyway, so the input can be freed as soon as nothing else holds it.
+        let out = y.detached()
         return Tensor.record(y, [x]) { g, _ in
             let gx = Tensor(uninitializedShape: g.shape)
-            let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, px = UnsafePointer(x.storage.pointer)
-            Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, px + r.lowerBound, pd + r.lowerBound, r.count) }
+            let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, py = UnsafePointer(out.storage.pointer)
+            Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pd + r.lowerBound, r.count) }
             return [gx]
         }
     }

@@ -72,6 +72,9 @@ public enum OneDNN {
         })
     }()
 
+    /// Pooled buffers: bytes live now, their high-water mark, and bytes cached for reuse.
+    public static var poolStatistics: (live: Int, peakLive: Int, cached: Int) { BufferPool.shared.statistics }
+
     /// Geometries built so far (tests).
     static var cachedGeometries: Int { Int(doll_dnnl_cache_size()) }
 }

@@ -43,15 +43,23 @@ final class TensorStorage: @unchecked Sendable {
 }
 
 /// A size-classed cache of freed Float buffers (four classes per power of two, so at most 25%
-/// slack), bounded in total bytes. Thread-safe.
+/// slack), bounded in total bytes (256 MiB by default: enough to recycle a training step's
+/// activations, small enough that an IG batch of 50 peaks below Captum's memory). Long jobs and
+/// the REPL hand the cache back with `Tensor.releaseCachedMemory()` when they finish. Thread-safe.
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     /// Buffers smaller than this are left to malloc (it already reuses them well).
     let minPooled = 1 << 15
-    /// Upper bound on cached bytes.
-    let maxCachedBytes = 1 << 31
+    /// Upper bound on cached bytes (`DOLL_POOL_MB`, default 256 MiB).
+    let maxCachedBytes: Int = {
+        let mb = ProcessInfo.processInfo.environment["DOLL_POOL_MB"].flatMap { Int($0) } ?? 256
+        return Swift.max(0, Swift.min(mb, 1 << 20)) << 20
+    }()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
+    /// Bytes of pooled-size buffers handed out and not yet released, and their high-water mark.
+    private(set) var liveBytes = 0
+    private(set) var peakLiveBytes = 0
     private var lock = pthread_mutex_t()
 
     init() { pthread_mutex_init(&lock, nil) }
@@ -68,6 +76,8 @@ final class BufferPool: @unchecked Sendable {
         let c = sizeClass(n)
         if c >= minPooled {
             pthread_mutex_lock(&lock)
+            liveBytes += c * 4
+            peakLiveBytes = Swift.max(peakLiveBytes, liveBytes)
             if let p = free[c]?.popLast() {
                 cachedBytes -= c * 4
                 pthread_mutex_unlock(&lock)
@@ -83,6 +93,7 @@ final class BufferPool: @unchecked Sendable {
     func release(_ p: UnsafeMutablePointer<Float>, capacity c: Int) {
         if c >= minPooled {
             pthread_mutex_lock(&lock)
+            liveBytes -= c * 4
             if cachedBytes + c * 4 <= maxCachedBytes {
                 free[c, default: []].append(p)
                 cachedBytes += c * 4
@@ -94,6 +105,13 @@ final class BufferPool: @unchecked Sendable {
         p.deallocate()
     }
 
+    /// (live, peak live, cached) bytes of pooled-size buffers.
+    var statistics: (live: Int, peakLive: Int, cached: Int) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return (liveBytes, peakLiveBytes, cachedBytes)
+    }
+
     /// Frees every cached buffer (e.g. after a large job).
     func trim() {
         pthread_mutex_lock(&lock)
@@ -101,6 +119,11 @@ final class BufferPool: @unchecked Sendable {
         free = [:]; cachedBytes = 0
         pthread_mutex_unlock(&lock)
     }
+}
+
+extension Tensor {
+    /// Returns the buffers cached for reuse to the system (call when a long job ends).
+    public static func releaseCachedMemory() { BufferPool.shared.trim() }
 }
 
 /// A dense Float32 array in row-major (NCHW for images) layout, with value semantics

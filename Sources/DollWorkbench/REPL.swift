@@ -89,6 +89,7 @@ public final class REPL {
     /// Evaluates a chunk. Returns false while the chunk is incomplete (more lines needed).
     @discardableResult
     public func evaluate(_ chunk: String, timed: Bool = false) -> Bool {
+        defer { Tensor.releaseCachedMemory() }   // idle at the prompt: cached buffers go back
         var code = chunk
         if code.hasPrefix("=") { code = "return " + code.dropFirst() }
         // An expression is printed; otherwise the chunk runs as statements.

@@ -11,7 +11,9 @@ public enum Workbench {
     public static func versions(lua: LuaState? = nil) -> [(String, String)] {
         var v: [(String, String)] = [("doll", version)]
         if let lua, let lv = try? lua.evaluate("_VERSION") { v.append(("Lua", lv)) }
+        v.append(("Convolutions", EngineInfo.convolutions))
         v.append(("BLAS", "OpenBLAS \(BLAS.coreName) kernel, \(BLAS.threads) worker threads (\(BLAS.config.trimmingCharacters(in: .whitespaces)))"))
+        if let note = EngineInfo.blasNote { v.append(("Note", note)) }
         #if compiler(>=6.3)
         v.append(("Swift compiler", "6.3 or newer"))
         #else

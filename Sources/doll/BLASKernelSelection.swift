@@ -1,3 +1,4 @@
+import DollTensor
 import Foundation
 
 /// Picks the OpenBLAS core kernel for this CPU. Debian's OpenBLAS 0.3.21 does not recognise
@@ -5,26 +6,12 @@ import Foundation
 /// `OPENBLAS_CORETYPE` before the library loads fixes that. A value already in the environment
 /// (set by the user or the machine) is respected.
 enum BLASKernelSelection {
-    /// The kernel to request for a CPU with the given `/proc/cpuinfo` flags, if any.
-    static func kernel(forFlags flags: Set<Substring>) -> String? {
-        if flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512vl") { return "SkylakeX" }
-        if flags.contains("avx2") && flags.contains("fma") { return "Haswell" }
-        return nil
-    }
-
-    static func cpuFlags() -> Set<Substring> {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(separator: " "))
-    }
-
     /// Re-executes the current binary with `OPENBLAS_CORETYPE` set, once. Returns normally when
     /// nothing needs doing or when exec fails (the process then runs on the default kernel).
     static func reexecIfNeeded() {
         let env = ProcessInfo.processInfo.environment
         guard env["OPENBLAS_CORETYPE"] == nil, env["DOLL_BLAS_REEXEC"] == nil,
-              let kernel = kernel(forFlags: cpuFlags()) else { return }
+              let kernel = EngineInfo.blasKernel(forFlags: EngineInfo.cpuFlags()) else { return }
         setenv("OPENBLAS_CORETYPE", kernel, 1)
         setenv("DOLL_BLAS_REEXEC", "1", 1)   // guard against loops
         let args = CommandLine.arguments

@@ -19,11 +19,18 @@ struct BenchResult {
     }
 }
 
-/// Peak resident set size of this process so far, in MiB (Linux `ru_maxrss` is in KiB).
+/// Peak resident set size of this process image so far, in MiB: `VmHWM` of /proc/self/status.
+/// (`getrusage`'s `ru_maxrss` survives `exec`, so a child started by a big parent would report
+/// the parent's peak; the high-water mark belongs to the address space and starts anew.)
 func peakRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+    return kb / 1024
 }
 
 /// Times `body` after `warmup` untimed runs: median and minimum of `runs` timed runs (ms).
@@ -89,8 +96,6 @@ enum Workloads {
         return BenchResult(name: "doll_labels_k\(k)", medianMs: t.median, minMs: t.min, extra: [("images_per_s", 8 / t.median * 1000)])
     }
 
-    /// Workloads whose peak memory is reported: each runs in a child process of its own.
-    static let isolated: Set<String> = ["ig50_resnetcxr_ibs10", "ig50_resnetcxr_ibs50"]
 
     /// IG with 50 Gauss–Legendre steps on ResNetCXR for one 224² image (time and peak RSS).
     static func integratedGradients(internalBatch: Int, runs: Int) throws -> BenchResult {
@@ -100,8 +105,9 @@ enum Workloads {
         let x = try Tensor.uniform([1, 1, 224, 224], rng: &rng)
         let ig = IntegratedGradients(model: model, options: .init(steps: 50, internalBatch: internalBatch))
         let t = try measure(runs: runs) { _ = try ig.attribute(x, target: 0) }
+        let pool = OneDNN.poolStatistics
         return BenchResult(name: "ig50_resnetcxr_ibs\(internalBatch)", medianMs: t.median, minMs: t.min,
-                           extra: [("peak_rss_mb", peakRSSMegabytes())])
+                           extra: [("peak_rss_mb", peakRSSMegabytes()), ("peak_tensor_mb", Double(pool.peakLive) / 1048576)])
     }
 
     /// One optimisation step (forward, loss, backward, Adam) or one eval forward of the default
@@ -202,9 +208,11 @@ struct Bench: ParsableCommand {
     func run() throws {
         let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
         var results: [BenchResult] = []
+        // With more than one workload, each runs in a child process of its own (as the PyTorch
+        // side does), so that no workload inherits another's buffer pool, caches or peak memory.
         let isolate = selected.map { $0.count > 1 } ?? true
         for w in Workloads.all where selected?.contains(w.name) ?? true {
-            let r = isolate && Workloads.isolated.contains(w.name) ? try runInChild(w.name) : try w.run(runs)
+            let r = isolate ? try runInChild(w.name, runs: runs) : try w.run(runs)
             results.append(r)
             if !json {
                 let extras = r.extra.map { String(format: "%@ %.1f", $0.0, $0.1) }.joined(separator: "  ")
@@ -212,10 +220,13 @@ struct Bench: ParsableCommand {
             }
         }
         if json {
-            print("{\"blas_kernel\": \"\(BLAS.coreName)\", \"threads\": \(BLAS.threads), \"results\": [" +
-                  results.map(\.json).joined(separator: ", ") + "]}")
+            func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            var head = ["\"blas_kernel\": \(quoted(BLAS.coreName))", "\"threads\": \(BLAS.threads)",
+                        "\"convolutions\": \(quoted(EngineInfo.convolutions))"]
+            if let note = EngineInfo.blasNote { head.append("\"blas_note\": \(quoted(note))") }
+            print("{" + head.joined(separator: ", ") + ", \"results\": [" + results.map(\.json).joined(separator: ", ") + "]}")
         } else {
-            print("BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads)")
+            EngineInfo.summary.forEach { print($0) }
         }
     }
 }

@@ -9,7 +9,7 @@ struct Doll: ParsableCommand {
         commandName: "doll",
         abstract: "DoLL Workbench: explanation-driven pre-training for chest-radiograph segmentation.",
         discussion: "With no subcommand, starts the interactive workbench (a Lua REPL with the doll module).",
-        version: "doll \(Workbench.version) (BLAS kernel: \(BLAS.coreName), threads: \(BLAS.threads))",
+        version: (["doll \(Workbench.version)"] + EngineInfo.summary).joined(separator: "\n"),
         subcommands: [Run.self, Export.self, StudyCommand.self, PhantomsCommand.self, Bench.self]
     )
 
