@@ -74,17 +74,15 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
         guard !training, !(Autograd.isEnabled && params.contains(where: \.requiresGrad)) else {
             return try forward(conv(x), relu: relu)
         }
-        let w = conv.weight.value, cout = w.shape[0], per = w.count / Swift.max(cout, 1)
+        let w = conv.weight.value, cout = w.shape[0]
         let gam = weight.value.scalars, bet = bias.value.scalars, mu = running_mean.value.scalars, va = running_var.value.scalars
         let convBias = conv.bias?.value.scalars
-        var scaled = w.scalars
-        var shift = [Float](repeating: 0, count: cout)
+        var scale = [Float](repeating: 0, count: cout), shift = scale
         for o in 0..<cout {
-            let k = gam[o] / (va[o] + eps).squareRoot()
-            for i in 0..<per { scaled[o * per + i] *= k }
-            shift[o] = bet[o] - mu[o] * k + (convBias?[o] ?? 0) * k
+            scale[o] = gam[o] / (va[o] + eps).squareRoot()
+            shift[o] = bet[o] - mu[o] * scale[o] + (convBias?[o] ?? 0) * scale[o]
         }
-        return try x.conv2d(weight: Tensor(scaled, shape: w.shape), bias: Tensor(shift), stride: conv.stride, padding: conv.padding,
+        return try x.conv2d(weight: w.scaledAlongFirstAxis(scale), bias: Tensor(shift), stride: conv.stride, padding: conv.padding,
                             dilation: conv.dilation, groups: conv.groups, relu: relu)
     }
 

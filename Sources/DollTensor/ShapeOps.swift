@@ -190,3 +190,21 @@ extension Kernels {
         return out
     }
 }
+
+extension Tensor {
+    /// Each slice along the first axis multiplied by its own factor: `out[i, …] = self[i, …]·k[i]`
+    /// (e.g. a convolution weight `[Cout, …]` scaled per output channel). Not differentiable.
+    public func scaledAlongFirstAxis(_ k: [Float]) throws -> Tensor {
+        guard rank >= 1, k.count == shape[0] else {
+            throw TensorError("scaledAlongFirstAxis: \(k.count) factors for shape \(shapeString(shape))")
+        }
+        let out = Tensor(uninitializedShape: shape)
+        let per = count / Swift.max(shape[0], 1)
+        let src = UnsafePointer(storage.pointer), dst = out.storage.pointer
+        for i in 0..<shape[0] {
+            let f = k[i]
+            for j in 0..<per { dst[i * per + j] = src[i * per + j] * f }
+        }
+        return out
+    }
+}

@@ -1,3 +1,4 @@
+import CDollKernels
 import Foundation
 
 /// An error raised by a tensor operation: a shape, argument or format problem, with a message
@@ -43,26 +44,38 @@ final class TensorStorage: @unchecked Sendable {
 }
 
 /// A size-classed cache of freed Float buffers (four classes per power of two, so at most 25%
-/// slack), bounded in total bytes (256 MiB by default: enough to recycle a training step's
-/// activations, small enough that an IG batch of 50 peaks below Captum's memory). Long jobs and
-/// the REPL hand the cache back with `Tensor.releaseCachedMemory()` when they finish. Thread-safe.
+/// slack), least recently freed dropped first. The cache may hold what keeps live + cached bytes
+/// within the job's own peak of live bytes plus a fixed allowance (`DOLL_POOL_MB`, 256 MiB): a
+/// training step or an IG chunk then reuses the previous one's buffers without page faults, and
+/// caching raises a job's footprint by at most the allowance. Long jobs and the REPL hand the cache back with
+/// `Tensor.releaseCachedMemory()` when they finish, which also starts a new job peak.
+/// Thread-safe.
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     /// Buffers smaller than this are left to malloc (it already reuses them well).
     let minPooled = 1 << 15
-    /// Upper bound on cached bytes (`DOLL_POOL_MB`, default 256 MiB).
+    /// Bytes the cache may add to a job's peak (`DOLL_POOL_MB`, default 256 MiB).
     let maxCachedBytes: Int = {
         let mb = ProcessInfo.processInfo.environment["DOLL_POOL_MB"].flatMap { Int($0) } ?? 256
         return Swift.max(0, Swift.min(mb, 1 << 20)) << 20
     }()
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    /// Cached buffers, least recently freed first.
+    private var cached: [(size: Int, pointer: UnsafeMutablePointer<Float>)] = []
     private var cachedBytes = 0
     /// Bytes of pooled-size buffers handed out and not yet released, and their high-water mark.
     private(set) var liveBytes = 0
     private(set) var peakLiveBytes = 0
+    /// High-water mark of live bytes since the last `trim` (the job's own footprint).
+    private var jobPeakBytes = 0
     private var lock = pthread_mutex_t()
 
-    init() { pthread_mutex_init(&lock, nil) }
+    init() {
+        pthread_mutex_init(&lock, nil)
+        // Buffers from 128 KiB up are mapped and unmapped whole: setting the threshold switches
+        // off glibc's sliding threshold, which would otherwise serve them from the heap and keep
+        // freed ones resident, out of this pool's accounting.
+        _ = doll_memory_fix_mmap_threshold(minPooled * 4)
+    }
 
     /// Rounds a float count up to its size class.
     func sizeClass(_ n: Int) -> Int {
@@ -72,13 +85,18 @@ final class BufferPool: @unchecked Sendable {
         return (n + step - 1) / step * step
     }
 
+    /// Bytes the cache may hold now (under the lock).
+    private var allowance: Int { jobPeakBytes + maxCachedBytes - liveBytes }
+
     func allocate(_ n: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let c = sizeClass(n)
         if c >= minPooled {
             pthread_mutex_lock(&lock)
             liveBytes += c * 4
             peakLiveBytes = Swift.max(peakLiveBytes, liveBytes)
-            if let p = free[c]?.popLast() {
+            jobPeakBytes = Swift.max(jobPeakBytes, liveBytes)
+            if let i = cached.lastIndex(where: { $0.size == c }) {
+                let p = cached.remove(at: i).pointer
                 cachedBytes -= c * 4
                 pthread_mutex_unlock(&lock)
                 return (p, c)
@@ -91,18 +109,25 @@ final class BufferPool: @unchecked Sendable {
     }
 
     func release(_ p: UnsafeMutablePointer<Float>, capacity c: Int) {
-        if c >= minPooled {
-            pthread_mutex_lock(&lock)
-            liveBytes -= c * 4
-            if cachedBytes + c * 4 <= maxCachedBytes {
-                free[c, default: []].append(p)
-                cachedBytes += c * 4
-                pthread_mutex_unlock(&lock)
-                return
+        guard c >= minPooled else { p.deallocate(); return }
+        var dropped: [UnsafeMutablePointer<Float>] = []
+        pthread_mutex_lock(&lock)
+        liveBytes -= c * 4
+        if c * 4 <= allowance {
+            cached.append((c, p))
+            cachedBytes += c * 4
+            var n = 0
+            while cachedBytes > allowance, n < cached.count - 1 {
+                cachedBytes -= cached[n].size * 4
+                dropped.append(cached[n].pointer)
+                n += 1
             }
-            pthread_mutex_unlock(&lock)
+            cached.removeFirst(n)
+        } else {
+            dropped.append(p)
         }
-        p.deallocate()
+        pthread_mutex_unlock(&lock)
+        for q in dropped { q.deallocate() }
     }
 
     /// (live, peak live, cached) bytes of pooled-size buffers.
@@ -112,12 +137,15 @@ final class BufferPool: @unchecked Sendable {
         return (liveBytes, peakLiveBytes, cachedBytes)
     }
 
-    /// Frees every cached buffer (e.g. after a large job).
+    /// Frees every cached buffer and starts a new job peak (e.g. after a large job).
     func trim() {
         pthread_mutex_lock(&lock)
-        for (_, list) in free { for p in list { p.deallocate() } }
-        free = [:]; cachedBytes = 0
+        let all = cached
+        cached = []
+        cachedBytes = 0
+        jobPeakBytes = liveBytes
         pthread_mutex_unlock(&lock)
+        for e in all { e.pointer.deallocate() }
     }
 }
 

@@ -51,8 +51,11 @@ public final class NotebookRunner {
     func runCell(_ cell: Notebook.Cell, path: String, capture: Bool) -> CellRun {
         var written: [String] = []
         let lock = NSLock()
+        // Only this thread's writes belong to the cell (the observer list is process-wide, and
+        // other notebooks or tests may be writing PNGs at the same time).
+        let thread = pthread_self()
         let token = AtomicFile.addObserver { p in
-            guard p.lowercased().hasSuffix(".png") else { return }
+            guard p.lowercased().hasSuffix(".png"), pthread_equal(pthread_self(), thread) != 0 else { return }
             lock.lock(); if !written.contains(p) { written.append(p) }; lock.unlock()
         }
         let capturer = capture ? try? OutputCapture() : nil

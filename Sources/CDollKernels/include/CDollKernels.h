@@ -2,3 +2,4 @@
 #include "doll_dnnl.h"
 #include "doll_parallel.h"
 #include "doll_vec.h"
+#include "doll_memory.h"
