@@ -113,7 +113,7 @@ struct StudyReport {
 
         // Markdown
         var md = "# DoLL study (\(config.name))\n\n"
-        md += "Generated \(ISO8601DateFormatter().string(from: Date())) by doll \(dollVersion), BLAS kernel \(BLAS.coreName); "
+        md += "Generated \(ISO8601DateFormatter().string(from: Date())) by doll \(dollVersion), convolutions \(EngineInfo.convolutions), BLAS kernel \(BLAS.coreName); "
         md += String(format: "run time %.0f s; seed %d.\n\n", result.seconds, config.seed)
         md += "## Classifiers\n\n"
         let data = config.classification == "phantoms" ? "\(config.classifierImages) phantoms" : "\(config.classification) data from \(config.classificationCSV ?? "?")"

@@ -140,31 +140,8 @@ extension Tensor {
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         let dnnl = groups == 1 && KernelBackend.current == .oneDNN
             ? geo.dnnl(batch: n, cin: c, cout: cout, transposed: false, bias: bias != nil) : nil
-        var out = Tensor(uninitializedShape: outShape)
-        if var fused = dnnl, relu {
-            fused.relu = 1
-            if Kernels.dnnlForward(fused, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
-                // Backward: mask by the output, then the convolution's own backward.
-                let y = out.detached()
-                return Tensor.record(out, inputs) { g, need in
-                    let masked = Tensor(uninitializedShape: g.shape)
-                    let pg = UnsafePointer(g.storage.pointer), py = UnsafePointer(y.storage.pointer), pm = masked.storage.pointer
-                    Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pm + r.lowerBound, r.count) }
-                    let needB = need.count == 3 && need[2]
-                    if let r = Kernels.dnnlBackward(dnnl!, x: x, weight: weight, grad: masked, needX: need[0], needW: need[1], needB: needB) {
-                        return [r.gx, r.gw] + (need.count == 3 ? [needB ? (r.gb ?? channelSums(masked)) : nil] : [])
-                    }
-                    let (gx, gw) = Kernels.conv2dBackward(x, weight, masked, geo, groups: groups, needX: need[0], needW: need[1])
-                    return [gx, gw] + (need.count == 3 ? [needB ? channelSums(masked) : nil] : [])
-                }
-            }
-        }
-        if relu { return try conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups).relu() }
-        if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
-        } else {
-            out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)
-        }
-        return Tensor.record(out, inputs) { g, need in
+        // Gradients through oneDNN, or the im2col reference where oneDNN refused.
+        let backward: (Tensor, [Bool]) -> [Tensor?] = { g, need in
             let needB = need.count == 3 && need[2]
             if let dnnl, let r = Kernels.dnnlBackward(dnnl, x: x, weight: weight, grad: g, needX: need[0], needW: need[1], needB: needB) {
                 return [r.gx, r.gw] + (need.count == 3 ? [needB ? (r.gb ?? channelSums(g)) : nil] : [])
@@ -172,6 +149,24 @@ extension Tensor {
             let (gx, gw) = Kernels.conv2dBackward(x, weight, g, geo, groups: groups, needX: need[0], needW: need[1])
             return [gx, gw] + (need.count == 3 ? [needB ? channelSums(g) : nil] : [])
         }
+        let training = Tensor.willRecord(inputs)
+        if relu {
+            // ReLU as a oneDNN post-op; its backward masks by the output, then the conv's own.
+            if var fused = dnnl {
+                fused.relu = 1
+                let out = Tensor(uninitializedShape: outShape)
+                if Kernels.dnnlForward(fused, training: training, x: x, weight: weight, bias: bias, out: out) {
+                    let y = out.detached()
+                    return Tensor.record(out, inputs) { g, need in backward(Kernels.reluBackward(g, output: y), need) }
+                }
+            }
+            return try conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups).relu()
+        }
+        var out = Tensor(uninitializedShape: outShape)
+        if dnnl.map({ Kernels.dnnlForward($0, training: training, x: x, weight: weight, bias: bias, out: out) }) != true {
+            out = Kernels.conv2dForward(x, weight, bias, geo, groups: groups)
+        }
+        return Tensor.record(out, inputs, backward)
     }
 
     /// Transposed 2-D convolution (PyTorch `conv_transpose2d`, groups = 1).
@@ -203,8 +198,7 @@ extension Tensor {
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         let dnnl = KernelBackend.current == .oneDNN ? geo.dnnl(batch: n, cin: shape[1], cout: cout, transposed: true, bias: bias != nil) : nil
         var out = Tensor(uninitializedShape: outShape)
-        if let dnnl, Kernels.dnnlForward(dnnl, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) {
-        } else {
+        if dnnl.map({ Kernels.dnnlForward($0, training: Tensor.willRecord(inputs), x: x, weight: weight, bias: bias, out: out) }) != true {
             out = Kernels.convTranspose2dForward(x, weight, geo, outShape: outShape)
             if let bias { Kernels.addChannelBias(out, bias) }
         }

@@ -260,12 +260,7 @@ extension Tensor {
         // The backward mask reads the output (y > 0 exactly where x > 0), which the next op keeps
         // alive anyway, so the input can be freed as soon as nothing else holds it.
         let out = y.detached()
-        return Tensor.record(y, [x]) { g, _ in
-            let gx = Tensor(uninitializedShape: g.shape)
-            let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, py = UnsafePointer(out.storage.pointer)
-            Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pd + r.lowerBound, r.count) }
-            return [gx]
-        }
+        return Tensor.record(y, [x]) { g, _ in [Kernels.reluBackward(g, output: out)] }
     }
     public func sigmoid() -> Tensor {
         unary({ $0 >= 0 ? 1 / (1 + Foundation.exp(-$0)) : Foundation.exp($0) / (1 + Foundation.exp($0)) },
@@ -296,5 +291,15 @@ extension Tensor {
             throw TensorError("shapes \(shapeString(shape)) and \(shapeString(other.shape)) cannot be broadcast together")
         }
         return Kernels.compare(self, other, f)
+    }
+}
+
+extension Kernels {
+    /// The gradient through a ReLU from its output `y`: `g` where `y > 0`, else 0.
+    static func reluBackward(_ g: Tensor, output y: Tensor) -> Tensor {
+        let gx = Tensor(uninitializedShape: g.shape)
+        let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, py = UnsafePointer(y.storage.pointer)
+        Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pd + r.lowerBound, r.count) }
+        return gx
     }
 }
