@@ -68,6 +68,7 @@ func batchInput(_ x: Tensor, model: ResNetClassifier) throws -> Tensor {
     guard b.rank == 4, b.shape[1] == model.config.inChannels else {
         throw TensorError("expected an image [\(model.config.inChannels), H, W] or a batch [N, \(model.config.inChannels), H, W], got \(shapeString(x.shape))")
     }
+    guard b.shape[0] >= 1 else { throw TensorError("the batch holds no images (shape \(shapeString(b.shape)))") }
     guard b.shape[2] >= 8, b.shape[3] >= 8 else { throw TensorError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)") }
     return b.detached()
 }

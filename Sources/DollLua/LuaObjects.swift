@@ -228,6 +228,7 @@ enum LuaObjects {
                 if let k = try o.integer("keep", in: 0...1000) { cfg.keepLargest = k == 0 ? nil : k }
                 if let r = try o.string("restrict") { cfg.restrictTo = r }
                 if let s = try o.choice("sign", ["absolute", "positive"]) { cfg.sign = .init(rawValue: s)! }
+                guard ds.count >= 1 else { throw LuaBindingError("the dataset has no images to label") }
                 let n = try o.integer("n", in: 1...ds.count) ?? ds.count
                 let labeller = try DollLabeller(models: models, config: cfg)
                 labeller.shouldStop = { doll_lua_interrupted() != 0 }

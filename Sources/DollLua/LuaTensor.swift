@@ -114,6 +114,7 @@ enum LuaTensor {
     static func m(_ n: String, _ b: @escaping LuaFunction) -> (String, Int32) { (n, LuaModule.fn("Tensor:\(n)", b)) }
 
     static func axis(_ a: LuaArgs, _ i: Int32, _ t: Tensor) throws -> Int {
+        guard t.rank >= 1 else { throw LuaBindingError("a 0-dimensional tensor (a scalar) has no axes") }
         let k = try a.integer(i, "axis", in: -t.rank...Swift.max(t.rank, 1))
         guard k != 0 else { throw LuaBindingError("axes are 1-based (1…\(t.rank)) or negative from the end; 0 is not an axis") }
         return k > 0 ? k - 1 : k
@@ -176,7 +177,7 @@ enum LuaTensor {
                 return push(a, try t.slice(axis: ax, start: first - 1, end: last))
             },
             m("quantile") { a in a.push(Double(try tensor(a, 1, "self").quantile(try a.number(2, "q")))); return 1 },
-            m("totable") { a in pushNested(a, try tensor(a, 1, "self")); return 1 },
+            m("totable") { a in try pushNested(a, try tensor(a, 1, "self")); return 1 },
         ]
         return Dictionary(list, uniquingKeysWith: { x, _ in x })
     }
@@ -190,7 +191,11 @@ enum LuaTensor {
         return s
     }
 
-    static func pushNested(_ a: LuaArgs, _ t: Tensor) {
+    static func pushNested(_ a: LuaArgs, _ t: Tensor) throws {
+        // One Lua stack slot per nesting level (files and sessions can hold tensors of any rank).
+        guard lua_checkstack(a.L, Int32(Swift.min(t.rank, 1 << 20) + 4)) != 0 else {
+            throw LuaBindingError("totable: a tensor of rank \(t.rank) nests too deeply for a Lua table")
+        }
         let v = t.scalars
         if t.rank == 0 { a.push(Double(v[0])); return }
         func build(_ dim: Int, _ offset: Int) {

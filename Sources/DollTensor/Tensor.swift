@@ -251,9 +251,15 @@ public struct Tensor: @unchecked Sendable {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw TensorError("arange needs finite start/end and a non-zero step, got \(start), \(end), \(step)")
         }
-        let n = Swift.max(0, Int((Double(end - start) / Double(step)).rounded(.up)))
-        guard n <= maxTensorElements else { throw TensorError("arange would produce \(n) elements") }
-        return Tensor((0..<n).map { start + Float($0) * step })
+        let q = ((Double(end) - Double(start)) / Double(step)).rounded(.up)
+        guard q <= Double(maxTensorElements) else {
+            throw TensorError("arange(\(start), \(end), step \(step)) would produce \(q) elements (at most \(maxTensorElements))")
+        }
+        let n = Swift.max(0, Int(q))
+        let out = Tensor(uninitializedShape: [n])
+        let p = out.storage.pointer
+        for i in 0..<n { p[i] = start + Float(i) * step }
+        return out
     }
 
     /// The values in row-major order.

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// Inputs that used to trap or corrupt memory (issue 17, items 1–2), each run by the real
+/// binary in a child process: it must end with a Lua error message (or succeed), never a signal.
+@Suite("No trap from Lua", .serialized)
+struct HardeningTests {
+    /// Runs a script with `doll run`; returns (exited normally, status, output).
+    func run(_ script: String) throws -> (exited: Bool, status: Int32, output: String)? {
+        guard let exe = dollExecutable() else { return nil }
+        let dir = temporaryDirectory("hard")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/case.lua"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["run", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationReason == .exit, p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func errorsInsteadOfTraps() throws {
+        let cases: [(String, String)] = [
+            ("print(doll.tensor(1):size(1))", "has no axes"),
+            ("print(doll.tensor(1):slice(1, 1, 1))", "has no axes"),
+            ("print(doll.arange(0, 10, 1e-30))", "would produce"),
+            ("local clf = doll.classifier{widths = {4}, blocks = {1}}\nlocal ig = doll.ig(clf, {steps = 2})\n"
+                + "print(ig:attribute(doll.zeros(0, 1, 32, 32), 1))", "no images"),
+        ]
+        for (code, expected) in cases {
+            guard let r = try run(code) else { return }
+            #expect(r.exited, "\(code): killed by a signal; output: \(r.output)")
+            #expect(r.status != 0 && r.output.contains(expected), "\(code): status \(r.status), output: \(r.output)")
+        }
+    }
+
+    /// `totable` of tensors of rank 40 and 1000, read from a safetensors file (files and sessions
+    /// can hold any rank; Lua's stack grows one slot per nesting level).
+    @Test func deepTensorsBecomeNestedTables() throws {
+        for rank in [40, 1000] {
+            let dir = temporaryDirectory("deep")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let shape = Array(repeating: "1", count: rank).joined(separator: ",")
+            let header = Data("{\"t\":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[0,4]}}".utf8)
+            var file = Data()
+            withUnsafeBytes(of: UInt64(header.count).littleEndian) { file.append(contentsOf: $0) }
+            file.append(header)
+            withUnsafeBytes(of: Float(7).bitPattern.littleEndian) { file.append(contentsOf: $0) }
+            try file.write(to: URL(fileURLWithPath: dir + "/deep.safetensors"))
+            let script = """
+                local t = doll.load('\(dir)/deep.safetensors').t
+                local x, depth = t:totable(), 0
+                while type(x) == 'table' do x = x[1]; depth = depth + 1 end
+                print('depth', depth, x)
+                """
+            guard let r = try run(script) else { return }
+            #expect(r.exited && r.status == 0 && r.output.contains("depth\t\(rank)\t7"), "rank \(rank): \(r.output)")
+        }
+    }
+}
