@@ -103,56 +103,52 @@ primitive_attr attributes(bool relu) {
     return a;
 }
 
-void build_forward(Entry &e, const doll_conv_geometry &g, bool training) {
+// Convolutions and transposed convolutions ("deconvolutions") have the same descriptor shapes;
+// one template builds either from its three primitive types.
+template <typename Fwd>
+void build_forward(Entry &e, const doll_conv_geometry &g, bool training, algorithm alg) {
     prop_kind pk = training ? prop_kind::forward_training : prop_kind::forward_inference;
-    auto attr = attributes(g.relu != 0);
     memory::desc bias_md = g.bias ? memory::desc({g.cout}, dt::f32, tag::x) : memory::desc();
-    if (g.transposed) {
-        deconvolution_forward::desc d(pk, algorithm::deconvolution_direct, any(src_dims(g)), any(wei_dims(g)), bias_md,
-                                      any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto pd = deconvolution_forward::primitive_desc(d, attr, cpu());
-        e.fwd = deconvolution_forward(pd);
-        e.fwd_pd = pd;
-    } else {
-        convolution_forward::desc d(pk, algorithm::convolution_direct, any(src_dims(g)), any(wei_dims(g)), bias_md,
-                                    any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto pd = convolution_forward::primitive_desc(d, attr, cpu());
-        e.fwd = convolution_forward(pd);
-        e.fwd_pd = pd;
-    }
-    e.impl = e.fwd_pd.impl_info_str();
+    typename Fwd::desc d(pk, alg, any(src_dims(g)), any(wei_dims(g)), bias_md, any(dst_dims(g)), strides(g), dilates(g),
+                         pad_l(g), pad_r(g));
+    auto pd = typename Fwd::primitive_desc(d, attributes(g.relu != 0), cpu());
+    e.fwd = Fwd(pd);
+    e.fwd_pd = pd;
+    e.impl = pd.impl_info_str();
     e.ok = true;
 }
 
-void build_backward(Entry &e, const doll_conv_geometry &g) {
+template <typename Fwd, typename BwdData, typename BwdWeights>
+void build_backward(Entry &e, const doll_conv_geometry &g, algorithm alg) {
     auto attr = attributes(false);
     memory::desc bias_md = g.bias ? memory::desc({g.cout}, dt::f32, tag::x) : memory::desc();
-    if (g.transposed) {
-        auto hint = deconvolution_forward::primitive_desc(e.fwd_pd.get());
-        deconvolution_backward_data::desc dd(algorithm::deconvolution_direct, any(src_dims(g)), any(wei_dims(g)),
-                                             any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto dpd = deconvolution_backward_data::primitive_desc(dd, attr, cpu(), hint);
-        deconvolution_backward_weights::desc wd(algorithm::deconvolution_direct, any(src_dims(g)), any(wei_dims(g)),
-                                                bias_md, any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto wpd = deconvolution_backward_weights::primitive_desc(wd, attr, cpu(), hint);
-        e.bwd_data = deconvolution_backward_data(dpd);
-        e.bwd_weights = deconvolution_backward_weights(wpd);
-        e.bwd_data_pd = dpd;
-        e.bwd_weights_pd = wpd;
-    } else {
-        auto hint = convolution_forward::primitive_desc(e.fwd_pd.get());
-        convolution_backward_data::desc dd(algorithm::convolution_direct, any(src_dims(g)), any(wei_dims(g)),
-                                           any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto dpd = convolution_backward_data::primitive_desc(dd, attr, cpu(), hint);
-        convolution_backward_weights::desc wd(algorithm::convolution_direct, any(src_dims(g)), any(wei_dims(g)),
-                                              bias_md, any(dst_dims(g)), strides(g), dilates(g), pad_l(g), pad_r(g));
-        auto wpd = convolution_backward_weights::primitive_desc(wd, attr, cpu(), hint);
-        e.bwd_data = convolution_backward_data(dpd);
-        e.bwd_weights = convolution_backward_weights(wpd);
-        e.bwd_data_pd = dpd;
-        e.bwd_weights_pd = wpd;
-    }
+    auto hint = typename Fwd::primitive_desc(e.fwd_pd.get());
+    typename BwdData::desc dd(alg, any(src_dims(g)), any(wei_dims(g)), any(dst_dims(g)), strides(g), dilates(g), pad_l(g),
+                              pad_r(g));
+    auto dpd = typename BwdData::primitive_desc(dd, attr, cpu(), hint);
+    typename BwdWeights::desc wd(alg, any(src_dims(g)), any(wei_dims(g)), bias_md, any(dst_dims(g)), strides(g), dilates(g),
+                                 pad_l(g), pad_r(g));
+    auto wpd = typename BwdWeights::primitive_desc(wd, attr, cpu(), hint);
+    e.bwd_data = BwdData(dpd);
+    e.bwd_weights = BwdWeights(wpd);
+    e.bwd_data_pd = dpd;
+    e.bwd_weights_pd = wpd;
     e.bwd_ok = true;
+}
+
+void build_forward(Entry &e, const doll_conv_geometry &g, bool training) {
+    if (g.transposed) build_forward<deconvolution_forward>(e, g, training, algorithm::deconvolution_direct);
+    else build_forward<convolution_forward>(e, g, training, algorithm::convolution_direct);
+}
+
+void build_backward(Entry &e, const doll_conv_geometry &g) {
+    if (g.transposed) {
+        build_backward<deconvolution_forward, deconvolution_backward_data, deconvolution_backward_weights>(
+            e, g, algorithm::deconvolution_direct);
+    } else {
+        build_backward<convolution_forward, convolution_backward_data, convolution_backward_weights>(
+            e, g, algorithm::convolution_direct);
+    }
 }
 
 /// The cached entry for a geometry (built on first use); nullptr when oneDNN refuses it.
@@ -270,28 +266,21 @@ extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float
         Scope sc;
         stream s(cpu());
         memory::desc dst_plain(dst_dims(g), dt::f32, tag::nchw);
+        View dy;   // diff_dst in the layout of the pass that reordered it first
         if (diff_src) {
             auto &pd = e->bwd_data_pd;
-            View dy = input(sc, s, dst_plain, diff_dst, pd.diff_dst_desc());
+            dy = input(sc, s, dst_plain, diff_dst, pd.diff_dst_desc());
             View w = input(sc, s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
             View dx = output(sc, memory::desc(src_dims(g), dt::f32, tag::nchw), diff_src, pd.diff_src_desc());
             e->bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, dy.internal}, {DNNL_ARG_WEIGHTS, w.internal},
                                     {DNNL_ARG_DIFF_SRC, dx.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, pd)}});
             finish(s, dx);
-            if (diff_weights) {  // reuse the reordered diff_dst when backward-weights wants the same layout
-                auto &wpd = e->bwd_weights_pd;
-                View dy2 = wpd.diff_dst_desc() == dy.internal.get_desc() ? dy : input(sc, s, dst_plain, diff_dst, wpd.diff_dst_desc());
-                View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
-                View dw = output(sc, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
-                std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.internal}, {DNNL_ARG_DIFF_DST, dy2.internal},
-                                                     {DNNL_ARG_DIFF_WEIGHTS, dw.internal}, {DNNL_ARG_SCRATCHPAD, scratch(sc, wpd)}};
-                if (g.bias) args[DNNL_ARG_DIFF_BIAS] = memory(wpd.diff_weights_desc(1), cpu(), diff_bias);
-                e->bwd_weights.execute(s, args);
-                finish(s, dw);
-            }
-        } else if (diff_weights) {
+        }
+        if (diff_weights) {  // reuses the reordered diff_dst when backward-weights wants the same layout
             auto &wpd = e->bwd_weights_pd;
-            View dy = input(sc, s, dst_plain, diff_dst, wpd.diff_dst_desc());
+            if (!diff_src || !(wpd.diff_dst_desc() == dy.internal.get_desc())) {
+                dy = input(sc, s, dst_plain, diff_dst, wpd.diff_dst_desc());
+            }
             View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, wpd.src_desc());
             View dw = output(sc, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), diff_weights, wpd.diff_weights_desc());
             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.internal}, {DNNL_ARG_DIFF_DST, dy.internal},

@@ -34,7 +34,7 @@ extension Tensor {
                         training: Bool, momentum: Float, eps: Float, relu: Bool) throws -> Tensor {
         let n = shape[0], c = shape[1], hw = shape[2] * shape[3], m = n * hw
         let px = UnsafePointer(storage.pointer)
-        var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
+        var stats: (mean: [Double], variance: [Double])? = nil
         if training {
             var varB = [Double](repeating: 0, count: c), mu = [Double](repeating: 0, count: c)
             mu.withUnsafeMutableBufferPointer { pmu in varB.withUnsafeMutableBufferPointer { pvar in
@@ -51,21 +51,10 @@ extension Tensor {
                     box.value.1[ch] = Swift.max(s2 / Double(m) - d * d, 0)
                 }
             } }
-            var rm = runningMean, rv = runningVar
-            rm.withUnsafeMutableBufferPointer { prm in rv.withUnsafeMutableBufferPointer { prv in
-                for ch in 0..<c {
-                    mean[ch] = Float(mu[ch]); invStd[ch] = Float(1 / (varB[ch] + Double(eps)).squareRoot())
-                    prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(mu[ch])
-                    prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(varB[ch] * Double(m) / Double(m - 1))
-                }
-            } }
-            runningMean = rm; runningVar = rv
-        } else {
-            for ch in 0..<c {
-                mean[ch] = runningMean.storage.pointer[ch]
-                invStd[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
-            }
+            stats = (mu, varB)
         }
+        let (mean, invStd) = Tensor.normalizer(batch: stats, count: m, runningMean: &runningMean, runningVar: &runningVar,
+                                               momentum: momentum, eps: eps)
         let gam = weight.map { $0.scalars } ?? [Float](repeating: 1, count: c)
         let bet = bias.map { $0.scalars } ?? [Float](repeating: 0, count: c)
         let out = Tensor(uninitializedShape: shape)
@@ -128,9 +117,8 @@ extension Tensor {
         let n = shape[0], c = shape[1], hw = rank == 4 ? shape[2] * shape[3] : 1
         let m = n * hw
         let px = UnsafePointer(storage.pointer)
-        var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
+        var stats: (mean: [Double], variance: [Double])? = nil
         if training {
-            var rm = runningMean, rv = runningVar
             // Per-channel mean and biased variance: Float sums per plane (vectorised), Double across planes.
             var mu = [Double](repeating: 0, count: c), varB = [Double](repeating: 0, count: c)
             mu.withUnsafeMutableBufferPointer { pmu in varB.withUnsafeMutableBufferPointer { pvar in
@@ -145,20 +133,10 @@ extension Tensor {
                     pmu[ch] = Double(m0); pvar[ch] = s2 / Double(m)
                 }
             } }
-            rm.withUnsafeMutableBufferPointer { prm in rv.withUnsafeMutableBufferPointer { prv in
-                for ch in 0..<c {
-                    mean[ch] = Float(mu[ch]); invStd[ch] = Float(1 / (varB[ch] + Double(eps)).squareRoot())
-                    prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(mu[ch])
-                    prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(varB[ch] * Double(m) / Double(m - 1))
-                }
-            } }
-            runningMean = rm; runningVar = rv
-        } else {
-            for ch in 0..<c {
-                mean[ch] = runningMean.storage.pointer[ch]
-                invStd[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
-            }
+            stats = (mu, varB)
         }
+        let (mean, invStd) = Tensor.normalizer(batch: stats, count: m, runningMean: &runningMean, runningVar: &runningVar,
+                                               momentum: momentum, eps: eps)
         let out = Tensor(uninitializedShape: shape)
         let po = out.storage.pointer
         let gam = weight.map { $0.scalars } ?? [Float](repeating: 1, count: c)
@@ -218,6 +196,30 @@ extension Tensor {
             if bias != nil { grads.append(need[grads.count] ? Tensor(sg) : nil) }
             return grads
         }
+    }
+
+    /// Per-channel mean and 1/√(σ² + eps) to normalise with: the batch statistics `batch` (mean,
+    /// biased variance) in training, which also move the running statistics towards them (with
+    /// the unbiased variance, as PyTorch does); the running statistics otherwise.
+    static func normalizer(batch: (mean: [Double], variance: [Double])?, count m: Int, runningMean: inout Tensor,
+                           runningVar: inout Tensor, momentum: Float, eps: Float) -> (mean: [Float], invStd: [Float]) {
+        guard let batch else {
+            let mu = runningMean.scalars, va = runningVar.scalars
+            return (mu, va.map { 1 / ($0 + eps).squareRoot() })
+        }
+        let c = batch.mean.count
+        var mean = [Float](repeating: 0, count: c), invStd = mean
+        var rm = runningMean, rv = runningVar
+        rm.withUnsafeMutableBufferPointer { prm in rv.withUnsafeMutableBufferPointer { prv in
+            for ch in 0..<c {
+                mean[ch] = Float(batch.mean[ch])
+                invStd[ch] = Float(1 / (batch.variance[ch] + Double(eps)).squareRoot())
+                prm[ch] = (1 - momentum) * prm[ch] + momentum * Float(batch.mean[ch])
+                prv[ch] = (1 - momentum) * prv[ch] + momentum * Float(batch.variance[ch] * Double(m) / Double(m - 1))
+            }
+        } }
+        runningMean = rm; runningVar = rv
+        return (mean, invStd)
     }
 
     /// Inverted dropout: in training zeroes each element with probability `p` and scales the

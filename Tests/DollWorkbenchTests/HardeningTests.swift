@@ -12,16 +12,8 @@ struct HardeningTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/case.lua"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["run", path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationReason == .exit, p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runProcess(exe, ["run", path])
+        return (r.exited, r.status, r.output)
     }
 
     @Test func errorsInsteadOfTraps() throws {

@@ -25,9 +25,11 @@ func dollExecutable(sourceLocation: SourceLocation = #_sourceLocation) -> String
     return nil
 }
 
-/// Runs a process to completion and returns its status and combined output.
+/// Runs a process to completion and returns its status and combined output (`exited` is false
+/// when a signal ended it; `status` is then the signal number).
 @discardableResult
-func runProcess(_ path: String, _ args: [String], environment: [String: String] = [:], directory: String? = nil) throws -> (status: Int32, output: String) {
+func runProcess(_ path: String, _ args: [String], environment: [String: String] = [:], directory: String? = nil) throws
+    -> (status: Int32, output: String, exited: Bool) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -41,5 +43,5 @@ func runProcess(_ path: String, _ args: [String], environment: [String: String] 
     try p.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self), p.terminationReason == .exit)
 }
