@@ -363,7 +363,7 @@ enum LuaObjects {
             m(t, "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes); return 1 },
             m(t, "save") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
-                let cfg = String(decoding: try JSONEncoder().encode(clf.config), as: UTF8.self)
+                let cfg = try canonicalJSON(clf.config)
                 try clf.save(to: try a.string(2, "path"), metadata: ["doll.kind": "classifier", "doll.config": cfg])
                 return 0
             },
@@ -415,7 +415,7 @@ enum LuaObjects {
             },
             m(t, "save") { a in
                 let box = try a.object(1, UNetBox.self, "self")
-                let cfg = String(decoding: try JSONEncoder().encode(box.model.config), as: UTF8.self)
+                let cfg = try canonicalJSON(box.model.config)
                 try box.model.save(to: try a.string(2, "path"), metadata: ["doll.kind": "unet", "doll.config": cfg, "doll.structures": box.structures.joined(separator: ",")])
                 return 0
             },
@@ -451,4 +451,11 @@ enum LuaObjects {
             m("Labels", "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, LabelsBox.self, "self").labels.classes); return 1 },
         ], uniquingKeysWith: { x, _ in x })
     }
+}
+
+/// JSON with sorted keys, so that a saved model file is the same bytes every time.
+func canonicalJSON<T: Encodable>(_ value: T) throws -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    return String(decoding: try enc.encode(value), as: UTF8.self)
 }

@@ -29,6 +29,33 @@ public enum SafeTensors {
         do { return try decode(data) } catch let e as TensorError { throw TensorError("\(path): \(e.message)") }
     }
 
+    /// The first top-level key of a JSON object that occurs twice (JSONSerialization keeps the
+    /// last silently). Keys are compared as written.
+    static func firstDuplicateKey(_ json: ArraySlice<UInt8>) -> String? {
+        var seen = Set<ArraySlice<UInt8>>()
+        var depth = 0, i = json.startIndex
+        while i < json.endIndex {
+            let b = json[i]
+            if b == UInt8(ascii: "\"") {
+                let start = i + 1
+                var j = start
+                while j < json.endIndex && json[j] != UInt8(ascii: "\"") { j += json[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                let key = json[start..<Swift.min(j, json.endIndex)]
+                var k = j + 1
+                while k < json.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(json[k]) { k += 1 }
+                if depth == 1, k < json.endIndex, json[k] == UInt8(ascii: ":") {
+                    if !seen.insert(key).inserted { return String(decoding: key, as: UTF8.self) }
+                }
+                i = j + 1
+                continue
+            }
+            if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { depth += 1 }
+            if b == UInt8(ascii: "}") || b == UInt8(ascii: "]") { depth -= 1 }
+            i += 1
+        }
+        return nil
+    }
+
     /// Parses safetensors bytes, validating the header against the data.
     public static func decode(_ data: Data) throws -> File {
         let bytes = [UInt8](data)
@@ -45,6 +72,9 @@ public enum SafeTensors {
             throw TensorError("safetensors: header is not valid JSON")
         }
         guard let header = json as? [String: Any] else { throw TensorError("safetensors: header is not a JSON object") }
+        if let dup = firstDuplicateKey(bytes[8..<headerEnd]) {
+            throw TensorError("safetensors: the header names '\(dup)' twice (a file must name each tensor once)")
+        }
         let dataLen = bytes.count - headerEnd
         var metadata: [String: String] = [:]
         var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []

@@ -67,6 +67,8 @@ struct SafeTensorsTests {
         ("no dtype", rawSafetensors(header: #"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "no dtype"),
         ("huge shape", rawSafetensors(header: #"{"a":{"dtype":"F32","shape":[100000,100000,100000],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "too large"),
         ("bad metadata", rawSafetensors(header: #"{"__metadata__":{"a":1}}"#), "not a string"),
+        ("duplicate name", rawSafetensors(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}, "a" :{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                                          data: Array(repeating: 0, count: 8)), "names 'a' twice"),
     ])
     func malformedFilesAreRejected(_ c: (String, Data, String)) throws {
         do {
@@ -75,6 +77,14 @@ struct SafeTensorsTests {
         } catch let e as TensorError {
             #expect(e.message.contains(c.2), "\(c.0): message was '\(e.message)'")
         }
+    }
+
+    /// Keys nested inside entries or escaped quotes in names are not mistaken for duplicates.
+    @Test func duplicateScanLooksAtTopLevelKeysOnly() {
+        let ok = #"{"a\"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"c":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(SafeTensors.firstDuplicateKey(ArraySlice(Array(ok.utf8))) == nil)
+        let dup = #"{"__metadata__":{"x":"1"},"x":{"dtype":"F32"},"x":{}}"#
+        #expect(SafeTensors.firstDuplicateKey(ArraySlice(Array(dup.utf8))) == "x")
     }
 
     @Test func float16AndIntegersConvert() throws {

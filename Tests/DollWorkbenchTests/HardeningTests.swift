@@ -54,4 +54,20 @@ struct HardeningTests {
             #expect(r.exited && r.status == 0 && r.output.contains("depth\t\(rank)\t7"), "rank \(rank): \(r.output)")
         }
     }
+
+    /// A model saved by separate processes is the same bytes (configuration JSON with sorted
+    /// keys; Swift's per-process hash seed used to reorder them).
+    @Test func savedModelsAreByteReproducibleAcrossProcesses() throws {
+        let dir = temporaryDirectory("repro")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for kind in ["classifier{widths = {4, 8}, blocks = {1, 1}, seed = 2}", "unet{widths = {4, 8}, classes = 2}"] {
+            var files: [Data?] = []
+            for i in 0..<3 {
+                guard let r = try run("doll.\(kind):save('\(dir)/m\(i).safetensors')") else { return }
+                #expect(r.exited && r.status == 0, "\(r.output)")
+                files.append(FileManager.default.contents(atPath: "\(dir)/m\(i).safetensors"))
+            }
+            #expect(files[0] != nil && files.allSatisfy { $0 == files[0] }, "doll.\(kind) saved different bytes")
+        }
+    }
 }
