@@ -25,7 +25,15 @@ public struct Notebook: Sendable {
 
     /// Whether `text` uses cell markers at all (otherwise it is a plain script).
     public static func isNotebook(_ text: String) -> Bool {
-        text.split(separator: "\n", omittingEmptySubsequences: false).contains { marker(String($0)) != nil }
+        lines(of: text).contains { marker($0) != nil }
+    }
+
+    /// The lines of a file as Lua counts them: ends at "\n", "\r" or "\r\n" (Swift keeps "\r\n"
+    /// as one Character, so splitting on "\n" alone misses it); a leading UTF-8 byte-order mark
+    /// is dropped. The one line splitter for notebooks, whatever wrote them.
+    public static func lines(of text: String) -> [String] {
+        let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        return body.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }.map(String.init)
     }
 
     /// Parses a cell marker line: nil if the line is not one.
@@ -43,7 +51,7 @@ public struct Notebook: Sendable {
 
     public init(path: String, text: String) {
         self.path = path
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = Notebook.lines(of: text)
         var cells: [Cell] = []
         var kind = Kind.code, title = "", start = 1, body: [String] = []
         func flush() {

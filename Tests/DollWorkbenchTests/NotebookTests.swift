@@ -3,7 +3,9 @@ import Foundation
 import Testing
 @testable import DollWorkbench
 
-@Suite("Notebooks")
+/// Serialized: output capture redirects the process's file descriptors 1 and 2, so two cells
+/// captured at once would read each other's output.
+@Suite("Notebooks", .serialized)
 struct NotebookTests {
     static let sample = """
     -- a preamble comment
@@ -26,6 +28,21 @@ struct NotebookTests {
     print("third sees a =", a)
     doll.png.write(doll.ones{1, 4, 4}, OUT .. "/white.png")
     """
+
+    /// CRLF, lone-CR and BOM-prefixed notebooks are notebooks with the same cells and line
+    /// numbers as the LF original (issue 17, item 10).
+    @Test func everyLineEndingParsesAlike() {
+        let lf = Notebook(path: "nb.lua", text: Self.sample)
+        for (name, text) in [("CRLF", Self.sample.replacingOccurrences(of: "\n", with: "\r\n")),
+                             ("CR", Self.sample.replacingOccurrences(of: "\n", with: "\r")),
+                             ("BOM", "\u{FEFF}" + Self.sample)] {
+            #expect(Notebook.isNotebook(text), "\(name)")
+            let nb = Notebook(path: "nb.lua", text: text)
+            #expect(nb.cells.map(\.firstLine) == lf.cells.map(\.firstLine), "\(name)")
+            #expect(nb.cells.map(\.source) == lf.cells.map(\.source), "\(name)")
+            #expect(nb.cells.map(\.kind) == lf.cells.map(\.kind), "\(name)")
+        }
+    }
 
     @Test func parsesCellsLinesAndTitles() {
         let nb = Notebook(path: "nb.lua", text: Self.sample)
