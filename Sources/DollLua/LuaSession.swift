@@ -390,7 +390,13 @@ extension LuaSession {
         let env = ProcessInfo.processInfo.environment
         if let s = env["DOLL_STATE_DIR"], !s.isEmpty { return s + "/sessions" }
         if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/doll/sessions" }
-        return NSHomeDirectory() + "/.local/state/doll/sessions"
+        return homeDirectory + "/.local/state/doll/sessions"
+    }
+
+    /// `$HOME` when it is an absolute path (as a shell user expects), else the account's home.
+    public static var homeDirectory: String {
+        if let h = ProcessInfo.processInfo.environment["HOME"], h.hasPrefix("/") { return h }
+        return NSHomeDirectory()
     }
 
     /// A session name (`work`) maps into `directory`; anything with a `/` or the
@@ -414,10 +420,13 @@ extension LuaSession {
         return p.isEmpty ? nil : p
     }
 
+    /// Records a named session (one in `directory`) as the last one; a save to an explicit path
+    /// elsewhere writes nothing in the state directory.
     static func rememberLast(_ path: String) {
-        let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let abs = ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
+        guard (abs as NSString).deletingLastPathComponent == (directory as NSString).standardizingPath else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try? AtomicFile.write(Data((abs as NSString).standardizingPath.utf8), to: directory + "/LAST")
+        try? AtomicFile.write(Data(abs.utf8), to: directory + "/LAST")
     }
 
     /// Saves `L`'s data globals under a name or path and remembers it as the last session.

@@ -83,7 +83,7 @@ public struct Completer {
     /// Files and directories completing `text` (relative to the current directory; `~` expands).
     func paths(_ text: String) -> [String] {
         let typed = text == "~" ? "~/" : text
-        let expanded = typed.hasPrefix("~/") ? NSHomeDirectory() + typed.dropFirst() : typed
+        let expanded = typed.hasPrefix("~/") ? LuaSession.homeDirectory + typed.dropFirst() : typed
         let slash = expanded.lastIndex(of: "/")
         let dir = slash.map { String(expanded[...$0]) } ?? ""
         let stem = slash.map { String(expanded[expanded.index(after: $0)...]) } ?? expanded

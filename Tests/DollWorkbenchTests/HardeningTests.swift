@@ -70,4 +70,26 @@ struct HardeningTests {
             #expect(files[0] != nil && files.allSatisfy { $0 == files[0] }, "doll.\(kind) saved different bytes")
         }
     }
+
+    /// `HOME` decides where named sessions go; a save to an explicit path writes nothing into
+    /// the state directory (issue 17, item 12).
+    @Test func sessionsRespectHomeAndWriteOnlyWhereAsked() throws {
+        guard let exe = dollExecutable() else { return }
+        let home = temporaryDirectory("home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let script = home + "/save.lua"
+        try "x = 42\ndoll.session.save('\(home)/elsewhere/mine')\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let env = ["HOME": home, "XDG_STATE_HOME": "", "DOLL_STATE_DIR": ""]
+        let r1 = try runProcess(exe, ["run", script], environment: env)
+        #expect(r1.exited && r1.status == 0, "\(r1.output)")
+        let sessions = home + "/.local/state/doll/sessions"
+        #expect(FileManager.default.fileExists(atPath: home + "/elsewhere/mine.dollsession"))
+        #expect(!FileManager.default.fileExists(atPath: sessions + "/LAST"), "an explicit path must not touch the state directory")
+        try "x = 42\ndoll.session.save('work')\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let r2 = try runProcess(exe, ["run", script], environment: env)
+        #expect(r2.exited && r2.status == 0, "\(r2.output)")
+        #expect(FileManager.default.fileExists(atPath: sessions + "/work.dollsession"), "named session under $HOME")
+        let last = try? String(contentsOfFile: sessions + "/LAST", encoding: .utf8)
+        #expect(last?.hasSuffix("/work.dollsession") == true, "LAST is \(last ?? "missing")")
+    }
 }
