@@ -152,6 +152,12 @@ public final class CachedDataset: Dataset {
 
 /// Minimal CSV reading: comma-separated, optional double quotes (with `""` escapes), LF or CRLF.
 public enum CSV {
+    /// A label written as 0 or 1 in any numeric spelling (`1`, `1.0`, ` 0 `), else nil.
+    public static func binary(_ field: String) -> Float? {
+        guard let v = Float(field.trimmingCharacters(in: .whitespaces)), v == 0 || v == 1 else { return nil }
+        return v
+    }
+
     public static func parse(_ text: String) -> [[String]] {
         var rows: [[String]] = [], row: [String] = [], field = ""
         var inQuotes = false, pendingQuote = false
@@ -166,11 +172,10 @@ public enum CSV {
             switch ch {
             case "\"" where field.isEmpty: inQuotes = true
             case ",": row.append(field); field = ""
-            case "\n", "\r\n":
+            case "\n", "\r\n", "\r":   // LF, CRLF (one Character in Swift) or a lone CR end a row
                 row.append(field); field = ""
                 if !(row.count == 1 && row[0].isEmpty) { rows.append(row) }
                 row = []
-            case "\r": break
             default: field.append(ch)
             }
         }
@@ -185,6 +190,10 @@ public enum CSV {
         guard let text = String(data: data, encoding: .utf8) else { throw DataError("\(path): not valid UTF-8 text") }
         let all = parse(text)
         guard let header = all.first, !header.isEmpty else { throw DataError("\(path): empty CSV (no header row)") }
+        var seen = Set<String>()
+        for name in header where !seen.insert(name).inserted {
+            throw DataError("\(path): the header names column '\(name)' twice")
+        }
         for (i, r) in all.dropFirst().enumerated() where r.count != header.count {
             throw DataError("\(path): line \(i + 2) has \(r.count) fields, the header has \(header.count)")
         }

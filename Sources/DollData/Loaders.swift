@@ -80,6 +80,10 @@ public final class CheXpertDataset: Dataset {
             if frontalOnly && row.view != "Frontal" { continue }
             rows.append(row)
         }
+        guard !rows.isEmpty else {
+            throw DataError(body.isEmpty ? "\(csv): the file has a header but no data rows"
+                                         : "\(csv): none of its \(body.count) rows is a frontal view (pass frontalOnly: false to use laterals)")
+        }
         self.csvPath = csv; self.root = root ?? (csv as NSString).deletingLastPathComponent
         self.policy = policy; self.frontalOnly = frontalOnly; self.size = size; self.mode = mode
         self.classes = obs; self.rows = rows
@@ -166,14 +170,18 @@ public final class LabelCSVDataset: Dataset {
             names = classes
         } else {
             names = header.enumerated().filter { j, name in
-                j != pathIdx && !exclude.contains(name) && name != splitColumn && body.allSatisfy { $0[j] == "0" || $0[j] == "1" }
+                j != pathIdx && !exclude.contains(name) && name != splitColumn && body.allSatisfy { CSV.binary($0[j]) != nil }
             }.map(\.element)
+            guard !names.isEmpty else {
+                throw DataError("\(csv): no label column holds only 0/1 values (columns: \(header.joined(separator: ", ")))")
+            }
         }
+        guard !rows.isEmpty else { throw DataError("\(csv): the file has a header but no data rows") }
         let cols = names.map { header.firstIndex(of: $0)! }
         var labels: [[Float]] = []
         for (i, r) in rows.enumerated() {
             labels.append(try cols.map { j in
-                guard let v = Float(r[j]), v == 0 || v == 1 else { throw DataError("\(csv): row \(i + 2), column '\(header[j])': '\(r[j])' is not 0 or 1") }
+                guard let v = CSV.binary(r[j]) else { throw DataError("\(csv): row \(i + 2), column '\(header[j])': '\(r[j])' is not 0 or 1") }
                 return v
             })
         }

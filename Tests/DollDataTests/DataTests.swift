@@ -172,6 +172,38 @@ struct LoaderTests {
         #expect(x.shape == [3, 1, 64, 64] && y.shape == [3, 14] && m.scalars.allSatisfy { $0 == 1 })
     }
 
+    /// Issue 17, item 9: line endings, numeric spellings of 0/1, duplicate columns, and files
+    /// that would give 0 images or 0 classes.
+    @Test func labelCSVEdgeCases() throws {
+        let dir = NSTemporaryDirectory() + "doll-csv-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ name: String, _ text: String) throws -> String {
+            let p = dir + "/" + name
+            try text.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        let lf = "Path,A,B\na.png,1,0\nb.png,0,1\nc.png,1,1\n"
+        for (name, text) in [("lf", lf), ("crlf", lf.replacingOccurrences(of: "\n", with: "\r\n")),
+                             ("cr", lf.replacingOccurrences(of: "\n", with: "\r")),
+                             ("floats", "Path,A,B\na.png,1.0,0.0\nb.png, 0,1 \nc.png,1,1.0\n")] {
+            let ds = try LabelCSVDataset(csv: try write(name + ".csv", text), size: 16)
+            #expect(ds.count == 3 && ds.classes == ["A", "B"], "\(name): \(ds.count) images, classes \(ds.classes)")
+            #expect(ds.labelRows == [[1, 0], [0, 1], [1, 1]], "\(name)")
+        }
+        #expect { try LabelCSVDataset(csv: try write("dup.csv", "Path,A,A\na.png,1,0\n"), size: 16) } throws: {
+            "\($0)".contains("names column 'A' twice")
+        }
+        #expect { try LabelCSVDataset(csv: try write("empty.csv", "Path,A,B\n"), size: 16) } throws: {
+            "\($0)".contains("no data rows")
+        }
+        #expect { try LabelCSVDataset(csv: try write("nolabels.csv", "Path,Note\na.png,hello\n"), size: 16) } throws: {
+            "\($0)".contains("no label column")
+        }
+        let chex = "Path,Sex,Age,Frontal/Lateral,AP/PA,Cardiomegaly\np/view2.jpg,F,50,Lateral,,1.0\n"
+        #expect { try CheXpertDataset(csv: try write("lateral.csv", chex)) } throws: { "\($0)".contains("frontal") }
+    }
+
     @Test func jsrtFolderWithFoldsAndUnions() throws {
         guard let root = sharedData("jsrt") else { return }
         let all = try SegmentationFolder(root: root, size: 128)
