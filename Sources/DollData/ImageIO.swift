@@ -30,8 +30,18 @@ public enum ImageIO {
     static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3, formatLinearY: UInt32 = 4
     static let flagLinear: UInt32 = 4
 
-    /// Largest image accepted (64 megapixels).
-    nonisolated(unsafe) public static var maxPixels = 1 << 26
+    /// Largest image accepted, in pixels: `DOLL_MAX_PIXELS` or 32 megapixels (5792², several times
+    /// a CheXpert or JSRT radiograph; an 8192² file would decode to over half a gigabyte).
+    nonisolated(unsafe) public static var maxPixels: Int = {
+        if let v = ProcessInfo.processInfo.environment["DOLL_MAX_PIXELS"].flatMap({ Int($0) }), v > 0 { return v }
+        return 1 << 25
+    }()
+
+    /// The error for an image over the limit, saying how to raise it.
+    static func tooLarge(_ kind: String, _ w: Int, _ h: Int) -> DataError {
+        DataError("\(kind) is \(w)x\(h) pixels, more than the limit of \(maxPixels) pixels "
+                  + "(set DOLL_MAX_PIXELS or ImageIO.maxPixels to accept larger images)")
+    }
 
     /// Reads a PNG or JPEG (chosen by magic bytes) as a grayscale tensor `[1, H, W]` in [0, 1].
     /// Colour is converted to luminance; 16-bit PNGs keep their full precision.
@@ -62,9 +72,8 @@ public enum ImageIO {
         let ok = data.withUnsafeBytes { raw in png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) }
         guard ok != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
         let w = Int(image.width), h = Int(image.height)
-        guard w > 0, h > 0, w * h <= maxPixels else {
-            throw DataError("PNG is \(w)x\(h) pixels, outside the accepted range (at most \(maxPixels) pixels)")
-        }
+        guard w > 0, h > 0 else { throw DataError("PNG is \(w)x\(h) pixels") }
+        guard w * h <= maxPixels else { throw tooLarge("PNG", w, h) }
         let sixteen = gray && (image.format & flagLinear) != 0
         let channels = gray ? 1 : 4
         image.format = gray ? (sixteen ? formatLinearY : formatGray) : formatRGBA
@@ -98,7 +107,13 @@ public enum ImageIO {
         let rc = data.withUnsafeBytes { raw in
             doll_jpeg_decode_gray(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), &out, &w, &h, &err, err.count)
         }
-        guard rc == 0, let out else { throw DataError("corrupt JPEG: \(cString(err))") }
+        guard rc == 0, let out else {
+            let msg = cString(err)
+            if msg.contains("more than the limit") {
+                throw DataError(msg + " pixels (set DOLL_MAX_PIXELS or ImageIO.maxPixels to accept larger images)")
+            }
+            throw DataError("corrupt JPEG: \(msg)")
+        }
         defer { doll_free(out) }
         let n = Int(w) * Int(h)
         let t = try Tensor(repeating: 0, shape: [1, Int(h), Int(w)])

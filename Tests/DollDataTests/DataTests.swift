@@ -58,6 +58,23 @@ struct CodecTests {
         #expect(err.reduce(0, +) / Float(err.count) < 2.0)
     }
 
+    /// Issue 17, item 7: a small file claiming 8192² pixels (a valid header, CRC included) is
+    /// refused from its header with an error that names the limit and how to raise it.
+    @Test func pixelLimitNamesItself() throws {
+        var png = try ImageIO.encodePNG(samples: [0], width: 1, height: 1, channels: 1)
+        png.replaceSubrange(16..<24, with: [0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x00])   // 8192 x 8192
+        var crc: UInt32 = 0xFFFF_FFFF   // CRC-32 of the IHDR type and data (bytes 12..<29)
+        for byte in png[12..<29] {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
+        }
+        crc ^= 0xFFFF_FFFF
+        png.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
+        #expect { try ImageIO.decodeGray(png) } throws: {
+            "\($0)".contains("8192x8192 pixels, more than the limit") && "\($0)".contains("DOLL_MAX_PIXELS")
+        }
+    }
+
     @Test func absurdHeaderIsRejectedBeforeAllocation() throws {
         // A PNG header claiming 100000 x 100000 pixels.
         var png = try ImageIO.encodePNG(samples: [0], width: 1, height: 1, channels: 1)
