@@ -225,17 +225,32 @@ void fail(char *err, size_t errlen, const std::string &msg) {
     if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
 }
 
+/// Runs one call of the C API: `body` gets the call's buffer scope and stream and returns 0, or 1
+/// with a message when oneDNN refuses the geometry; an exception becomes 2 and a message.
+template <typename Body>
+int guarded(char *err, size_t errlen, Body body) {
+    try {
+        std::string why;
+        Scope sc;
+        stream s(cpu());
+        int rc = body(sc, s, why);
+        if (rc != 0) fail(err, errlen, why);
+        else s.wait();
+        return rc;
+    } catch (const std::exception &ex) {
+        fail(err, errlen, ex.what());
+        return 2;
+    }
+}
+
 }  // namespace
 
 extern "C" int doll_dnnl_conv_forward(const doll_conv_geometry *gp, int training, const float *src, const float *weights,
                                       const float *bias, float *dst, char *err, size_t errlen) {
     const doll_conv_geometry &g = *gp;
-    std::string why;
-    try {
+    return guarded(err, errlen, [&](Scope &sc, stream &s, std::string &why) {
         auto e = lookup(g, training != 0, false, why);
-        if (!e) { fail(err, errlen, why); return 1; }
-        Scope sc;
-        stream s(cpu());
+        if (!e) return 1;
         auto &pd = e->fwd_pd;
         View x = input(sc, s, memory::desc(src_dims(g), dt::f32, tag::nchw), src, pd.src_desc());
         View w = input(sc, s, memory::desc(wei_dims(g), dt::f32, wei_user_tag(g)), weights, pd.weights_desc());
@@ -245,12 +260,8 @@ extern "C" int doll_dnnl_conv_forward(const doll_conv_geometry *gp, int training
         if (g.bias) args[DNNL_ARG_BIAS] = memory(pd.weights_desc(1), cpu(), const_cast<float *>(bias));
         e->fwd.execute(s, args);
         finish(s, y);
-        s.wait();
         return 0;
-    } catch (const std::exception &ex) {
-        fail(err, errlen, ex.what());
-        return 2;
-    }
+    });
 }
 
 extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float *src, const float *weights,
@@ -259,12 +270,9 @@ extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float
     doll_conv_geometry g = *gp;
     g.relu = 0;
     if (!diff_bias) g.bias = 0;
-    std::string why;
-    try {
+    return guarded(err, errlen, [&](Scope &sc, stream &s, std::string &why) {
         auto e = lookup(g, true, true, why);
-        if (!e) { fail(err, errlen, why); return 1; }
-        Scope sc;
-        stream s(cpu());
+        if (!e) return 1;
         memory::desc dst_plain(dst_dims(g), dt::f32, tag::nchw);
         View dy;   // diff_dst in the layout of the pass that reordered it first
         if (diff_src) {
@@ -289,12 +297,8 @@ extern "C" int doll_dnnl_conv_backward(const doll_conv_geometry *gp, const float
             e->bwd_weights.execute(s, args);
             finish(s, dw);
         }
-        s.wait();
         return 0;
-    } catch (const std::exception &ex) {
-        fail(err, errlen, ex.what());
-        return 2;
-    }
+    });
 }
 
 extern "C" void doll_dnnl_set_allocator(void *(*alloc)(size_t bytes), void (*release)(void *ptr, size_t bytes)) {
@@ -343,9 +347,4 @@ extern "C" const char *doll_dnnl_isa(void) {
         case cpu_isa::sse41: return "sse41";
         default: return "other";
     }
-}
-
-extern "C" int doll_dnnl_cache_size(void) {
-    std::lock_guard<std::mutex> guard(cache_lock);
-    return static_cast<int>(cache.size());
 }

@@ -152,6 +152,9 @@ final class BufferPool: @unchecked Sendable {
 extension Tensor {
     /// Returns the buffers cached for reuse to the system (call when a long job ends).
     public static func releaseCachedMemory() { BufferPool.shared.trim() }
+
+    /// Pooled buffers: bytes live now, their high-water mark, and bytes cached for reuse.
+    public static var bufferPoolStatistics: (live: Int, peakLive: Int, cached: Int) { BufferPool.shared.statistics }
 }
 
 /// A dense Float32 array in row-major (NCHW for images) layout, with value semantics

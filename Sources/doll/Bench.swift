@@ -105,7 +105,7 @@ enum Workloads {
         let x = try Tensor.uniform([1, 1, 224, 224], rng: &rng)
         let ig = IntegratedGradients(model: model, options: .init(steps: 50, internalBatch: internalBatch))
         let t = try measure(runs: runs) { _ = try ig.attribute(x, target: 0) }
-        let pool = OneDNN.poolStatistics
+        let pool = Tensor.bufferPoolStatistics
         return BenchResult(name: "ig50_resnetcxr_ibs\(internalBatch)", medianMs: t.median, minMs: t.min,
                            extra: [("peak_rss_mb", peakRSSMegabytes()), ("peak_tensor_mb", Double(pool.peakLive) / 1048576)])
     }

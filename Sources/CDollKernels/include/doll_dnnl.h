@@ -57,8 +57,6 @@ const char *doll_dnnl_version(void);
 /** The instruction set oneDNN dispatches to on this CPU ("avx512_core", "avx2", …). */
 const char *doll_dnnl_isa(void);
 
-/** Number of cached geometries (for tests). */
-int doll_dnnl_cache_size(void);
 
 #ifdef __cplusplus
 }
