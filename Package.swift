@@ -30,7 +30,7 @@ let package = Package(
         // Engine: tensors, kernels, autodiff, RNG, safetensors.
         .target(name: "DollTensor", dependencies: ["CBLAS", "CDollKernels"]),
         // C helpers that catch libjpeg's longjmp (and, later, raise Lua errors from C).
-        .target(name: "CDollSupport", dependencies: ["CJPEG", "CLua"]),
+        .target(name: "CDollSupport", dependencies: ["CJPEG", "CLua", "CPNG"]),
         // Image codecs, datasets, CheXpert/segmentation loaders, phantoms, augmentation.
         .target(name: "DollData", dependencies: ["DollTensor", "CPNG", "CDollSupport"]),
         // Pictures: colormaps, heatmaps, mask overlays, montages, bitmap text, charts, to PNG.
@@ -53,6 +53,7 @@ let package = Package(
         .executableTarget(
             name: "doll",
             dependencies: [
+                "CDollSupport",
                 "DollTensor",
                 "DollNN",
                 "DollData",

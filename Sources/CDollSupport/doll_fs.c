@@ -31,3 +31,4 @@ int doll_fsync_directory(const char *path) {
 
 void doll_stdout_write(const char *s) { fputs(s, stdout); }
 void doll_stdio_flush(void) { fflush(stdout); fflush(stderr); }
+void doll_stdout_line_buffered(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

@@ -152,6 +152,14 @@ public final class CachedDataset: Dataset {
 
 /// Minimal CSV reading: comma-separated, optional double quotes (with `""` escapes), LF or CRLF.
 public enum CSV {
+    /// A header's columns for an error message; a first line that is not a comma-separated
+    /// header (any other file, e.g. one a tampered session points at) is not echoed.
+    public static func describeColumns(_ header: [String]) -> String {
+        guard header.count > 1 else { return "the first line is not a comma-separated header" }
+        let shown = header.prefix(40).map { $0.count > 40 ? String($0.prefix(40)) + "…" : $0 }.joined(separator: ", ")
+        return header.count > 40 ? shown + ", … (\(header.count) columns)" : shown
+    }
+
     /// A label written as 0 or 1 in any numeric spelling (`1`, `1.0`, ` 0 `), else nil.
     public static func binary(_ field: String) -> Float? {
         guard let v = Float(field.trimmingCharacters(in: .whitespaces)), v == 0 || v == 1 else { return nil }

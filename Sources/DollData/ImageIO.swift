@@ -21,14 +21,13 @@ public struct RawImage: Sendable {
     public var samples: [UInt16]
 }
 
-/// Image files ⇄ tensors. Decoders never trap or longjmp through Swift: libpng is used through its
-/// simplified API (errors come back as return codes), libjpeg through a C shim that catches its
-/// longjmp. Images larger than `maxPixels` are rejected from their header, before any pixel
+/// Image files ⇄ tensors. Decoders never trap or longjmp through Swift: libpng and libjpeg are
+/// used through C shims that catch their longjmp (PNG samples are read raw, without gamma);
+/// the PNG writer uses libpng's simplified API, whose errors come back as return codes. Images larger than `maxPixels` are rejected from their header, before any pixel
 /// buffer is allocated.
 public enum ImageIO {
     // libpng simplified-API format codes (composed macros are not imported into Swift).
     static let formatGray: UInt32 = 0, formatRGB: UInt32 = 2, formatRGBA: UInt32 = 3, formatLinearY: UInt32 = 4
-    static let flagLinear: UInt32 = 4
 
     /// Largest image accepted, in pixels: `DOLL_MAX_PIXELS` or 32 megapixels (5792², several times
     /// a CheXpert or JSRT radiograph; an 8192² file would decode to over half a gigabyte).
@@ -64,32 +63,25 @@ public enum ImageIO {
         throw DataError("not a PNG or JPEG file (unrecognised magic bytes)")
     }
 
-    /// Decodes a PNG to gray (any colour type converted to luminance) or to RGBA 8-bit.
+    /// Decodes a PNG to gray (any colour type converted to luminance, alpha dropped) at the
+    /// file's bit depth, or to RGBA 8-bit. Samples are the stored values: no gamma or colour
+    /// profile is applied (`doll_png_decode`).
     public static func decodePNG(_ data: Data, gray: Bool) throws -> RawImage {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        let ok = data.withUnsafeBytes { raw in png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count) }
-        guard ok != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
-        let w = Int(image.width), h = Int(image.height)
-        guard w > 0, h > 0 else { throw DataError("PNG is \(w)x\(h) pixels") }
-        guard w * h <= maxPixels else { throw tooLarge("PNG", w, h) }
-        let sixteen = gray && (image.format & flagLinear) != 0
-        let channels = gray ? 1 : 4
-        image.format = gray ? (sixteen ? formatLinearY : formatGray) : formatRGBA
-        var samples: [UInt16]
-        if sixteen {
-            var buf = [UInt16](repeating: 0, count: w * h)
-            let ok2 = data.withUnsafeBytes { _ in buf.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) } }
-            guard ok2 != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
-            samples = buf
-        } else {
-            var buf = [UInt8](repeating: 0, count: w * h * channels)
-            let ok2 = buf.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok2 != 0 else { throw DataError("corrupt PNG: \(message(of: &image))") }
-            samples = buf.map(UInt16.init)
+        var out: UnsafeMutablePointer<UInt16>? = nil
+        var w: UInt32 = 0, h: UInt32 = 0
+        var channels: Int32 = 0, depth: Int32 = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = data.withUnsafeBytes { raw in
+            doll_png_decode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), gray ? 0 : 1,
+                            &out, &w, &h, &channels, &depth, &err, err.count)
         }
-        return RawImage(width: w, height: h, channels: channels, bitDepth: sixteen ? 16 : 8, samples: samples)
+        if rc == -2 { throw tooLarge("PNG", Int(w), Int(h)) }
+        guard rc == 0, let out else { throw DataError("corrupt PNG: \(cString(err))") }
+        defer { doll_free(out) }
+        guard w > 0, h > 0 else { throw DataError("PNG is \(w)x\(h) pixels") }
+        let n = Int(w) * Int(h) * Int(channels)
+        return RawImage(width: Int(w), height: Int(h), channels: Int(channels), bitDepth: Int(depth),
+                        samples: Array(UnsafeBufferPointer(start: out, count: n)))
     }
 
     private static func message(of image: inout png_image) -> String {

@@ -60,7 +60,7 @@ public final class CheXpertDataset: Dataset {
         let (header, body) = try CSV.read(path: csv)
         let fixed = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"]
         guard Array(header.prefix(5)) == fixed else {
-            throw DataError("\(csv): not a CheXpert label file (expected columns \(fixed.joined(separator: ",")) first, got \(header.prefix(5).joined(separator: ",")))")
+            throw DataError("\(csv): not a CheXpert label file (expected columns \(fixed.joined(separator: ",")) first, got \(CSV.describeColumns(header)))")
         }
         let obs = Array(header.dropFirst(5))
         guard !obs.isEmpty else { throw DataError("\(csv): no observation columns") }
@@ -157,7 +157,7 @@ public final class LabelCSVDataset: Dataset {
                 splitColumn: String = "split", split: String? = nil, size: Int = 224, mode: FitMode = .squash) throws {
         guard size >= 8 && size <= 2048 else { throw DataError("label CSV: image size must be in 8…2048, got \(size)") }
         let (header, body) = try CSV.read(path: csv)
-        guard let pathIdx = header.firstIndex(of: pathColumn) else { throw DataError("\(csv): no '\(pathColumn)' column (columns: \(header.joined(separator: ", ")))") }
+        guard let pathIdx = header.firstIndex(of: pathColumn) else { throw DataError("\(csv): no '\(pathColumn)' column (columns: \(CSV.describeColumns(header)))") }
         var rows = body
         if let split {
             guard let s = header.firstIndex(of: splitColumn) else { throw DataError("\(csv): no split column '\(splitColumn)'") }
@@ -173,7 +173,7 @@ public final class LabelCSVDataset: Dataset {
                 j != pathIdx && !exclude.contains(name) && name != splitColumn && body.allSatisfy { CSV.binary($0[j]) != nil }
             }.map(\.element)
             guard !names.isEmpty else {
-                throw DataError("\(csv): no label column holds only 0/1 values (columns: \(header.joined(separator: ", ")))")
+                throw DataError("\(csv): no label column holds only 0/1 values (columns: \(CSV.describeColumns(header)))")
             }
         }
         guard !rows.isEmpty else { throw DataError("\(csv): the file has a header but no data rows") }
@@ -235,7 +235,7 @@ public final class SegmentationFolder: Dataset {
             guard let table else { throw DataError("\(root): a filter needs split.csv or metadata.csv") }
             let (header, rows) = try CSV.read(path: table)
             guard let idc = header.firstIndex(of: "id"), let c = header.firstIndex(of: column) else {
-                throw DataError("\(table): needs columns 'id' and '\(column)' (has \(header.joined(separator: ", ")))")
+                throw DataError("\(table): needs columns 'id' and '\(column)' (has \(CSV.describeColumns(header)))")
             }
             let keep = Set(rows.filter { $0[c] == value }.map { $0[idc] })
             ids = ids.filter { keep.contains($0) }

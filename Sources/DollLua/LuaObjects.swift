@@ -150,13 +150,21 @@ enum LuaObjects {
             fn("load") { a in
                 let path = try a.string(1, "path")
                 let file = try SafeTensors.read(path: path)
+                let values = file.tensors.values.reduce(0) { $0 + $1.count }
+                func config<C: Decodable>(_ type: C.Type) throws -> C {
+                    do { return try JSONDecoder().decode(C.self, from: Data((file.metadata["doll.config"] ?? "").utf8)) } catch {
+                        throw LuaBindingError("'\(path)': its doll.config metadata is not a valid model configuration")
+                    }
+                }
                 switch file.metadata["doll.kind"] {
                 case "classifier":
-                    let cfg = try JSONDecoder().decode(ResNetClassifier.Config.self, from: Data((file.metadata["doll.config"] ?? "").utf8))
+                    let cfg = try config(ResNetClassifier.Config.self)
+                    if let problem = ModelFileLimits.problem(cfg, values: values) { throw LuaBindingError("'\(path)': the configuration \(problem)") }
                     let m = try ResNetClassifier(cfg); try m.loadStateDict(file.tensors)
                     a.push(object: ClassifierBox(m)); return 1
                 case "unet":
-                    let cfg = try JSONDecoder().decode(UNet.Config.self, from: Data((file.metadata["doll.config"] ?? "").utf8))
+                    let cfg = try config(UNet.Config.self)
+                    if let problem = ModelFileLimits.problem(cfg, values: values) { throw LuaBindingError("'\(path)': the configuration \(problem)") }
                     let m = try UNet(cfg); try m.loadStateDict(file.tensors)
                     let box = UNetBox(m); box.structures = (file.metadata["doll.structures"] ?? "").split(separator: ",").map(String.init)
                     a.push(object: box); return 1

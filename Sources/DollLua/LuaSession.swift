@@ -39,7 +39,7 @@ extension LuaArgs {
         case LUA_TBOOLEAN: return .boolean(lua_toboolean(L, idx) != 0)
         case LUA_TNUMBER: return lua_isinteger(L, idx) != 0 ? .integer(lua_tointegerx(L, idx, nil)) : .number(lua_tonumberx(L, idx, nil))
         case LUA_TSTRING: return .string(String(cString: lua_tolstring(L, idx, nil)))
-        case LUA_TNIL, LUA_TNONE: return .none
+        case LUA_TNIL, LUA_TNONE: return LuaRecipe.Value.none
         case LUA_TUSERDATA:
             guard let obj = dollObject(idx) else { return nil }
             return .object(obj)
@@ -86,15 +86,18 @@ public enum LuaSession {
         var enc = Encoder(L: L)
         var summary = Summary(path: path)
         try enc.encodeGlobals(skipNames: skipNames, summary: &summary)
+        // One token in both files: a load can tell that they belong to the same save.
+        let generation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let manifest: [String: Any] = [
             "format": "doll.session", "schema": schema, "doll": dollVersion,
             "created": ISO8601DateFormatter().string(from: Date()),
+            "generation": generation,
             "tensors": tensorsFile,
             "globals": enc.globals, "tables": enc.tables, "objects": enc.objects,
             "skipped": summary.skipped,
         ]
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
-        let tensorBytes = try SafeTensors.encode(enc.tensors, metadata: ["doll.kind": "session"])
+        let tensorBytes = try SafeTensors.encode(enc.tensors, arrays: enc.arrays, metadata: ["doll.kind": "session", "doll.generation": generation])
         summary.bytes = json.count + tensorBytes.count
         try writeAtomically(path: path, files: [("manifest.json", json), (tensorsFile, tensorBytes)])
         return summary
@@ -159,6 +162,8 @@ public enum LuaSession {
         var tables: [String: Any] = [:]
         var objects: [String: Any] = [:]
         var tensors: [String: Tensor] = [:]
+        /// Bulk numbers of tables (`A/<table id>`), stored exactly beside the tensors.
+        var arrays: [String: SafeTensors.NumberArray] = [:]
         private var tableIDs: [UnsafeRawPointer: String] = [:]
         private var objectIDs: [ObjectIdentifier: String] = [:]
         private var objectCount = 0
@@ -197,8 +202,19 @@ public enum LuaSession {
                 lua_getfield(L, anchor, id)
                 let t = lua_gettop(L)
                 var entries: [[Any]] = []
+                var record: [String: Any] = [:]
+                let bulk = bulkNumbers(t)
+                if let bulk {
+                    let name = "A/" + id
+                    arrays[name] = bulk
+                    record["array"] = ["numbers": name, "count": bulk.count]
+                }
                 lua_pushnil(L)
                 while lua_next(L, t) != 0 {
+                    if let bulk, lua_isinteger(L, -2) != 0, (1...Int64(bulk.count)).contains(lua_tointegerx(L, -2, nil)) {
+                        lua_settop(L, -2)
+                        continue
+                    }
                     let keyPath = path.count > 120 ? path : path + "[" + keyText(-2) + "]"   // deep chains keep a short path
                     if let k = try encodeValue(-2, path: keyPath, summary: &summary, isKey: true),
                        let v = try encodeValue(-1, path: keyPath, summary: &summary) {
@@ -207,8 +223,29 @@ public enum LuaSession {
                     lua_settop(L, -2)
                 }
                 lua_settop(L, -2)
-                tables[id] = ["entries": entries]
+                record["entries"] = entries
+                tables[id] = record
             }
+        }
+
+        /// The values 1…n of the table at `t` when they are at least 16 numbers of one Lua
+        /// subtype (all integers or all floats): they go to the tensors file, not the manifest.
+        func bulkNumbers(_ t: Int32) -> SafeTensors.NumberArray? {
+            let n = Int(lua_rawlen(L, t))
+            guard n >= 16 else { return nil }
+            lua_rawgeti(L, t, 1)
+            let integers = lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1) != 0
+            lua_settop(L, -2)
+            var ints: [Int64] = []
+            var doubles: [Double] = []
+            if integers { ints.reserveCapacity(n) } else { doubles.reserveCapacity(n) }
+            for k in 1...n {
+                lua_rawgeti(L, t, lua_Integer(k))
+                defer { lua_settop(L, -2) }
+                guard lua_type(L, -1) == LUA_TNUMBER, (lua_isinteger(L, -1) != 0) == integers else { return nil }
+                if integers { ints.append(lua_tointegerx(L, -1, nil)) } else { doubles.append(lua_tonumberx(L, -1, nil)) }
+            }
+            return integers ? .int64(ints) : .float64(doubles)
         }
 
         func keyText(_ i: Int32) -> String {

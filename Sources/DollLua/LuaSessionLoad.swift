@@ -32,6 +32,8 @@ extension LuaSession {
     struct Validated {
         var globals: [(String, Value)] = []
         var tables: [String: [(Value, Value)]] = [:]
+        /// Bulk numbers 1…n of tables, by table id.
+        var arrays: [String: SafeTensors.NumberArray] = [:]
         var objects: [String: Object] = [:]
         var tensors: [String: Tensor] = [:]
         var skippedAtSave: [String] = []
@@ -47,14 +49,59 @@ extension LuaSession {
         return FileManager.default.fileExists(atPath: previous) ? previous : target
     }
 
-    /// Reads and validates a session directory without touching any Lua state.
+    /// Reads and validates a session directory without touching any Lua state. A save running
+    /// at the same time swaps whole directories; the files are opened through one descriptor of
+    /// the directory, so they come from one generation, and a generation deleted under the
+    /// reader is read again from the start.
     static func validate(path: String) throws -> Validated {
+        var attempt = 0
+        while true {
+            do { return try validateOnce(path: path) } catch let e as Vanished {
+                attempt += 1
+                guard attempt < 50 else { throw SessionError("session '\(path)' kept changing while it was read: \(e.file) vanished") }
+                usleep(useconds_t(1000 * attempt))
+            }
+        }
+    }
+
+    /// A file of the generation being read was deleted (a concurrent save replaced it).
+    struct Vanished: Error { let file: String }
+
+    /// The bytes of `name`, a regular file (not a symlink) directly in the directory `dirFD`.
+    static func readFile(_ name: String, in dirFD: Int32, session path: String, what: String) throws -> Data {
+        let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: throw Vanished(file: name)
+            case ELOOP: throw SessionError("session '\(path)': \(what) '\(name)' is a symbolic link; a session holds its files itself")
+            default: throw SessionError("session '\(path)': cannot open \(what) '\(name)': \(String(cString: strerror(errno)))")
+            }
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw SessionError("session '\(path)': \(what) '\(name)' is not a regular file") }
+        do { return try handle.readToEnd() ?? Data() } catch {
+            throw SessionError("session '\(path)': cannot read \(what) '\(name)'")
+        }
+    }
+
+    private static func validateOnce(path: String) throws -> Validated {
         let dir = resolve(path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else { throw SessionError("no session at '\(path)'") }
         guard isDir.boolValue else { throw SessionError("'\(path)' is not a session directory") }
-        let manifestPath = dir + "/manifest.json"
-        guard let data = FileManager.default.contents(atPath: manifestPath) else { throw SessionError("session '\(path)' has no readable manifest.json") }
+        let dirFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else {
+            if errno == ENOENT { throw Vanished(file: dir) }
+            throw SessionError("cannot open session '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { close(dirFD) }
+        let data: Data
+        do { data = try readFile("manifest.json", in: dirFD, session: path, what: "manifest") } catch is Vanished {
+            // A directory without a manifest that nobody is replacing is simply not a session.
+            if FileManager.default.fileExists(atPath: dir + "/manifest.json") { throw Vanished(file: "manifest.json") }
+            throw SessionError("session '\(path)' has no readable manifest.json")
+        }
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
             throw SessionError("session '\(path)': manifest.json is not valid JSON")
@@ -66,13 +113,23 @@ extension LuaSession {
             throw SessionError("session '\(path)' has schema version \(schemaValue); this doll reads version \(schema)\(schemaValue > schema ? " (it was written by a newer doll)" : "")")
         }
         var v = Validated()
-        // Tensors file: a plain name inside the session directory.
+        // Tensors file: a plain name inside the session directory, read through the same directory descriptor.
         guard let tf = m["tensors"] as? String else { throw SessionError("session '\(path)': manifest.json names no tensors file") }
-        let tensorsPath = try insidePath(tf, dir: dir, what: "tensors file")
-        if FileManager.default.fileExists(atPath: tensorsPath) {
-            do { v.tensors = try SafeTensors.read(path: tensorsPath).tensors } catch { throw SessionError("session '\(path)': \(error)") }
-        } else {
-            throw SessionError("session '\(path)': tensors file '\(tf)' is missing")
+        guard !tf.isEmpty, !tf.contains("/"), tf != "..", tf != "." else {
+            throw SessionError("manifest.json: tensors file '\(tf)' escapes the session directory")
+        }
+        let tensorBytes: Data
+        do { tensorBytes = try readFile(tf, in: dirFD, session: path, what: "tensors file") } catch is Vanished {
+            if FileManager.default.fileExists(atPath: dir + "/manifest.json") && !FileManager.default.fileExists(atPath: dir + "/" + tf) {
+                throw SessionError("session '\(path)': tensors file '\(tf)' is missing")
+            }
+            throw Vanished(file: tf)
+        }
+        let file: SafeTensors.File
+        do { file = try SafeTensors.decode(tensorBytes, exactArrayPrefix: "A/") } catch { throw SessionError("session '\(path)': \(error)") }
+        v.tensors = file.tensors
+        if let generation = m["generation"] as? String, file.metadata["doll.generation"] != generation {
+            throw SessionError("session '\(path)': manifest.json and '\(tf)' come from different saves (generation \(generation) vs \(file.metadata["doll.generation"] ?? "none"))")
         }
         guard let tables = m["tables"] as? [String: Any], let objects = m["objects"] as? [String: Any], let globals = m["globals"] as? [String: Any] else {
             throw SessionError("session '\(path)': manifest.json needs 'globals', 'tables' and 'objects' objects")
@@ -85,6 +142,12 @@ extension LuaSession {
         }
         for (id, raw) in tables {
             guard let t = raw as? [String: Any], let entries = t["entries"] as? [Any] else { throw SessionError("manifest.json: tables.\(id) must be {\"entries\": [[key, value], ...]}") }
+            if let bulk = t["array"] {
+                guard let b = bulk as? [String: Any], let name = b["numbers"] as? String, let array = file.arrays[name] else {
+                    throw SessionError("manifest.json: tables.\(id).array must name exact numbers the tensors file holds")
+                }
+                v.arrays[id] = array
+            }
             v.tables[id] = try entries.enumerated().map { k, e in
                 guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: tables.\(id).entries[\(k)] must be a [key, value] pair") }
                 let key = try ctx.value(pair[0], at: "tables.\(id).entries[\(k)] key")
@@ -102,20 +165,6 @@ extension LuaSession {
     static func checkKey(_ key: Value, at where_: String) throws {
         if case .none = key { throw SessionError("manifest.json: \(where_) has a nil key") }
         if case .number(let d) = key, d.isNaN { throw SessionError("manifest.json: \(where_) has a NaN key") }
-    }
-
-    /// `name` resolved inside `dir`, refusing absolute paths, `..` and symlinks that leave it.
-    static func insidePath(_ name: String, dir: String, what: String) throws -> String {
-        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
-            throw SessionError("manifest.json: \(what) '\(name)' escapes the session directory")
-        }
-        let full = dir + "/" + name
-        if let realDir = realpath(dir, nil), let realFile = realpath(full, nil) {
-            defer { free(realDir); free(realFile) }
-            let d = String(cString: realDir), f = String(cString: realFile)
-            guard f.hasPrefix(d + "/") else { throw SessionError("manifest.json: \(what) '\(name)' resolves outside the session directory") }
-        }
-        return full
     }
 
     struct ValueContext {
@@ -157,6 +206,7 @@ extension LuaSession {
 
     static func object(_ raw: Any, id: String, ctx: ValueContext, tensors: [String: Tensor]) throws -> Object {
         let at = "objects.\(id)"
+        let totalValues = tensors.values.reduce(0) { $0 + $1.count }
         guard let o = raw as? [String: Any], let type = o["type"] as? String else { throw SessionError("manifest.json: \(at) must be an object with a 'type'") }
         func decode<T: Decodable>(_ t: T.Type, _ key: String) throws -> T {
             guard let x = o[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else { throw SessionError("manifest.json: \(at).\(key) is missing") }
@@ -176,22 +226,12 @@ extension LuaSession {
             return .tensor(name)
         case "classifier":
             let cfg = try decode(ResNetClassifier.Config.self, "config")
-            guard (1...16).contains(cfg.inChannels), (1...8).contains(cfg.widths.count), cfg.widths.count == cfg.blocks.count,
-                  cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }), (1...1000).contains(cfg.classes.count) else {
-                throw SessionError("manifest.json: \(at).config has out-of-range sizes")
-            }
-            let weights = zip(cfg.widths, cfg.blocks).reduce(0) { $0 + $1.1 * 2 * 9 * $1.0 * $1.0 }
-            guard weights <= 50_000_000 else { throw SessionError("manifest.json: \(at).config describes \(weights) weights, more than this doll loads") }
+            if let problem = ModelFileLimits.problem(cfg, values: totalValues) { throw SessionError("manifest.json: \(at).config \(problem)") }
             let names = try ResNetClassifier(cfg).stateDict().keys.sorted()
             return .classifier(cfg, weights: try prefix("weights", need: names))
         case "unet":
             let cfg = try decode(UNet.Config.self, "config")
-            guard (1...16).contains(cfg.inChannels), (1...64).contains(cfg.classes), (1...8).contains(cfg.widths.count),
-                  cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }) else {
-                throw SessionError("manifest.json: \(at).config has out-of-range sizes")
-            }
-            let weights = zip(cfg.widths, cfg.blocks).reduce(0) { $0 + 4 * Swift.max($1.1, 2) * 9 * $1.0 * $1.0 }
-            guard weights <= 50_000_000 else { throw SessionError("manifest.json: \(at).config describes \(weights) weights, more than this doll loads") }
+            if let problem = ModelFileLimits.problem(cfg, values: totalValues) { throw SessionError("manifest.json: \(at).config \(problem)") }
             let names = try UNet(cfg).stateDict().keys.sorted()
             return .unet(cfg, structures: (o["structures"] as? [String]) ?? [], weights: try prefix("weights", need: names))
         case "dataset", "explainer":
@@ -301,6 +341,13 @@ extension LuaSession {
         for (id, entries) in v.tables {
             lua_getfield(L, tableAnchor, id)
             let t = lua_gettop(L)
+            switch v.arrays[id] {
+            case .int64(let values)?:
+                for (k, x) in values.enumerated() { lua_pushinteger(L, x); lua_rawseti(L, t, lua_Integer(k + 1)) }
+            case .float64(let values)?:
+                for (k, x) in values.enumerated() { lua_pushnumber(L, x); lua_rawseti(L, t, lua_Integer(k + 1)) }
+            case nil: break
+            }
             for (k, x) in entries {
                 if case .object(let o) = k, failed[o] != nil { continue }
                 if case .object(let o) = x, failed[o] != nil { continue }
@@ -354,5 +401,36 @@ extension LuaSession {
             let t = lua_gettop(L)
             for (k, x) in entries { try push(k, L: L, objects: objects, tables: tables); try push(x, L: L, objects: objects, tables: tables); lua_rawset(L, t) }
         }
+    }
+}
+
+/// Model configurations read from files (sessions, `doll.load`) are checked before a model is
+/// built: sizes in range, and no more weights than the file holds values (a 163-byte file must
+/// not allocate gigabytes before failing).
+enum ModelFileLimits {
+    static let maxWeights = 50_000_000
+
+    /// What is wrong with `cfg` for a file holding `values` numbers, or nil.
+    static func problem(_ cfg: ResNetClassifier.Config, values: Int) -> String? {
+        guard (1...16).contains(cfg.inChannels), (1...8).contains(cfg.widths.count), cfg.widths.count == cfg.blocks.count,
+              cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }),
+              (1...1000).contains(cfg.classes.count) else { return "has out-of-range sizes" }
+        // The second 3×3 convolution of every block (width → width): a lower bound of the state dict.
+        return check(weights: zip(cfg.widths, cfg.blocks).reduce(0) { $0 + $1.1 * 9 * $1.0 * $1.0 }, values: values)
+    }
+
+    static func problem(_ cfg: UNet.Config, values: Int) -> String? {
+        guard (1...16).contains(cfg.inChannels), (1...64).contains(cfg.classes), (1...8).contains(cfg.widths.count),
+              cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }) else {
+            return "has out-of-range sizes"
+        }
+        // One width → width 3×3 convolution per encoder stage: a lower bound of the state dict.
+        return check(weights: cfg.widths.reduce(0) { $0 + 9 * $1 * $1 }, values: values)
+    }
+
+    private static func check(weights: Int, values: Int) -> String? {
+        if weights > maxWeights { return "describes \(weights) weights, more than this doll loads (\(maxWeights))" }
+        if weights > values { return "describes at least \(weights) weights, but the file holds only \(values) values" }
+        return nil
     }
 }

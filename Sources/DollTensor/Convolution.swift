@@ -135,7 +135,7 @@ extension Tensor {
             throw TensorError("conv2d: kernel \(kh)x\(kw) (dilation \(dilation.h)) does not fit input \(h)x\(w) with padding \(padding.h)")
         }
         let outShape = [n, cout, geo.oh, geo.ow]
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         let x = self
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         let dnnl = groups == 1 && KernelBackend.current == .oneDNN
@@ -190,7 +190,7 @@ extension Tensor {
         let ow = (w - 1) * stride.w - 2 * padding.w + dilation.w * (kw - 1) + outputPadding.w + 1
         guard oh >= 1, ow >= 1 else { throw TensorError("convTranspose2d: output size \(oh)x\(ow) is empty") }
         let outShape = [n, cout, oh, ow]
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         // The matching forward convolution maps the output [cout, oh, ow] to the input [cin, h, w].
         let geo = ConvGeometry(c: cout, h: oh, w: ow, kh: kh, kw: kw, sh: stride.h, sw: stride.w, ph: padding.h, pw: padding.w,
                                dh: dilation.h, dw: dilation.w, oh: h, ow: w)

@@ -80,7 +80,7 @@ extension Tensor {
         let batch = a.rank == 3 ? a.shape[0] : 1
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
         let outShape = a.rank == 3 ? [batch, m, n] : [m, n]
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         let out = Tensor(uninitializedShape: outShape)
         for i in 0..<batch {
             BLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.storage.pointer + i * m * k, lda: k,

@@ -112,7 +112,7 @@ extension Tensor {
         guard scale.h >= 1, scale.w >= 1 else { throw TensorError("upsampleNearest: scale must be ≥ 1, got \(scale.h)x\(scale.w)") }
         let oh = h * scale.h, ow = w * scale.w
         let outShape = [n, c, oh, ow]
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         let out = Tensor(uninitializedShape: outShape)
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
         for plane in 0..<(n * c) { for oy in 0..<oh {
@@ -136,7 +136,7 @@ extension Tensor {
         let (n, c, h, w) = try checkNCHW("upsampleBilinear")
         guard size.h >= 1, size.w >= 1 else { throw TensorError("upsampleBilinear: size must be ≥ 1, got \(size.h)x\(size.w)") }
         let outShape = [n, c, size.h, size.w]
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         /// Source index pairs and weights along one axis.
         func taps(_ inN: Int, _ outN: Int) -> [(Int, Int, Float)] {
             let scale = Float(inN) / Float(outN)

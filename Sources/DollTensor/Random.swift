@@ -64,7 +64,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 extension Tensor {
     /// Uniform samples in `[low, high)`.
     public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RandomGenerator) throws -> Tensor {
-        let n = try validatedCount(shape)
+        let n = try reservedCount(shape)
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<n { t.storage.pointer[i] = low + (high - low) * rng.nextUniform() }
         return t
@@ -72,7 +72,7 @@ extension Tensor {
 
     /// Normal samples with the given mean and standard deviation.
     public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: inout RandomGenerator) throws -> Tensor {
-        let n = try validatedCount(shape)
+        let n = try reservedCount(shape)
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<n { t.storage.pointer[i] = mean + std * rng.nextNormal() }
         return t

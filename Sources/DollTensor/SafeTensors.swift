@@ -5,6 +5,8 @@ import Foundation
 /// data section) plus an optional `__metadata__` string map, then raw little-endian data.
 ///
 /// Reading converts F32, F64, F16, BF16 and integer dtypes to Float32; writing emits F32.
+/// Exact 1-D number arrays (F64, I64) may travel beside the tensors (sessions keep Lua's bulk
+/// numbers in them).
 public enum SafeTensors {
     /// Header size limit (the format's reference implementation uses 100 MB).
     public static let maxHeaderBytes = 100_000_000
@@ -14,6 +16,21 @@ public enum SafeTensors {
         public var names: [String]
         public var tensors: [String: Tensor]
         public var metadata: [String: String]
+        /// Exact 1-D F64/I64 entries, when `decode` was asked to keep them (not in `tensors`).
+        public var arrays: [String: NumberArray] = [:]
+    }
+
+    /// A 1-D array of numbers kept exactly (doubles or 64-bit integers).
+    public enum NumberArray: Sendable, Equatable {
+        case float64([Double])
+        case int64([Int64])
+
+        public var count: Int {
+            switch self {
+            case .float64(let v): v.count
+            case .int64(let v): v.count
+            }
+        }
     }
 
     private static let dtypeSizes: [String: Int] = [
@@ -57,8 +74,9 @@ public enum SafeTensors {
     }
 
     /// Parses safetensors bytes, validating the header against the data.
-    public static func decode(_ data: Data) throws -> File {
-        let bytes = [UInt8](data)
+    /// Entries named with `exactArrayPrefix` of dtype F64 or I64 and rank 1 go to `arrays`.
+    public static func decode(_ data: Data, exactArrayPrefix: String? = nil) throws -> File {
+        let bytes = data.startIndex == 0 ? data : Data(data)
         guard bytes.count >= 8 else { throw TensorError("safetensors: file is \(bytes.count) bytes, too short for the 8-byte header length") }
         var hlen: UInt64 = 0
         for i in 0..<8 { hlen |= UInt64(bytes[i]) << (8 * UInt64(i)) }
@@ -72,7 +90,7 @@ public enum SafeTensors {
             throw TensorError("safetensors: header is not valid JSON")
         }
         guard let header = json as? [String: Any] else { throw TensorError("safetensors: header is not a JSON object") }
-        if let dup = firstDuplicateKey(bytes[8..<headerEnd]) {
+        if let dup = firstDuplicateKey([UInt8](bytes[8..<headerEnd])[...]) {
             throw TensorError("safetensors: the header names '\(dup)' twice (a file must name each tensor once)")
         }
         let dataLen = bytes.count - headerEnd
@@ -111,15 +129,24 @@ public enum SafeTensors {
             throw TensorError("safetensors: entries '\(a.name)' and '\(b.name)' have overlapping data")
         }
         var tensors: [String: Tensor] = [:]
-        bytes.withUnsafeBufferPointer { raw in
-            let base = UnsafeRawPointer(raw.baseAddress!) + headerEnd
+        var arrays: [String: NumberArray] = [:]
+        try bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + headerEnd
             for e in entries {
+                if let exactArrayPrefix, e.name.hasPrefix(exactArrayPrefix), e.shape.count == 1, e.dtype == "F64" || e.dtype == "I64" {
+                    let n = e.shape[0]
+                    func load(_ i: Int) -> UInt64 { UInt64(littleEndian: (base + e.begin).loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
+                    arrays[e.name] = e.dtype == "F64" ? .float64((0..<n).map { Double(bitPattern: load($0)) })
+                                                      : .int64((0..<n).map { Int64(bitPattern: load($0)) })
+                    continue
+                }
+                _ = try Tensor.reservedCount(e.shape)
                 let t = Tensor(uninitializedShape: e.shape)
                 convert(base + e.begin, dtype: e.dtype, count: t.count, into: t.storage.pointer)
                 tensors[e.name] = t
             }
         }
-        return File(names: sorted.map(\.name), tensors: tensors, metadata: metadata)
+        return File(names: sorted.map(\.name).filter { arrays[$0] == nil }, tensors: tensors, metadata: metadata, arrays: arrays)
     }
 
     private static func intArray(_ a: [Any]) -> [Int]? {
@@ -162,7 +189,7 @@ public enum SafeTensors {
     }
 
     /// Serialises tensors (F32) with optional metadata; names are written in sorted order.
-    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(_ tensors: [String: Tensor], arrays: [String: NumberArray] = [:], metadata: [String: String] = [:]) throws -> Data {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
@@ -178,6 +205,14 @@ public enum SafeTensors {
             parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
+        let arrayNames = arrays.keys.sorted()
+        for name in arrayNames {
+            guard name != "__metadata__", tensors[name] == nil else { throw TensorError("safetensors: the name '\(name)' is reserved or used twice") }
+            let a = arrays[name]!
+            let dtype = if case .float64 = a { "F64" } else { "I64" }
+            parts.append("\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(a.count)],\"data_offsets\":[\(offset),\(offset + 8 * a.count)]}")
+            offset += 8 * a.count
+        }
         header += parts.joined(separator: ",") + "}"
         var hbytes = Array(header.utf8)
         while (8 + hbytes.count) % 8 != 0 { hbytes.append(0x20) }   // pad with spaces to 8-byte alignment
@@ -189,6 +224,13 @@ public enum SafeTensors {
             let t = tensors[name]!
             var le = [UInt32](repeating: 0, count: t.count)
             t.withUnsafeBufferPointer { for i in 0..<$0.count { le[i] = $0[i].bitPattern.littleEndian } }
+            le.withUnsafeBytes { out.append(contentsOf: $0) }
+        }
+        for name in arrayNames {
+            let le: [UInt64] = switch arrays[name]! {
+            case .float64(let v): v.map { $0.bitPattern.littleEndian }
+            case .int64(let v): v.map { UInt64(bitPattern: $0).littleEndian }
+            }
             le.withUnsafeBytes { out.append(contentsOf: $0) }
         }
         return out

@@ -109,7 +109,7 @@ extension Tensor {
         let sizes = tensors.map { $0.shape[ax] }
         let total = sizes.reduce(0, +)
         var outShape = first.shape; outShape[ax] = total
-        _ = try validatedCount(outShape)
+        _ = try reservedCount(outShape)
         let outer = first.shape[..<ax].reduce(1, *), inner = first.shape[(ax + 1)...].reduce(1, *)
         let out = Tensor(uninitializedShape: outShape)
         let po = out.storage.pointer
@@ -148,7 +148,7 @@ extension Tensor {
         let first = rank - padding.count
         var outShape = shape
         for (i, p) in padding.enumerated() { outShape[first + i] += p.0 + p.1 }
-        _ = try Tensor.validatedCount(outShape)
+        _ = try Tensor.reservedCount(outShape)
         let before = [Int](repeating: 0, count: first) + padding.map(\.0)
         let out = Kernels.filled(outShape, value)
         Kernels.copyBlock(from: self, into: out, offset: before, add: false)

@@ -13,6 +13,15 @@ public struct TensorError: Error, CustomStringConvertible, Equatable, Sendable {
 @inlinable
 public func shapeString(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 
+/// A byte count for messages: "512 KiB", "3.2 GiB".
+public func byteString(_ bytes: Int) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(bytes)
+    var u = 0
+    while v >= 1024, u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(bytes) bytes" : String(format: v < 10 ? "%.1f" : "%.0f", v) + " " + units[u]
+}
+
 /// Largest element count a single tensor may hold (2^31 floats = 8 GiB); guards against absurd
 /// sizes coming from files or scripts.
 public let maxTensorElements = 1 << 31
@@ -103,13 +112,42 @@ final class BufferPool: @unchecked Sendable {
             }
             pthread_mutex_unlock(&lock)
         }
-        // 64-byte aligned: whole cache lines, and what oneDNN's kernels expect of their buffers.
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: c * 4, alignment: 64)
-        return (raw.bindMemory(to: Float.self, capacity: c), c)
+        guard let p = BufferPool.systemAllocate(c) ?? { trim(); return BufferPool.systemAllocate(c) }() else {
+            fatalError("out of memory: cannot allocate \(byteString(c * 4)) for a tensor buffer")
+        }
+        return (p, c)
+    }
+
+    /// 64-byte aligned (whole cache lines, what oneDNN's kernels expect), or nil when the
+    /// system refuses. Freed with `free`.
+    private static func systemAllocate(_ c: Int) -> UnsafeMutablePointer<Float>? {
+        let (bytes, overflow) = c.multipliedReportingOverflow(by: 4)
+        guard !overflow else { return nil }
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { return nil }
+        return raw.bindMemory(to: Float.self, capacity: c)
+    }
+
+    /// Makes sure a buffer for `n` floats can be had: allocates it now (into the cache, where
+    /// the next allocation of its size class takes it) and returns false when the system
+    /// refuses, so that creating a huge tensor is an error instead of a trap.
+    func reserve(_ n: Int) -> Bool {
+        let c = sizeClass(n)
+        guard c >= minPooled else { return true }
+        pthread_mutex_lock(&lock)
+        let have = cached.contains { $0.size == c }
+        pthread_mutex_unlock(&lock)
+        if have { return true }
+        guard let p = BufferPool.systemAllocate(c) ?? { trim(); return BufferPool.systemAllocate(c) }() else { return false }
+        pthread_mutex_lock(&lock)
+        cached.append((c, p))
+        cachedBytes += c * 4
+        pthread_mutex_unlock(&lock)
+        return true
     }
 
     func release(_ p: UnsafeMutablePointer<Float>, capacity c: Int) {
-        guard c >= minPooled else { p.deallocate(); return }
+        guard c >= minPooled else { free(p); return }
         var dropped: [UnsafeMutablePointer<Float>] = []
         pthread_mutex_lock(&lock)
         liveBytes -= c * 4
@@ -127,7 +165,7 @@ final class BufferPool: @unchecked Sendable {
             dropped.append(p)
         }
         pthread_mutex_unlock(&lock)
-        for q in dropped { q.deallocate() }
+        for q in dropped { free(q) }
     }
 
     /// (live, peak live, cached) bytes of pooled-size buffers.
@@ -145,7 +183,7 @@ final class BufferPool: @unchecked Sendable {
         cachedBytes = 0
         jobPeakBytes = liveBytes
         pthread_mutex_unlock(&lock)
-        for e in all { e.pointer.deallocate() }
+        for e in all { free(e.pointer) }
     }
 }
 
@@ -195,6 +233,16 @@ public struct Tensor: @unchecked Sendable {
         return n
     }
 
+    /// Checks a shape as `validatedCount` does and makes sure memory for it can be had: an
+    /// error naming the size instead of a trap when the system refuses. Returns the element count.
+    public static func reservedCount(_ shape: [Int]) throws -> Int {
+        let n = try validatedCount(shape)
+        guard BufferPool.shared.reserve(n) else {
+            throw TensorError("out of memory: a tensor of shape \(shapeString(shape)) needs \(byteString(n * 4)), which the system refused")
+        }
+        return n
+    }
+
     /// Internal: element count of a shape already known to be valid.
     @usableFromInline
     static func product(_ shape: [Int]) -> Int { shape.reduce(1, *) }
@@ -213,14 +261,14 @@ public struct Tensor: @unchecked Sendable {
 
     /// A tensor filled with `value`.
     public init(repeating value: Float, shape: [Int]) throws {
-        let n = try Tensor.validatedCount(shape)
+        let n = try Tensor.reservedCount(shape)
         self.init(shape: shape, storage: TensorStorage(count: n, zeroed: false))
         storage.pointer.update(repeating: value, count: n)
     }
 
     /// A tensor from row-major values; `values.count` must equal the shape's element count.
     public init(_ values: [Float], shape: [Int]) throws {
-        let n = try Tensor.validatedCount(shape)
+        let n = try Tensor.reservedCount(shape)
         guard values.count == n else {
             throw TensorError("\(values.count) values cannot fill shape \(shapeString(shape)) (\(n) elements)")
         }
@@ -242,7 +290,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Zeros of the given shape.
     public static func zeros(_ shape: [Int]) throws -> Tensor {
-        _ = try validatedCount(shape)
+        _ = try reservedCount(shape)
         return Tensor(zerosShape: shape)
     }
 
@@ -258,7 +306,7 @@ public struct Tensor: @unchecked Sendable {
         guard q <= Double(maxTensorElements) else {
             throw TensorError("arange(\(start), \(end), step \(step)) would produce \(q) elements (at most \(maxTensorElements))")
         }
-        let n = Swift.max(0, Int(q))
+        let n = try reservedCount([Swift.max(0, Int(q))])
         let out = Tensor(uninitializedShape: [n])
         let p = out.storage.pointer
         for i in 0..<n { p[i] = start + Float(i) * step }

@@ -1,6 +1,9 @@
+import CDollSupport
 import Foundation
 
 // OpenBLAS reads OPENBLAS_CORETYPE once, when the library loads, so the kernel must be chosen
 // before this process starts: re-execute once with it set (see BLASKernelSelection).
 BLASKernelSelection.reexecIfNeeded()
+// Line-buffered output even into a pipe: what a script printed is not lost if the process dies.
+doll_stdout_line_buffered()
 Doll.main(Doll.normalized(Array(CommandLine.arguments.dropFirst())))

@@ -48,6 +48,48 @@ struct CodecTests {
         #expect(g.samples[1] > g.samples[0] && g.samples[0] > g.samples[2])   // green brightest, blue darkest
     }
 
+    /// `png` with an ancillary chunk inserted after IHDR (length, type, data, CRC-32).
+    func inserting(_ type: String, _ body: [UInt8], into png: Data) -> Data {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in Array(type.utf8) + body {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
+        }
+        crc ^= 0xFFFF_FFFF
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        let chunk = be(UInt32(body.count)) + Array(type.utf8) + body + be(crc)
+        var out = [UInt8](png)
+        out.insert(contentsOf: chunk, at: 8 + 25)   // signature, then IHDR (4 + 4 + 13 + 4 bytes)
+        return Data(out)
+    }
+
+    /// Samples are read as stored, whatever gAMA or sRGB say (issue 17, item 8: the simplified
+    /// API read 128 under gAMA 1.0 as 0.729 and 16-bit 0x8080 under sRGB as 0.2195).
+    @Test func pngSamplesIgnoreGammaAndColourChunks() throws {
+        let gray8 = try ImageIO.encodePNG(samples: [128, 0, 255, 64], width: 2, height: 2, channels: 1)
+        for (type, body): (String, [UInt8]) in [("gAMA", [0, 1, 0x86, 0xA0]), ("gAMA", [0, 0, 0xAF, 0xC8]), ("sRGB", [0])] {
+            let r = try ImageIO.decodePNG(inserting(type, body, into: stripped(gray8)), gray: true)
+            #expect(r.samples == [128, 0, 255, 64], "\(type) \(body): \(r.samples)")
+            let t = try ImageIO.decodeGray(inserting(type, body, into: stripped(gray8)))
+            #expect(abs(t.scalars[0] - 128 / 255) < 1e-6)
+        }
+        let gray16 = try ImageIO.encodePNG(samples: [0x8080, 1, 65535, 300], width: 2, height: 2, channels: 1, bitDepth: 16)
+        let r16 = try ImageIO.decodePNG(inserting("sRGB", [0], into: stripped(gray16)), gray: true)
+        #expect(r16.bitDepth == 16 && r16.samples == [0x8080, 1, 65535, 300])
+    }
+
+    /// A PNG without its ancillary colour chunks (gAMA, sRGB, cHRM, iCCP) that the writer adds.
+    func stripped(_ png: Data) -> Data {
+        var bytes = [UInt8](png)
+        var i = 8
+        while i + 8 <= bytes.count {
+            let len = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            let type = String(decoding: bytes[(i + 4)..<(i + 8)], as: UTF8.self)
+            if ["gAMA", "sRGB", "cHRM", "iCCP"].contains(type) { bytes.removeSubrange(i..<(i + 12 + len)) } else { i += 12 + len }
+        }
+        return Data(bytes)
+    }
+
     @Test func jpegDecodeIsCloseToSource() throws {
         var px = [UInt8](repeating: 0, count: 64 * 48)
         for y in 0..<48 { for x in 0..<64 { px[y * 64 + x] = UInt8((x * 3 + y * 2) % 256) } }

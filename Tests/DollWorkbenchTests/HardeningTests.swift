@@ -92,4 +92,147 @@ struct HardeningTests {
         let last = try? String(contentsOfFile: sessions + "/LAST", encoding: .utf8)
         #expect(last?.hasSuffix("/work.dollsession") == true, "LAST is \(last ?? "missing")")
     }
+
+    /// Under a 4.5 GB address-space limit, tensors that need more are Lua errors naming the size
+    /// (item 3), and `doll.arange(2^31)` no longer builds a Swift array first.
+    @Test func hugeTensorsAreErrorsNotAborts() throws {
+        guard let exe = dollExecutable() else { return }
+        let dir = temporaryDirectory("oom")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            for _, f in ipairs{function() return doll.zeros(1 << 30, 2) end, function() return doll.full({2^30, 2}, 1) end,
+                               function() return doll.arange(0, 2^31, 1) end, function() return doll.randn(1 << 30, 2) end} do
+              local ok, e = pcall(f)
+              print(ok, e)
+            end
+            print('still here')
+            """.write(toFile: dir + "/oom.lua", atomically: true, encoding: .utf8)
+        let r = try runProcess("/bin/sh", ["-c", "ulimit -v 4500000; exec \"$0\" run \"$1\"", exe, dir + "/oom.lua"])
+        #expect(r.exited && r.status == 0, "\(r.output)")
+        #expect(r.output.components(separatedBy: "out of memory").count - 1 == 4, "\(r.output)")
+        #expect(r.output.contains("still here"))
+    }
+
+    /// What a script printed before the process died is in the output (stdout is line-buffered
+    /// even into a pipe; item 2).
+    @Test func outputBeforeACrashIsKept() throws {
+        guard let r = try run("print('printed before')\nos.execute('kill -KILL $PPID')\nprint('never')") else { return }
+        #expect(!r.exited, "the script was meant to die by SIGKILL: \(r.output)")
+        #expect(r.output.contains("printed before"), "\(r.output)")
+    }
+
+    /// A 163-byte model file describing a huge network fails at once, before allocating (item 5);
+    /// a CSV error does not echo a file that is not CSV (item 13).
+    @Test func smallFilesCannotAskForMuch() throws {
+        let dir = temporaryDirectory("small")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func safetensors(_ config: String, kind: String) throws -> String {
+            let meta = "{\"doll.kind\":\"\(kind)\",\"doll.config\":\"\(config.replacingOccurrences(of: "\"", with: "\\\""))\"}"
+            let header = Data("{\"__metadata__\":\(meta)}".utf8)
+            var file = Data()
+            withUnsafeBytes(of: UInt64(header.count).littleEndian) { file.append(contentsOf: $0) }
+            file.append(header)
+            let path = dir + "/\(kind)\(abs(config.hashValue)).safetensors"
+            try file.write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let big = try safetensors("{\"inChannels\":1,\"widths\":[1000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
+        let wide = try safetensors("{\"inChannels\":1,\"widths\":[6000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
+        let unet = try safetensors("{\"inChannels\":1,\"classes\":1,\"encoder\":\"doubleConv\",\"widths\":[512,1024],\"blocks\":[2,2],\"seed\":0}", kind: "unet")
+        try "root:x:0:0:root:/root:/bin/bash\nsecret line\n".write(toFile: dir + "/passwd", atomically: true, encoding: .utf8)
+        let script = """
+            for _, p in ipairs{'\(big)', '\(wide)', '\(unet)'} do print(pcall(doll.load, p)) end
+            print(pcall(doll.labelcsv, '\(dir)/passwd'))
+            for line in io.lines('/proc/self/status') do if line:match('^VmHWM') then print(line) end end
+            """
+        let start = Date()
+        guard let r = try run(script) else { return }
+        #expect(Date().timeIntervalSince(start) < 10, "took \(Date().timeIntervalSince(start)) s")
+        #expect(r.exited && r.status == 0, "\(r.output)")
+        #expect(r.output.components(separatedBy: "holds only 0 values").count - 1 == 2, "\(r.output)")
+        #expect(r.output.contains("out-of-range sizes"), "\(r.output)")
+        #expect(!r.output.contains("root:x") && !r.output.contains("secret"), "\(r.output)")
+        let hwm = r.output.split(separator: "\n").first { $0.hasPrefix("VmHWM") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+        #expect((hwm ?? .max) < 100_000, "peak RSS \(hwm ?? -1) kB")
+    }
+
+    /// A table of numbers is kept exactly in the tensors file, not the manifest (item 6).
+    @Test func bulkNumbersGoToTheTensorsFile() throws {
+        let dir = temporaryDirectory("bulk")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let w = try run("""
+            xs = {} for i = 1, 200000 do xs[i] = i / 7 end
+            ks = {} for i = 1, 1000 do ks[i] = i * 3 - (1 << 40) end
+            ks.label = 'kept'
+            mixed = {1, 2.5, 'three'}
+            doll.session.save('\(dir)/s')
+            """) else { return }
+        #expect(w.exited && w.status == 0, "\(w.output)")
+        let manifest = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/s.dollsession/manifest.json"))) ?? Data()
+        #expect(manifest.count < 4000, "manifest is \(manifest.count) bytes")
+        guard let r = try run("""
+            doll.session.load('\(dir)/s')
+            local ok = #xs == 200000 and #ks == 1000 and ks.label == 'kept' and mixed[3] == 'three'
+            for i = 1, 200000 do ok = ok and xs[i] == i / 7 and math.type(xs[i]) == 'float' end
+            for i = 1, 1000 do ok = ok and ks[i] == i * 3 - (1 << 40) and math.type(ks[i]) == 'integer' end
+            print('exact', ok)
+            """) else { return }
+        #expect(r.exited && r.output.contains("exact\ttrue"), "\(r.output)")
+    }
+
+    /// A manifest that is a symbolic link (to anywhere) is refused (item 13).
+    @Test func symlinkedManifestIsRefused() throws {
+        let dir = temporaryDirectory("link")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let w = try run("x = 1\ndoll.session.save('\(dir)/a')\ndoll.session.save('\(dir)/b')") else { return }
+        #expect(w.exited && w.status == 0, "\(w.output)")
+        try FileManager.default.removeItem(atPath: dir + "/b.dollsession/manifest.json")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/b.dollsession/manifest.json", withDestinationPath: dir + "/a.dollsession/manifest.json")
+        guard let r = try run("print(pcall(doll.session.load, '\(dir)/b'))") else { return }
+        #expect(r.output.contains("false") && r.output.contains("symbolic link"), "\(r.output)")
+    }
+
+    /// One process saves in a loop while another loads 1000 times: every load is one whole
+    /// generation (item 4; the manifest and the tensors file used to be opened by path apart).
+    @Test func loadsDuringSavesSeeOneGeneration() throws {
+        guard let exe = dollExecutable() else { return }
+        let dir = temporaryDirectory("race")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            local g = 0
+            while not io.open('\(dir)/stop') do
+              g = g + 1
+              gen = g
+              t = doll.full({64, 64}, g)
+              doll.session.save('\(dir)/s')
+            end
+            print('saves', g)
+            """.write(toFile: dir + "/writer.lua", atomically: true, encoding: .utf8)
+        try """
+            while not io.open('\(dir)/s.dollsession/manifest.json') do end
+            local ok, mixed, failed, seen = 0, 0, 0, 0
+            while (ok + mixed + failed < 1000 or seen < 300) and ok + mixed + failed < 200000 do
+              local good, err = pcall(doll.session.load, '\(dir)/s')
+              if not good then failed = failed + 1; print(err)
+              elseif t:max():item() ~= gen or t:min():item() ~= gen then mixed = mixed + 1
+              else ok = ok + 1; seen = gen end
+            end
+            print('loads', ok >= 1000, 'mixed', mixed, 'failed', failed, 'generations', seen)
+            io.open('\(dir)/stop', 'w'):close()
+            """.write(toFile: dir + "/reader.lua", atomically: true, encoding: .utf8)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: exe)
+        writer.arguments = ["run", dir + "/writer.lua"]
+        let wout = Pipe()
+        writer.standardOutput = wout
+        writer.standardError = wout
+        try writer.run()
+        let r = try runProcess(exe, ["run", dir + "/reader.lua"])
+        FileManager.default.createFile(atPath: dir + "/stop", contents: nil)
+        let wtext = String(decoding: wout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        writer.waitUntilExit()
+        #expect(r.exited && r.output.contains("loads\ttrue\tmixed\t0\tfailed\t0"), "\(r.output)")
+        let saves = wtext.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        #expect(saves >= 300, "the writer saved only \(saves) times; the race was not exercised: \(wtext)")
+    }
 }

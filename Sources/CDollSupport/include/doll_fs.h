@@ -13,5 +13,7 @@ int doll_fsync_directory(const char *path);
  * to stdout, and flushes stdout and stderr. */
 void doll_stdout_write(const char *s);
 void doll_stdio_flush(void);
+/* Makes stdout line-buffered even into a pipe or file (output survives a later crash). */
+void doll_stdout_line_buffered(void);
 
 #endif

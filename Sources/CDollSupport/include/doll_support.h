@@ -1,6 +1,6 @@
 #ifndef DOLL_SUPPORT_H
 #define DOLL_SUPPORT_H
-/* Small C helpers for libraries that report errors with longjmp (libjpeg). Swift never sees
+/* Small C helpers for libraries that report errors with longjmp (libjpeg, libpng). Swift never sees
  * the longjmp: every entry point here catches it with setjmp and returns an error code plus a
  * message instead. */
 #include <stddef.h>
@@ -18,6 +18,18 @@ int doll_jpeg_decode_gray(const uint8_t *data, size_t size, uint64_t max_pixels,
  * *outsize. On failure returns -1 with a message in err. */
 int doll_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                      uint8_t **out, size_t *outsize, char *err, size_t errlen);
+
+/* Decodes a PNG held in memory to raw samples, with no gamma or colour-space conversion (the
+ * file's gAMA, sRGB, iCCP and cHRM chunks are ignored: a stored 128 reads as 128).
+ * want_rgba = 0: one gray channel at the file's depth (8 or 16 bits; 1-, 2- and 4-bit gray and
+ * palettes are expanded to 8), colour converted to luminance with Rec. 709 weights on the stored
+ * values, alpha dropped. want_rgba = 1: four 8-bit channels (16-bit samples rounded to 8).
+ * On success returns 0 and sets *out (malloc'ed, width*height*channels uint16 samples; free
+ * with doll_free), *width, *height, *channels, *bit_depth. On failure returns -1 with a message in
+ * err; -2 when the image has more than max_pixels pixels (*width and *height are then set). */
+int doll_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, int want_rgba,
+                    uint16_t **out, uint32_t *width, uint32_t *height, int *channels, int *bit_depth,
+                    char *err, size_t errlen);
 
 void doll_free(void *p);
 
