@@ -71,3 +71,41 @@ int doll_lua_pcall_traceback(lua_State *L, int nargs, int nresults) {
 
 int doll_lua_gc_kib(lua_State *L) { return lua_gc(L, LUA_GCCOUNT, 0); }
 void doll_lua_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }
+
+static int doll_print(lua_State *L) {
+    doll_lua_print_sink sink = (doll_lua_print_sink)lua_touserdata(L, lua_upvalueindex(1));
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);   /* may raise: only C frames between here and pcall */
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_addvalue(&b);
+        (void)s; (void)len;
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    sink(L, text, len);
+    return 0;
+}
+
+void doll_lua_push_print(lua_State *L, doll_lua_print_sink sink) {
+    lua_pushlightuserdata(L, (void *)sink);
+    lua_pushcclosure(L, doll_print, 1);
+}
+
+static int doll_tolstring_call(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+int doll_lua_tolstring_protected(lua_State *L, int index) {
+    index = lua_absindex(L, index);
+    if (!lua_checkstack(L, 4)) return LUA_ERRMEM;
+    lua_pushcfunction(L, doll_tolstring_call);
+    lua_pushvalue(L, index);
+    return lua_pcall(L, 1, 1, 0);
+}

@@ -84,7 +84,7 @@ public final class CheXpertDataset: Dataset {
             throw DataError(body.isEmpty ? "\(csv): the file has a header but no data rows"
                                          : "\(csv): none of its \(body.count) rows is a frontal view (pass frontalOnly: false to use laterals)")
         }
-        self.csvPath = csv; self.root = root ?? (csv as NSString).deletingLastPathComponent
+        self.csvPath = csv; self.root = root ?? parentDirectory(csv)
         self.policy = policy; self.frontalOnly = frontalOnly; self.size = size; self.mode = mode
         self.classes = obs; self.rows = rows
     }
@@ -185,7 +185,7 @@ public final class LabelCSVDataset: Dataset {
                 return v
             })
         }
-        self.csvPath = csv; self.root = root ?? (csv as NSString).deletingLastPathComponent
+        self.csvPath = csv; self.root = root ?? parentDirectory(csv)
         self.size = size; self.mode = mode; self.classes = names
         self.ids = rows.map { $0[pathIdx] }; self.labelRows = labels
     }

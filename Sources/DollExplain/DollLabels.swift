@@ -71,7 +71,12 @@ public struct DollLabelSet {
 
     /// Writes `images/<id>.png` (the source image), `masks/<class>/<id>.png` (0/255) and
     /// `manifest.json` (config, classes, ids, source), readable back with `SegmentationFolder`.
+    /// All or nothing: a failed write (a full disk) leaves the folder as it was.
     public func write(to root: String, images: Dataset) throws {
+        try AtomicDirectory.replace(root) { try writeContents(to: $0, images: images) }
+    }
+
+    private func writeContents(to root: String, images: Dataset) throws {
         let fm = FileManager.default
         for d in ["images"] + classes.map({ "masks/\(safeName($0))" }) {
             try fm.createDirectory(atPath: (root as NSString).appendingPathComponent(d), withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import CDollSupport
 import CLua
+import DollData
 import DollTensor
 import Foundation
 
@@ -62,7 +63,7 @@ let luaDispatch: doll_lua_dispatch_fn = { state, id in
     } catch let e as TensorError {
         lua_pushstring(L, "\(f.name): \(e.message)")
     } catch {
-        lua_pushstring(L, "\(f.name): \(error)")
+        lua_pushstring(L, "\(f.name): \(fileErrorMessage(error))")
     }
     return DOLL_LUA_ERROR_CODE
 }
@@ -78,6 +79,10 @@ public struct LuaArgs {
     public var count: Int32 { lua_gettop(L) }
 
     public func type(_ i: Int32) -> Int32 { lua_type(L, i) }
+
+    /// "argument #2 (size)" for an argument; just "size" for a value read from inside a table
+    /// (a negative stack index), whose caller names the path (`shape[1]: size …`).
+    func label(_ i: Int32, _ what: String) -> String { i > 0 ? "argument #\(i) (\(what))" : what }
     public func isNil(_ i: Int32) -> Bool { lua_type(L, i) <= LUA_TNIL }
 
     public func typeName(_ i: Int32) -> String {
@@ -97,7 +102,7 @@ public struct LuaArgs {
     func describe(_ i: Int32) -> String { i > count ? "nothing" : typeName(i) }
 
     public func number(_ i: Int32, _ what: String) throws -> Double {
-        guard lua_type(L, i) == LUA_TNUMBER else { throw LuaBindingError("argument #\(i) (\(what)) must be a number, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TNUMBER else { throw LuaBindingError("\(label(i, what)) must be a number, got \(describe(i))") }
         return lua_tonumberx(L, i, nil)
     }
 
@@ -106,15 +111,15 @@ public struct LuaArgs {
     /// An integer (a number with no fractional part) within `range`.
     public func integer(_ i: Int32, _ what: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int {
         let v = try number(i, what)
-        guard v.isFinite, v == v.rounded(), v >= -9.0e15, v <= 9.0e15 else { throw LuaBindingError("argument #\(i) (\(what)) must be an integer, got \(v)") }
+        guard v.isFinite, v == v.rounded(), v >= -9.0e15, v <= 9.0e15 else { throw LuaBindingError("\(label(i, what)) must be an integer, got \(v)") }
         let n = Int(v)
-        guard range.contains(n) else { throw LuaBindingError("argument #\(i) (\(what)) must be in \(range.lowerBound)…\(range.upperBound), got \(n)") }
+        guard range.contains(n) else { throw LuaBindingError("\(label(i, what)) must be in \(range.lowerBound)…\(range.upperBound), got \(n)") }
         return n
     }
 
     public func string(_ i: Int32, _ what: String) throws -> String {
         guard lua_type(L, i) == LUA_TSTRING, let s = lua_tolstring(L, i, nil) else {
-            throw LuaBindingError("argument #\(i) (\(what)) must be a string, got \(describe(i))")
+            throw LuaBindingError("\(label(i, what)) must be a string, got \(describe(i))")
         }
         return String(cString: s)
     }
@@ -122,7 +127,7 @@ public struct LuaArgs {
     public func optString(_ i: Int32, _ what: String) throws -> String? { isNil(i) ? nil : try string(i, what) }
 
     public func boolean(_ i: Int32, _ what: String) throws -> Bool {
-        guard lua_type(L, i) == LUA_TBOOLEAN else { throw LuaBindingError("argument #\(i) (\(what)) must be a boolean, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TBOOLEAN else { throw LuaBindingError("\(label(i, what)) must be a boolean, got \(describe(i))") }
         return lua_toboolean(L, i) != 0
     }
 
@@ -137,7 +142,7 @@ public struct LuaArgs {
     /// The Swift object behind a userdata argument of the given class.
     public func object<T: AnyObject>(_ i: Int32, _ type: T.Type, _ what: String) throws -> T {
         guard let obj = dollObject(i) as? T else {
-            throw LuaBindingError("argument #\(i) (\(what)) must be a \(LuaTypes.name(of: T.self)), got \(describe(i))")
+            throw LuaBindingError("\(label(i, what)) must be a \(LuaTypes.name(of: T.self)), got \(describe(i))")
         }
         return obj
     }
@@ -154,7 +159,7 @@ public struct LuaArgs {
     /// keys are an error with a "did you mean" hint).
     public func options(_ i: Int32, allowed: [String]) throws -> LuaOptions {
         if isNil(i) { return LuaOptions(args: self, index: 0, present: []) }
-        guard lua_type(L, i) == LUA_TTABLE else { throw LuaBindingError("argument #\(i) (options) must be a table, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TTABLE else { throw LuaBindingError("\(label(i, "options")) must be a table, got \(describe(i))") }
         let idx = lua_absindex(L, i)
         var keys: [String] = []
         var badKey: String? = nil

@@ -132,7 +132,7 @@ public enum LuaDocs {
 
     private static let pictures: [LuaDoc] = [
         LuaDoc("doll.png.write", "doll.png.write(image, path)",
-               "Writes a gray image [H, W] or [1, H, W], values clamped to [0, 1], as an 8-bit PNG."),
+               "Writes a gray image [H, W] or [1, H, W], values clamped to [0, 1], as an 8-bit PNG (a JPEG of quality 90 when the path ends in .jpg or .jpeg)."),
         LuaDoc("doll.png.read", "doll.png.read(path) → Tensor",
                "Reads a PNG or JPEG as a gray image [1, H, W] in [0, 1]."),
         LuaDoc("doll.png.heatmap", "doll.png.heatmap(attribution, path, {over, cmap, sign=\"absolute\", clip=2, alpha=0.6})",
@@ -182,7 +182,7 @@ public enum LuaDocs {
         LuaDoc("Tensor:sum", "Tensor:sum(axis, keepdims=false) → Tensor", "The sum of all elements (a scalar tensor), or along axis (1-based, negative from the end)."),
         LuaDoc("Tensor:mean", "Tensor:mean(axis, keepdims=false) → Tensor", "The mean of all elements (a scalar tensor), or along axis (1-based, negative from the end)."),
         LuaDoc("Tensor:max", "Tensor:max(axis) → Tensor [, Tensor]", "The largest element (a scalar tensor), or along axis the maxima and their 1-based indices."),
-        LuaDoc("Tensor:min", "Tensor:min() → Tensor", "The smallest element as a scalar tensor (of all elements; there is no axis form)."),
+        LuaDoc("Tensor:min", "Tensor:min(axis) → Tensor [, Tensor]", "The smallest element (a scalar tensor), or along axis the minima and their 1-based indices."),
         LuaDoc("Tensor:pow", "Tensor:pow(exponent) → Tensor", "Element-wise x^exponent for a number exponent."),
         LuaDoc("Tensor:softmax", "Tensor:softmax(axis=-1) → Tensor", "Softmax along axis (1-based, negative from the end)."),
         LuaDoc("Tensor:transpose", "Tensor:transpose(a=-2, b=-1) → Tensor", "Swaps axes a and b (default: the last two)."),

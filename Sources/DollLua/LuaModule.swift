@@ -77,16 +77,12 @@ enum LuaModule {
         // sub-tables png / plot filled by LuaPictures
         LuaPictures.install(L)
         lua_setglobal(L, "doll")
-        // print → state.output
-        let printID = fn("print") { a in
-            var parts: [String] = []
-            for i in 1...Swift.max(a.count, 1) where a.count > 0 {
-                parts.append(luaToString(a.L, i))
-            }
-            LuaModule.state(of: a.L)?.output(parts.joined(separator: "\t") + "\n")
-            return 0
+        // print → state.output (in C: a failing __tostring is a Lua error, as in stock Lua)
+        doll_lua_push_print(L) { L, text, length in
+            guard let L, let text else { return }
+            let s = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+            LuaModule.state(of: L)?.output(s)
         }
-        doll_lua_push_function(L, printID)
         lua_setglobal(L, "print")
         lock.lock(); states[L] = Weak(state); lock.unlock()
     }
@@ -156,6 +152,9 @@ enum LuaModule {
     }
 }
 
+/// An address as Lua prints it (`0x55d0c2a4e2a0`).
+func pointerText(_ p: UnsafeRawPointer?) -> String { "0x" + String(UInt(bitPattern: p), radix: 16) }
+
 /// `tostring` of any Lua value without metamethod errors escaping (numbers, strings, booleans,
 /// nil; other values by type and address).
 func luaToString(_ L: OpaquePointer, _ i: Int32) -> String {
@@ -172,9 +171,9 @@ func luaToString(_ L: OpaquePointer, _ i: Int32) -> String {
     case LUA_TUSERDATA:
         let a = LuaArgs(L, function: "tostring")
         if a.dollObject(i) != nil { return LuaModule.describe(a, i) }
-        if let name = a.userdataTypeName(i) { return "\(name): \(String(describing: lua_topointer(L, i)))" }
+        if let name = a.userdataTypeName(i) { return "\(name): \(pointerText(lua_topointer(L, i)))" }
         fallthrough
     default:
-        return "\(String(cString: lua_typename(L, lua_type(L, i)))): \(String(describing: lua_topointer(L, i)))"
+        return "\(String(cString: lua_typename(L, lua_type(L, i)))): \(pointerText(lua_topointer(L, i)))"
     }
 }

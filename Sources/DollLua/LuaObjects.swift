@@ -360,6 +360,9 @@ enum LuaObjects {
                 let x: Tensor
                 if let ds = try? a.object(2, DatasetBox.self, "dataset") { x = try ds.ds.images(Array(0..<ds.ds.count)) }
                 else { let t = try LuaTensor.tensor(a, 2, "image"); x = t.rank == 3 ? try t.unsqueezed(0) : t }
+                guard x.rank == 4, x.shape[0] > 0 else {
+                    throw LuaBindingError("predict needs images [N, C, H, W] or one image [C, H, W] (N ≥ 1), got \(shapeString(x.shape))")
+                }
                 clf.eval()
                 var out: [Tensor] = []
                 for s in stride(from: 0, to: x.shape[0], by: 32) {

@@ -24,7 +24,19 @@ enum LuaPictures {
     static func pngFunctions() -> [(String, Int32)] {
         [
             fn("png.write") { a in
-                try ImageIO.writeGray(try LuaTensor.tensor(a, 1, "image"), to: try a.string(2, "path"))
+                let image = try LuaTensor.tensor(a, 1, "image")
+                let path = try a.string(2, "path")
+                let ext = (path as NSString).pathExtension.lowercased()
+                if ext == "jpg" || ext == "jpeg" {
+                    guard image.rank == 2 || (image.rank == 3 && image.shape[0] == 1) else {
+                        throw LuaBindingError("a gray image must be [H, W] or [1, H, W], got \(shapeString(image.shape))")
+                    }
+                    let h = image.shape[image.rank - 2], w = image.shape[image.rank - 1]
+                    let px = image.scalars.map { UInt8(($0.isNaN ? 0 : Swift.min(Swift.max($0, 0), 1) * 255).rounded()) }
+                    try AtomicFile.write(try ImageIO.encodeJPEG(pixels: px, width: w, height: h, channels: 1, quality: 90), to: path)
+                } else {
+                    try ImageIO.writeGray(image, to: path)
+                }
                 return 0
             },
             fn("png.read") { a in LuaTensor.push(a, try ImageIO.readGray(path: try a.string(1, "path"))) },

@@ -99,57 +99,10 @@ public enum LuaSession {
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         let tensorBytes = try SafeTensors.encode(enc.tensors, arrays: enc.arrays, metadata: ["doll.kind": "session", "doll.generation": generation])
         summary.bytes = json.count + tensorBytes.count
-        try writeAtomically(path: path, files: [("manifest.json", json), (tensorsFile, tensorBytes)])
+        try AtomicDirectory.replace(path) { tmp in
+            for (name, data) in [("manifest.json", json), (tensorsFile, tensorBytes)] { try AtomicFile.write(data, to: tmp + "/" + name) }
+        }
         return summary
-    }
-
-    /// Writes the files into a fresh temporary sibling directory, fsyncs them, then swaps it in.
-    /// A crash at any point leaves either the old or the new directory at `path`.
-    static func writeAtomically(path: String, files: [(String, Data)]) throws {
-        let fm = FileManager.default
-        let target = (path as NSString).standardizingPath
-        let parent = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
-        let base = (target as NSString).lastPathComponent
-        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        removeStaleTemporaries(parent: parent, base: base)
-        let tmp = parent + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
-        do {
-            for (name, data) in files { try AtomicFile.write(data, to: tmp + "/" + name) }   // written and fsynced
-            _ = doll_fsync_directory(tmp)
-            var isDir: ObjCBool = false
-            if fm.fileExists(atPath: target, isDirectory: &isDir) {
-                guard isDir.boolValue else { throw WriteError("'\(target)' exists and is not a session directory") }
-                if doll_rename_exchange(tmp, target) != 0 {
-                    // No atomic exchange here: move the old one aside first (load falls back to it).
-                    let previous = parent + "/.\(base).previous"
-                    try? fm.removeItem(atPath: previous)
-                    guard rename(target, previous) == 0, rename(tmp, target) == 0 else {
-                        throw WriteError("cannot replace '\(target)': \(String(cString: strerror(errno)))")
-                    }
-                    try? fm.removeItem(atPath: previous)
-                } else {
-                    try? fm.removeItem(atPath: tmp)   // now holds the old session
-                }
-            } else {
-                guard rename(tmp, target) == 0 else { throw WriteError("cannot create '\(target)': \(String(cString: strerror(errno)))") }
-            }
-            _ = doll_fsync_directory(parent)
-        } catch {
-            try? fm.removeItem(atPath: tmp)
-            throw error
-        }
-    }
-
-    /// Removes temporary directories left by saves that died (their process is gone).
-    static func removeStaleTemporaries(parent: String, base: String) {
-        let prefix = ".\(base).tmp-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix(prefix) {
-            let pid = Int32(name.dropFirst(prefix.count).prefix { $0.isNumber }) ?? 0
-            if pid > 0, pid != getpid(), kill(pid, 0) != 0 && errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: parent + "/" + name)
-            }
-        }
     }
 
     struct WriteError: Error, CustomStringConvertible { let description: String; init(_ s: String) { description = s } }
@@ -461,8 +414,9 @@ extension LuaSession {
     /// elsewhere writes nothing in the state directory.
     static func rememberLast(_ path: String) {
         let abs = ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
-        guard (abs as NSString).deletingLastPathComponent == (directory as NSString).standardizingPath else { return }
+        guard parentDirectory(abs) == (directory as NSString).standardizingPath else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        AtomicDirectory.removeStaleTemporaries(parent: directory, base: "LAST")
         try? AtomicFile.write(Data(abs.utf8), to: directory + "/LAST")
     }
 

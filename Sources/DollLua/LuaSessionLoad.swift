@@ -44,7 +44,7 @@ extension LuaSession {
     static func resolve(_ path: String) -> String {
         let target = (path as NSString).standardizingPath
         if FileManager.default.fileExists(atPath: target) { return target }
-        let parent = (target as NSString).deletingLastPathComponent
+        let parent = parentDirectory(target)
         let previous = (parent.isEmpty ? "." : parent) + "/.\((target as NSString).lastPathComponent).previous"
         return FileManager.default.fileExists(atPath: previous) ? previous : target
     }

@@ -31,8 +31,17 @@ public final class LuaState {
     /// Returns the number of results left on the stack (`nresults` = LUA_MULTRET keeps them all).
     @discardableResult
     public func run(_ code: String, name: String = "=(doll)", results: Int32 = 0) throws -> Int32 {
+        try run(bytes: Array(code.utf8), name: name, results: results)
+    }
+
+    /// Runs a chunk given as bytes (Lua source need not be UTF-8 and may hold any byte).
+    @discardableResult
+    public func run(bytes: [UInt8], name: String, results: Int32 = 0) throws -> Int32 {
         let top = lua_gettop(L)
-        let status = code.withCString { luaL_loadbufferx(L, $0, strlen($0), name, "t") }
+        let count = bytes.count
+        let status = (bytes.isEmpty ? [0] : bytes).withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { luaL_loadbufferx(L, $0, count, name, "t") }
+        }
         if status != LUA_OK { throw LuaRunError(message: popString(), traceback: nil) }
         let rc = doll_lua_pcall_traceback(L, 0, results)
         if rc != LUA_OK {
@@ -70,10 +79,16 @@ public final class LuaState {
 
     /// Runs a file as a script.
     public func runFile(_ path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), let code = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw LuaRunError(message: "cannot read script '\(path)'", traceback: nil)
         }
-        try run(code, name: "@" + path)
+        var bytes = [UInt8](data)
+        // A first line starting with '#' (a shebang) is skipped as `lua` does; line numbers stay.
+        if bytes.first == UInt8(ascii: "#") {
+            let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            bytes.removeSubrange(0..<end)
+        }
+        try run(bytes: bytes, name: "@" + path)
     }
 
     func popString() -> String {

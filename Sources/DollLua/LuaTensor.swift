@@ -161,7 +161,9 @@ enum LuaTensor {
             },
             m("min") { a in
                 let t = try tensor(a, 1, "self")
-                return push(a, try t.neg().max().neg())
+                if a.isNil(2) { return push(a, try t.min()) }
+                let (v, i) = try t.min(axis: axis(a, 2, t))
+                _ = push(a, v); _ = push(a, i.adding(1)); return 2
             },
             m("pow") { a in push(a, try tensor(a, 1, "self").pow(Float(try a.number(2, "exponent")))) },
             m("softmax") { a in let t = try tensor(a, 1, "self"); return push(a, try t.softmax(axis: a.isNil(2) ? -1 : axis(a, 2, t))) },

@@ -88,6 +88,20 @@ extension Tensor {
         }
     }
 
+    /// Minimum of all elements as a scalar (gradient to the first minimal element).
+    public func min() throws -> Tensor {
+        guard count > 0 else { throw TensorError("min() of an empty tensor") }
+        return try neg().max().neg()
+    }
+
+    /// Minimum along an axis and the index of the first minimum (as Float) in a second tensor.
+    public func min(axis: Int, keepDims: Bool = false) throws -> (values: Tensor, indices: Tensor) {
+        let ax = try normalizedAxis(axis)
+        guard shape[ax] > 0 else { throw TensorError("min along an empty axis \(axis) of shape \(shapeString(shape))") }
+        let (v, i) = try neg().max(axis: ax, keepDims: keepDims)
+        return (v.neg(), i)
+    }
+
     /// Maximum along an axis and the index of the first maximum (as Float) in a second tensor.
     public func max(axis: Int, keepDims: Bool = false) throws -> (values: Tensor, indices: Tensor) {
         let ax = try normalizedAxis(axis)

@@ -260,6 +260,16 @@ public enum SafeTensors {
 }
 
 /// Atomic file replacement: write a sibling temporary file, fsync it, rename over the target.
+/// The folder part of a path: "" for a bare name, "/" for a file at the root, trailing slashes
+/// ignored. (Foundation's `NSString.deletingLastPathComponent` traps on a one-character path on
+/// Linux, e.g. "x".)
+public func parentDirectory(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1, p.hasSuffix("/") { p.removeLast() }
+    guard let slash = p.lastIndex(of: "/") else { return "" }
+    return slash == p.startIndex ? "/" : String(p[..<slash])
+}
+
 public enum AtomicFile {
     private static let observerLock = NSLock()
     nonisolated(unsafe) private static var observers: [Int: (String) -> Void] = [:]

@@ -1,4 +1,5 @@
 import CLineEditor
+import DollTensor
 import Foundation
 
 /// Line input for the REPL: GNU readline (history, Ctrl-R, completion) on a terminal, where
@@ -21,7 +22,7 @@ final class LineEditor {
         guard interactive else { return }
         LineEditor.current = self
         if let historyPath {
-            try? FileManager.default.createDirectory(atPath: (historyPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(atPath: parentDirectory(historyPath), withIntermediateDirectories: true)
         }
         doll_le_setup(Completer.wordBreaks, { line, start, end, append in
             guard let editor = LineEditor.current, let line else { return nil }

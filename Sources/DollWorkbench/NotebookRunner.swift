@@ -33,6 +33,13 @@ public final class NotebookRunner {
                     willRun: (Notebook.Cell) -> Void = { _ in }, didRun: (CellRun) -> Void = { _ in }) -> [CellRun] {
         var results: [CellRun] = []
         var failed = false
+        // os.exit would end the process before the report is written: in a notebook it stops
+        // the run at that cell instead, as an error the report shows.
+        _ = try? lua.run("""
+            os.exit = function(code)
+              error('os.exit(' .. tostring(code == nil and true or code) .. ') called: a notebook stops here instead of exiting', 2)
+            end
+            """)
         for cell in nb.cells {
             let selected = selection?.contains(cell.number) ?? true
             guard cell.kind == .code, selected, !failed else {

@@ -28,7 +28,7 @@ public final class REPL {
     var pending: [String] = []
 
     /// Where history lives: `$DOLL_STATE_DIR`, `$XDG_STATE_HOME/doll` or `~/.local/state/doll`.
-    public static var stateDirectory: String { (LuaSession.directory as NSString).deletingLastPathComponent }
+    public static var stateDirectory: String { parentDirectory(LuaSession.directory) }
 
     public init(lua: LuaState, autosave: Bool, interactive: Bool = isatty(0) != 0) {
         self.lua = lua

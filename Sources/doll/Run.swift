@@ -1,5 +1,6 @@
 import ArgumentParser
 import DollLua
+import DollTensor
 import DollWorkbench
 import Foundation
 
@@ -21,10 +22,17 @@ struct Run: ParsableCommand {
         let lua = try Workbench.makeLuaState()
         if let seed = options.seed { lua.seed = seed }
         lua.setArguments(script: script, arguments)
-        guard let data = FileManager.default.contents(atPath: script), let text = String(data: data, encoding: .utf8) else {
-            throw ValidationError("cannot read '\(script)' as UTF-8 text")
+        guard let data = FileManager.default.contents(atPath: script) else {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: script, isDirectory: &isDir)
+            throw ValidationError(!exists ? "no such file: '\(script)'" : isDir.boolValue ? "'\(script)' is a folder, not a script" : "cannot read '\(script)' (permission denied?)")
         }
-        guard Notebook.isNotebook(text) else {
+        // Lua reads any bytes; only a notebook (cells, report) needs UTF-8 text.
+        let text = String(data: data, encoding: .utf8)
+        guard let text, Notebook.isNotebook(text) else {
+            if text == nil, Notebook.isNotebook(String(decoding: data, as: UTF8.self)) {
+                throw ValidationError("'\(script)' looks like a notebook but is not UTF-8 text; save it as UTF-8")
+            }
             guard options.cells == nil else { throw ValidationError("--cells needs a notebook (a file with `-- %%` cell markers)") }
             do { try lua.runFile(script) } catch let e as LuaRunError {
                 lua.flushOutput()
@@ -99,7 +107,7 @@ struct Export: ParsableCommand {
             print("wrote \(html)")
         }
         if let md {
-            let dir = (md as NSString).deletingLastPathComponent
+            let dir = parentDirectory(md)
             try Data(report.markdown(relativeTo: dir.isEmpty ? "." : dir).utf8).write(to: URL(fileURLWithPath: md), options: .atomic)
             print("wrote \(md)")
         }

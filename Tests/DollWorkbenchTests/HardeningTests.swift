@@ -23,6 +23,10 @@ struct HardeningTests {
             ("print(doll.arange(0, 10, 1e-30))", "would produce"),
             ("local clf = doll.classifier{widths = {4}, blocks = {1}}\nlocal ig = doll.ig(clf, {steps = 2})\n"
                 + "print(ig:attribute(doll.zeros(0, 1, 32, 32), 1))", "no images"),
+            // Foundation's deletingLastPathComponent traps on a one-character path.
+            ("print(doll.labelcsv{csv = 'x'})", "x"),
+            ("print(doll.classifier{widths = {2}, blocks = {1}}:predict(doll.tensor(1)))", "predict needs images"),
+            ("local t = setmetatable({}, {__tostring = function() error('bad tostring') end})\nprint(t)", "bad tostring"),
         ]
         for (code, expected) in cases {
             guard let r = try run(code) else { return }

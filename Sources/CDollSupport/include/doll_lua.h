@@ -40,6 +40,16 @@ void doll_lua_install_interrupt_hook(lua_State *L);
  * (with traceback) is on top of the stack. */
 int doll_lua_pcall_traceback(lua_State *L, int nargs, int nresults);
 
+/* Lua's `print`, written in C so that a failing __tostring raises a Lua error as in stock Lua:
+ * arguments converted with luaL_tolstring, joined by tabs, ending in a newline, then handed to
+ * the sink (which must not raise). */
+typedef void (*doll_lua_print_sink)(lua_State *L, const char *text, size_t length);
+void doll_lua_push_print(lua_State *L, doll_lua_print_sink sink);
+
+/* luaL_tolstring of the value at `index`, protected: returns 0 with the string on top of the
+ * stack, or non-zero with the error message on top (a __tostring or __name that fails). */
+int doll_lua_tolstring_protected(lua_State *L, int index);
+
 /* lua_gc is variadic (not importable into Swift): KiB in use / full collection. */
 int doll_lua_gc_kib(lua_State *L);
 void doll_lua_gc_collect(lua_State *L);
