@@ -239,4 +239,25 @@ struct HardeningTests {
         let saves = wtext.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         #expect(saves >= 300, "the writer saved only \(saves) times; the race was not exercised: \(wtext)")
     }
+
+    /// Smaller items: `doll run` of a missing file says so; a Latin-1 script runs (Lua reads
+    /// bytes); `os.exit` in a notebook cell under `doll export` still writes the report;
+    /// `Tensor:min` names itself.
+    @Test func smallerDefects() throws {
+        guard let exe = dollExecutable() else { return }
+        let dir = temporaryDirectory("small2")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = try runProcess(exe, ["run", dir + "/nonexist.lua"])
+        #expect(missing.status != 0 && missing.output.contains("no such file"), "\(missing.output)")
+        try Data(Array("print('latin', #'caf".utf8) + [0xE9] + Array("')\n".utf8)).write(to: URL(fileURLWithPath: dir + "/latin.lua"))
+        let latin = try runProcess(exe, ["run", dir + "/latin.lua"])
+        #expect(latin.status == 0 && latin.output.contains("latin\t4"), "\(latin.output)")
+        try "-- %% one\nprint('first cell')\n-- %% two\nos.exit(0)\n-- %% three\nprint('never')\n"
+            .write(toFile: dir + "/nb.lua", atomically: true, encoding: .utf8)
+        let export = try runProcess(exe, ["export", dir + "/nb.lua", "--html", dir + "/nb.html"], directory: dir)
+        let html = (try? String(contentsOfFile: dir + "/nb.html", encoding: .utf8)) ?? ""
+        #expect(export.exited && html.contains("first cell") && html.contains("os.exit(0) called"), "\(export.output)")
+        guard let r = try run("print(pcall(doll.zeros(0).min, doll.zeros(0)))\nprint(doll.tensor({3, 1, 2}):min(1):item())") else { return }
+        #expect(r.output.contains("min() of an empty tensor") && r.output.contains("\n1.0"), "\(r.output)")
+    }
 }
