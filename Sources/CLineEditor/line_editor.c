@@ -27,6 +27,10 @@ void doll_le_setup(const char *word_breaks, doll_le_complete_fn complete, const 
     rl_catch_signals = 0;
     rl_completer_word_break_characters = strdup(word_breaks);
     rl_completer_quote_characters = NULL;
+    /* Otherwise readline appends the quote that opened a string after a completed path (it
+     * treats a basic quote character before the word as the word's delimiter), closing the
+     * string after a folder one wants to go into. */
+    rl_basic_quote_characters = "";
     rl_attempted_completion_function = attempt;
     g_complete = complete;
     using_history();

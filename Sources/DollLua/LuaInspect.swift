@@ -57,36 +57,85 @@ extension LuaState {
         lua_rotate(L, -2, 1); lua_settop(L, -2)
     }
 
-    /// A readable one-value rendering: strings as they are, tables as `{1, 2, x = 3}` up to two
-    /// levels and 24 entries, doll objects by their description.
+    /// A readable one-value rendering: strings as they are, tables as `{1, 2, x = "a"}` up to two
+    /// levels and 24 entries (strings quoted, tensors as one line `Tensor 1×64×64 [min, max]`),
+    /// a table with a `__tostring` metamethod by it (run protected), doll objects by their
+    /// description.
     public func show(_ index: Int32, depth: Int = 0) -> String {
         let i = lua_absindex(L, index)
+        if depth > 0 {
+            if lua_type(L, i) == LUA_TSTRING { return Self.quoted(luaToString(L, i)) }
+            if let box = LuaArgs(L, function: "show").dollObject(i) as? TensorBox { return box.t.summary }
+        }
         guard lua_type(L, i) == LUA_TTABLE else { return luaToString(L, i) }
+        guard lua_checkstack(L, 6) != 0 else { return "{...}" }
+        if luaL_getmetafield(L, i, "__tostring") != LUA_TNIL {
+            lua_settop(L, -2)
+            let failed = doll_lua_tolstring_protected(L, i) != LUA_OK
+            let text = luaToString(L, -1)
+            lua_settop(L, -2)
+            return failed ? "<__tostring failed: \(text)>" : text
+        }
         if depth >= 2 { return "{...}" }
         guard lua_checkstack(L, 4) != 0 else { return "{...}" }
         var parts: [String] = []
         let n = Int(lua_rawlen(L, i))
-        var shown = 0, total = 0
         for k in 0..<min(n, 24) {
             lua_rawgeti(L, i, lua_Integer(k + 1))
             parts.append(show(-1, depth: depth + 1)); lua_settop(L, -2)
-            shown += 1
         }
+        // Other keys sorted by name (hash order would change from run to run), 24 entries in all.
+        var named: [(key: String, value: String)] = []
+        var total = min(n, 24), more = max(0, n - 24)
         lua_pushnil(L)
         while lua_next(L, i) != 0 {
-            total += 1
-            let isArrayKey = lua_isinteger(L, -2) != 0 && (1...max(n, 1)).contains(Int(lua_tointegerx(L, -2, nil))) && n > 0
-            if !isArrayKey && shown < 24 {
-                let key: String
-                if lua_type(L, -2) == LUA_TSTRING, let s = lua_tolstring(L, -2, nil), Self.isIdentifier(String(cString: s)) { key = String(cString: s) }
-                else { key = "[" + (lua_type(L, -2) == LUA_TSTRING ? "\"\(String(cString: lua_tolstring(L, -2, nil)))\"" : luaToString(L, -2)) + "]" }
-                parts.append("\(key) = \(show(-1, depth: depth + 1))")
-                shown += 1
+            let isArrayKey = n > 0 && lua_isinteger(L, -2) != 0 && (1...n).contains(Int(lua_tointegerx(L, -2, nil)))
+            if !isArrayKey {
+                if named.count < 200 {
+                    let key: String
+                    if lua_type(L, -2) == LUA_TSTRING, let k = Self.cleanString(L, -2), Self.isIdentifier(k) { key = k }
+                    else { key = "[" + (lua_type(L, -2) == LUA_TSTRING ? Self.quoted(luaToString(L, -2)) : luaToString(L, -2)) + "]" }
+                    named.append((key, show(-1, depth: depth + 1)))
+                } else {
+                    more += 1
+                }
             }
             lua_settop(L, -2)
         }
-        if total > shown { parts.append("… \(total - shown) more") }
-        return "{" + parts.joined(separator: ", ") + "}"
+        named.sort { $0.key < $1.key }
+        for e in named {
+            if total < 24 { parts.append("\(e.key) = \(e.value)"); total += 1 } else { more += 1 }
+        }
+        let line = "{" + parts.joined(separator: ", ") + (more > 0 ? ", … \(more) more}" : "}")
+        guard line.count > 100, !parts.isEmpty else { return line }
+        if depth > 0 {
+            // Nested: one line of about 100 characters, the rest counted.
+            var kept: [String] = []
+            var length = 2
+            for p in parts where length + p.count + 2 <= 100 || kept.isEmpty { kept.append(p); length += p.count + 2 }
+            return "{" + kept.joined(separator: ", ") + ", … \(more + parts.count - kept.count) more}"
+        }
+        // Top level: one entry per line, at most 16.
+        let shown = parts.prefix(16).map { "  " + $0 }
+        let rest = more + parts.count - shown.count
+        return "{\n" + shown.joined(separator: ",\n") + (rest > 0 ? ",\n  … \(rest) more" : "") + "\n}"
+    }
+
+    /// A string as Lua source would write it: `"a\"b\n"`.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\0": out += "\\0"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
     }
 
     /// The string at `i` when it is valid UTF-8 without NUL bytes (so it round-trips through

@@ -224,6 +224,10 @@ enum LuaObjects {
                 let dsBox = try a.object(2, DatasetBox.self, "dataset")
                 let ds = dsBox.ds
                 let o = try a.options(3)
+                if ds.count > 0 {
+                    let image = try ds.sample(0).image
+                    for m in models { if let problem = m.sizeMismatch(image) { throw LuaBindingError(problem) } }
+                }
                 var cfg = DollLabelConfig()
                 if let e = try o.choice("explainer", ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"]) { cfg.explainer = .init(rawValue: e)! }
                 if let s = try o.integer("steps", in: 1...10_000) { cfg.igSteps = s }
@@ -346,8 +350,10 @@ enum LuaObjects {
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
                 let o = try a.options(3)
                 let val = try o.object("val", DatasetBox.self)?.ds
-                return try fit(a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
-                               val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
+                let n = try fit(a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
+                                val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
+                if ds.count > 0 { clf.setTrainedImageSize(Array(try ds.sample(0).image.shape.suffix(2))) }
+                return n
             },
             m(t, "evaluate") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
@@ -363,6 +369,7 @@ enum LuaObjects {
                 guard x.rank == 4, x.shape[0] > 0 else {
                     throw LuaBindingError("predict needs images [N, C, H, W] or one image [C, H, W] (N ≥ 1), got \(shapeString(x.shape))")
                 }
+                if let problem = clf.sizeMismatch(x) { throw LuaBindingError(problem) }
                 clf.eval()
                 var out: [Tensor] = []
                 for s in stride(from: 0, to: x.shape[0], by: 32) {
@@ -438,6 +445,7 @@ enum LuaObjects {
             m("Explainer", "attribute") { a in
                 let ex = try a.object(1, ExplainerBox.self, "self")
                 let x = try LuaTensor.tensor(a, 2, "image")
+                if let problem = ex.attributor.model.sizeMismatch(x) { throw LuaBindingError(problem) }
                 let target: AttributionTarget
                 if a.type(3) == LUA_TSTRING { target = .name(try a.string(3, "target")) }
                 else { target = .index(try a.integer(3, "target (1-based class index or name)", in: 1...ex.attributor.model.classes.count) - 1) }

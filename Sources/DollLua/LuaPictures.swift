@@ -74,7 +74,9 @@ enum LuaPictures {
                 if bad { throw LuaBindingError("masks must be a table of name = tensor") }
                 for (i, (n, t)) in names.sorted(by: { $0.0 < $1.0 }).enumerated() { layers.append(MaskLayer(n, mask: t, color: Palette.color(i))) }
                 let o = try a.options(4)
-                try MaskOverlay(fillAlpha: Float(try o.number("alpha") ?? 0.35)).write(image, layers: layers, to: try a.string(3, "path"))
+                // Legend beside the picture, small pictures enlarged: names are never clipped and never hide the image.
+                try MaskOverlay(fillAlpha: Float(try o.number("alpha") ?? 0.35), legend: .right, minimumSide: 256)
+                    .write(image, layers: layers, to: try a.string(3, "path"))
                 return 0
             },
         ]

@@ -10,6 +10,8 @@ public final class LuaState {
     /// Where `print` output goes (default: C `stdout`, shared with Swift's `print` and Lua's
     /// `io.write`, so their order is kept).
     public var output: (String) -> Void = { s in doll_stdout_write(s) }
+    /// Seeds set with `doll.seed(n)` in this state, in order (notebook reports name them).
+    public internal(set) var seedsSet: [UInt64] = []
 
     /// Flushes C `stdout` (call before reading captured output or showing a prompt).
     public func flushOutput() { doll_stdio_flush() }

@@ -1,5 +1,6 @@
 import CDollSupport
 import CLua
+import DollData
 import DollTensor
 import Foundation
 
@@ -89,6 +90,7 @@ enum LuaTensor {
             },
             fn("seed") { a in
                 LuaModule.defaultSeed = UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
+                LuaModule.state(of: a.L)?.seedsSet.append(LuaModule.defaultSeed)
                 return 0
             },
             fn("save") { a in
@@ -158,6 +160,21 @@ enum LuaTensor {
                 if a.isNil(2) { return push(a, try t.max()) }
                 let (v, i) = try t.max(axis: axis(a, 2, t))
                 _ = push(a, v); _ = push(a, i.adding(1)); return 2
+            },
+            m("resize") { a in
+                let t = try tensor(a, 1, "self")
+                let h = try a.integer(2, "height", in: 1...16384), w = try a.integer(3, "width", in: 1...16384)
+                let o = try a.options(4)
+                let mode: Interpolation = try o.choice("mode", ["bilinear", "nearest"]) == "nearest" ? .nearest : .bilinear
+                switch t.rank {
+                case 2: return push(a, try ImageOps.resize(t.unsqueezed(0), height: h, width: w, interpolation: mode).squeezed(0))
+                case 3: return push(a, try ImageOps.resize(t, height: h, width: w, interpolation: mode))
+                case 4:
+                    let parts = try (0..<t.shape[0]).map { try ImageOps.resize(t.slice(axis: 0, start: $0, end: $0 + 1).squeezed(0), height: h, width: w, interpolation: mode) }
+                    guard !parts.isEmpty else { throw LuaBindingError("no images to resize (the batch is empty)") }
+                    return push(a, try Tensor.stack(parts))
+                default: throw LuaBindingError("resize needs an image [H, W], [C, H, W] or a batch [N, C, H, W], got \(shapeString(t.shape))")
+                }
             },
             m("min") { a in
                 let t = try tensor(a, 1, "self")

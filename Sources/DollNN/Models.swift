@@ -53,13 +53,29 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
         public var blocks = [2, 2, 2, 2]
         public var classes = LabelPreset.chexpert
         public var seed: UInt64 = 0
+        /// [H, W] of the images it was trained on (set by training from Lua); nil when unknown.
+        /// Explaining images of another size gives lattice artefacts, so callers check it.
+        public var imageSize: [Int]? = nil
         public init(inChannels: Int = 1, widths: [Int] = [32, 64, 128, 256], blocks: [Int] = [2, 2, 2, 2],
                     classes: [String] = LabelPreset.chexpert, seed: UInt64 = 0) {
             self.inChannels = inChannels; self.widths = widths; self.blocks = blocks; self.classes = classes; self.seed = seed
         }
     }
 
-    public let config: Config
+    public internal(set) var config: Config
+
+    /// Records the image size the classifier was trained on (`Config.imageSize`).
+    public func setTrainedImageSize(_ hw: [Int]) { config.imageSize = hw }
+
+    /// An error naming both sizes when `x` (`[N, C, H, W]` or `[C, H, W]`) differs from the
+    /// trained image size; nil when they match or the trained size is unknown.
+    public func sizeMismatch(_ x: Tensor) -> String? {
+        guard let s = config.imageSize, x.rank >= 2 else { return nil }
+        let hw = Array(x.shape.suffix(2))
+        guard hw != s else { return nil }
+        return "the classifier was trained on \(s[0])×\(s[1]) images, these are \(hw[0])×\(hw[1]); "
+            + "resize them first (image:resize(\(s[0]), \(s[1]))) or train at this size"
+    }
     public let stem: Sequential
     public let layers: [Sequential]
     public let fc: Linear

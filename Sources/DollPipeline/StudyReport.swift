@@ -7,7 +7,7 @@ import Foundation
 
 /// Writes the study's report directory: `runs.csv`, `report.md`, `report.html` (pictures
 /// inline), `config.json`, and `figures/*.png`.
-struct StudyReport {
+public struct StudyReport {
     let config: StudyConfig
     let result: Study.Result
     let perClassAUROC: [String: Double]
@@ -156,40 +156,18 @@ struct StudyReport {
         for (title, file) in figures { md += "**\(title)**\n\n![\(title)](\(file))\n\n" }
         md += "Every run: `runs.csv`. Exact configuration: `config.json`. DoLL masks: `doll_labels/`.\n"
         try AtomicFile.write(Data(md.utf8), to: path("report.md"))
-        try AtomicFile.write(Data(html(markdown: md, figures: figures).utf8), to: path("report.html"))
+        try AtomicFile.write(Data(StudyReport.html(markdown: md, figures: figures, directory: outputDirectory).utf8), to: path("report.html"))
     }
 
-    /// A self-contained HTML page: the Markdown's headings, lists and tables, with figures inlined.
-    func html(markdown: String, figures: [(String, String)]) -> String {
-        var out = "<!doctype html><html><head><meta charset=\"utf-8\"><title>DoLL study</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n"
-        var inTable = false
-        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("|") {
-                if line.contains("---") { continue }
-                let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-                if !inTable { out += "<table><tr>" + cells.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"; inTable = true; continue }
-                out += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
-                continue
-            }
-            if inTable { out += "</table>\n"; inTable = false }
-            if line.hasPrefix("### ") { out += "<h3>\(escape(String(line.dropFirst(4))))</h3>\n" }
-            else if line.hasPrefix("## ") { out += "<h2>\(escape(String(line.dropFirst(3))))</h2>\n" }
-            else if line.hasPrefix("# ") { out += "<h1>\(escape(String(line.dropFirst(2))))</h1>\n" }
-            else if line.hasPrefix("![") , let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") {
-                let file = String(line[line.index(after: open)..<close])
-                if let data = FileManager.default.contents(atPath: path(file)) {
-                    out += "<p><img alt=\"\(escape(file))\" src=\"data:image/png;base64,\(data.base64EncodedString())\"></p>\n"
-                }
-            }
-            else if line.hasPrefix("- ") { out += "<li>\(escape(String(line.dropFirst(2))))</li>\n" }
-            else if line.hasPrefix("**") { out += "<p><b>\(escape(line.replacingOccurrences(of: "**", with: "")))</b></p>\n" }
-            else if !line.isEmpty { out += "<p>\(escape(line))</p>\n" }
+    /// A self-contained HTML page: the Markdown rendered by `Markdown.html`, figures inlined as
+    /// data URIs.
+    public static func html(markdown: String, figures: [(String, String)], directory: String) -> String {
+        var body = Markdown.html(markdown)
+        for (_, file) in figures {
+            guard let data = FileManager.default.contents(atPath: directory + "/" + file) else { continue }
+            body = body.replacingOccurrences(of: "src=\"\(Markdown.escape(file))\"", with: "src=\"data:image/png;base64,\(data.base64EncodedString())\"")
         }
-        if inTable { out += "</table>\n" }
-        return out + "</body></html>\n"
-    }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        return "<!doctype html><html><head><meta charset=\"utf-8\"><title>DoLL study</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n"
+            + body + "\n</body></html>\n"
     }
 }

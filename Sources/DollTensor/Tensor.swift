@@ -381,36 +381,64 @@ public struct Tensor: @unchecked Sendable {
 }
 
 extension Tensor: CustomStringConvertible {
-    /// Torch7-style: values (summarised past 6 per row, 6 rows), then `[torch.FloatTensor of size AxB]`.
+    /// How numpy and torch print: a short 1-D tensor on one line, matrices in aligned columns
+    /// (past 12 rows or columns, the first and last 6), tensors of rank 3 and more as 2-D slices
+    /// under `(i, j, ·, ·)` headers (at most 4: the first 2 and the last 2), then the shape line
+    /// `[Tensor 2×3×4]` and, past 12 elements, min, max and mean.
     public var description: String {
-        var out = ""
         let vals = UnsafeBufferPointer(start: storage.pointer, count: count)
-        func fmt(_ v: Float) -> String {
-            if v == v.rounded() && Swift.abs(v) < 1e6 { return String(format: "%g", Double(v)) }
-            return String(format: "%.4g", Double(v))
-        }
-        switch rank {
-        case 0:
-            out = fmt(vals[0]) + "\n"
-        case 1:
-            let n = shape[0]
-            let idx = n <= 12 ? Array(0..<n) : Array(0..<6) + [-1] + Array((n - 6)..<n)
-            out = idx.map { $0 < 0 ? "..." : fmt(vals[$0]) }.joined(separator: "\n") + "\n"
-        default:
-            let cols = shape[rank - 1], rows = count / Swift.max(cols, 1)
-            let ridx = rows <= 12 ? Array(0..<rows) : Array(0..<6) + [-1] + Array((rows - 6)..<rows)
-            let cidx = cols <= 12 ? Array(0..<cols) : Array(0..<6) + [-1] + Array((cols - 6)..<cols)
-            for r in ridx {
-                if r < 0 { out += " ...\n"; continue }
-                out += " " + cidx.map { $0 < 0 ? "..." : fmt(vals[r * cols + $0]) }.joined(separator: "  ") + "\n"
+        if rank == 0 { return Tensor.format(vals[0]) + "\n[Tensor scalar]" }
+        var out = ""
+        func picked(_ n: Int) -> [Int] { n <= 12 ? Array(0..<n) : Array(0..<6) + [-1] + Array((n - 6)..<n) }
+        if rank == 1 {
+            out = "[" + picked(shape[0]).map { $0 < 0 ? "…" : Tensor.format(vals[$0]) }.joined(separator: ", ") + "]\n"
+        } else {
+            let rows = shape[rank - 2], cols = shape[rank - 1], plane = rows * cols
+            let slices = count / Swift.max(plane, 1)
+            let sliceIdx = slices <= 4 ? Array(0..<slices) : [0, 1, -1, slices - 2, slices - 1]
+            for sl in sliceIdx {
+                if sl < 0 { out += "… \(slices - 4) more slices\n\n"; continue }
+                if rank > 2 {
+                    var idx: [Int] = []
+                    var rest = sl
+                    for d in shape[..<(rank - 2)].reversed() { idx.insert(rest % d + 1, at: 0); rest /= d }
+                    out += "(" + idx.map(String.init).joined(separator: ", ") + ", ·, ·)\n"
+                }
+                let ri = picked(rows), ci = picked(cols)
+                let cells = ri.map { r in ci.map { c in r < 0 || c < 0 ? "…" : Tensor.format(vals[sl * plane + r * cols + c]) } }
+                let width = cells.joined().map(\.count).max() ?? 1
+                for row in cells {
+                    out += " " + row.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: "  ") + "\n"
+                }
+                if rank > 2 { out += "\n" }
             }
         }
-        if count > 0 {
-            var mn = Float.infinity, mx = -Float.infinity, sum = 0.0
-            for v in vals { mn = Swift.min(mn, v); mx = Swift.max(mx, v); sum += Double(v) }
-            if count > 12 { out += String(format: "(min %.4g, max %.4g, mean %.4g)\n", Double(mn), Double(mx), sum / Double(count)) }
+        out += "[Tensor \(shape.map(String.init).joined(separator: "×"))]"
+        if count > 12 {
+            let (mn, mx, mean) = Tensor.statistics(vals)
+            out += String(format: " min %.4g, max %.4g, mean %.4g", Double(mn), Double(mx), mean)
         }
-        out += "[torch.FloatTensor of size \(shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x"))]"
         return out
+    }
+
+    /// One line: `Tensor 1×64×64 [0, 0.98]` (min and max), or `Tensor scalar 1.5`.
+    public var summary: String {
+        let vals = UnsafeBufferPointer(start: storage.pointer, count: count)
+        if rank == 0 { return "Tensor scalar " + Tensor.format(vals[0]) }
+        let dims = "Tensor " + shape.map(String.init).joined(separator: "×")
+        guard count > 0 else { return dims + " (empty)" }
+        let (mn, mx, _) = Tensor.statistics(vals)
+        return dims + " [" + Tensor.format(mn) + ", " + Tensor.format(mx) + "]"
+    }
+
+    static func format(_ v: Float) -> String {
+        if v == v.rounded() && Swift.abs(v) < 1e6 { return String(format: "%g", Double(v)) }
+        return String(format: "%.4g", Double(v))
+    }
+
+    static func statistics(_ vals: UnsafeBufferPointer<Float>) -> (min: Float, max: Float, mean: Double) {
+        var mn = Float.infinity, mx = -Float.infinity, sum = 0.0
+        for v in vals { mn = Swift.min(mn, v); mx = Swift.max(mx, v); sum += Double(v) }
+        return (mn, mx, sum / Double(Swift.max(vals.count, 1)))
     }
 }

@@ -33,6 +33,8 @@ public enum LegendPlacement: String, Sendable, CaseIterable {
     case topLeft, topRight, bottomLeft, bottomRight
     /// Under the picture (the canvas grows).
     case below
+    /// Beside the picture, on its right (the canvas grows; nothing is covered).
+    case right
     /// No legend.
     case none
 }

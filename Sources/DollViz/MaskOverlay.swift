@@ -50,16 +50,23 @@ public struct MaskOverlay: Sendable {
     public var fillAlpha: Float
     /// Values above this are inside a mask.
     public var threshold: Float
-    /// Where the legend goes (`.best`: the corner covering the least mask area).
+    /// Where the legend goes: `.right` or `.below` (outside: it never hides the image), or
+    /// inside (`.best`: the corner covering the least mask area).
     public var legend: LegendPlacement
     /// Integer text scale of the legend.
     public var legendScale: Int
+    /// Pictures smaller than this (longer side, pixels) are first enlarged by a whole factor
+    /// (nearest neighbour), so that contours and the legend text stay readable on a 64 px image
+    /// (0: never).
+    public var minimumSide: Int
 
-    public init(fillAlpha: Float = 0.35, threshold: Float = 0.5, legend: LegendPlacement = .best, legendScale: Int = 1) {
+    public init(fillAlpha: Float = 0.35, threshold: Float = 0.5, legend: LegendPlacement = .best, legendScale: Int = 1,
+                minimumSide: Int = 0) {
         self.fillAlpha = fillAlpha
         self.threshold = threshold
         self.legend = legend
         self.legendScale = legendScale
+        self.minimumSide = minimumSide
     }
 
     /// The overlay on a gray image `[H, W]`, `[1, H, W]` or `[1, 1, H, W]` in [0, 1] (other
@@ -74,6 +81,8 @@ public struct MaskOverlay: Sendable {
     /// The overlay on an RGB picture.
     public func callAsFunction(_ image: RGBImage, layers: [MaskLayer]) throws -> RGBImage {
         guard fillAlpha.isFinite, fillAlpha >= 0, fillAlpha <= 1 else { throw DataError("mask overlay: fillAlpha must be in [0, 1], got \(fillAlpha)") }
+        let factor = max(1, (minimumSide + max(image.width, image.height) - 1) / max(image.width, image.height, 1))
+        let image = factor > 1 ? try image.resized(width: image.width * factor, height: image.height * factor, filter: .nearest) : image
         let w = image.width, h = image.height
         let masks = try layers.enumerated().map { (i, l) in try binary(l.mask, width: w, height: h, layer: i, name: l.name) }
         let colors = layers.enumerated().map { $0.element.color ?? Palette.color($0.offset) }
@@ -92,6 +101,12 @@ public struct MaskOverlay: Sendable {
             var grown = try RGBImage(width: max(w, lw + 8), height: h + lh + 8, fill: .white)
             grown.draw(out, x: 0, y: 0)
             LegendBox.draw(entries, on: &grown, x: 4, y: h + 4, scale: legendScale, frame: nil)
+            return grown
+        }
+        if legend == .right {
+            var grown = try RGBImage(width: w + lw + 12, height: max(h, lh + 8), fill: .white)
+            grown.draw(out, x: 0, y: 0)
+            LegendBox.draw(entries, on: &grown, x: w + 6, y: 4, scale: legendScale, frame: nil)
             return grown
         }
         // Integral image of "any mask" for the best-corner search.

@@ -1,3 +1,4 @@
+import DollPipeline
 import Foundation
 
 /// Facts printed at the top of a notebook report.
@@ -6,18 +7,21 @@ public struct ReportHeader: Sendable {
     public var notebookPath: String
     public var date: Date
     public var seedAtStart: UInt64
-    public var seedAtEnd: UInt64
+    /// Seeds the notebook set with `doll.seed(n)`, in order.
+    public var seedsSet: [UInt64]
     public var versions: [(String, String)]
     public var seconds: Double
 
-    public init(title: String, notebookPath: String, date: Date, seedAtStart: UInt64, seedAtEnd: UInt64, versions: [(String, String)], seconds: Double) {
+    public init(title: String, notebookPath: String, date: Date, seedAtStart: UInt64, seedsSet: [UInt64], versions: [(String, String)], seconds: Double) {
         self.title = title; self.notebookPath = notebookPath; self.date = date; self.seedAtStart = seedAtStart
-        self.seedAtEnd = seedAtEnd; self.versions = versions; self.seconds = seconds
+        self.seedsSet = seedsSet; self.versions = versions; self.seconds = seconds
     }
 
-    /// "seed 1" or "seed 0 at start, 7 at the end (set by doll.seed in the notebook)".
+    /// "1", or "0 at start; doll.seed(7) in the notebook" (the seeds it set, not where the
+    /// default seed ended up after random calls advanced it).
     public var seedText: String {
-        seedAtStart == seedAtEnd ? "\(seedAtStart)" : "\(seedAtStart) at start, \(seedAtEnd) at the end (set by doll.seed in the notebook)"
+        guard !seedsSet.isEmpty else { return "\(seedAtStart)" }
+        return "\(seedAtStart) at start; " + seedsSet.map { "doll.seed(\($0))" }.joined(separator: ", ") + " in the notebook"
     }
 
     var dateText: String {

@@ -55,6 +55,10 @@ public final class REPL {
             switch editor.read(prompt: prompt) {
             case .eof:
                 if editor.interactive { say("") }
+                if !pending.isEmpty {
+                    sayError("unfinished chunk at the end of input: \(pending.first ?? "")…")
+                    failures += 1
+                }
                 break loop
             case .interrupted:
                 pending = []
@@ -69,8 +73,12 @@ public final class REPL {
             }
         }
         finish()
-        return 0
+        // Piped input behaves like a script: any failure makes the exit status non-zero.
+        return !editor.interactive && failures > 0 ? 1 : 0
     }
+
+    /// Chunks that failed to compile or run (the exit status of non-interactive input).
+    public private(set) var failures = 0
 
     func finish() {
         if autosave { save(name: "autosave") }
@@ -97,7 +105,7 @@ public final class REPL {
         if status != .ok { status = lua.compile(code) }
         switch status {
         case .incomplete: return false
-        case .error(let msg): sayError(msg); return true
+        case .error(let msg): sayError(msg); failures += 1; return true
         case .ok: break
         }
         doll_lua_clear_interrupt()
@@ -109,8 +117,10 @@ public final class REPL {
             if !shown.isEmpty { say(shown.joined(separator: "\t")) }
         } catch let e as LuaRunError {
             sayError(e.message.hasSuffix("interrupted") ? "interrupted" : e.message)
+            failures += 1
         } catch {
             sayError("\(error)")
+            failures += 1
         }
         doll_lua_clear_interrupt()
         if timed {

@@ -100,7 +100,7 @@ struct Export: ParsableCommand {
             FileHandle.standardError.write(Data("[\(done)/\(total)] cell \(r.cell.number): \(status)\n".utf8))
         })
         let header = ReportHeader(title: NotebookReport.title(of: nb), notebookPath: notebook, date: start, seedAtStart: seedAtStart,
-                                  seedAtEnd: lua.seed, versions: Workbench.versions(lua: lua), seconds: Date().timeIntervalSince(start))
+                                  seedsSet: lua.seedsSet, versions: Workbench.versions(lua: lua), seconds: Date().timeIntervalSince(start))
         let report = NotebookReport(notebook: nb, runs: runs, header: header)
         if let html {
             try Data(report.html().utf8).write(to: URL(fileURLWithPath: html), options: .atomic)

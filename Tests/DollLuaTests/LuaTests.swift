@@ -30,7 +30,7 @@ struct LuaTests {
             local z = doll.zeros(2, 3); z = z + 0.5; print(z:mean():item())
             local r1, r2 = doll.randn({3}, {seed = 4}), doll.randn({3}, {seed = 4})
             print((r1 - r2):abs():sum():item())
-            print(tostring(a):match("FloatTensor of size 2x2") ~= nil)
+            print(tostring(a):find("[Tensor 2×2]", 1, true) ~= nil)
             """)
         #expect(out == "7.0\t-14.0\t-1.0\t2\n2\t2\n2.0\t3.0\t3.0\n0.5\n0.0\ntrue\n")
     }

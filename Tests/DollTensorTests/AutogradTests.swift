@@ -69,10 +69,17 @@ struct AutogradTests {
         #expect(r.scalars == a.scalars)
     }
 
-    @Test func tensorsPrintLikeTorch7() throws {
-        let t = try Tensor([1, 2, 3, 4], shape: [2, 2])
-        #expect(t.description.hasSuffix("[torch.FloatTensor of size 2x2]"))
-        #expect(t.description.contains("1  2"))
+    @Test func tensorsPrintLikeNumpyAndTorch() throws {
+        let t = try Tensor([1, 20, 3, 4], shape: [2, 2])
+        #expect(t.description == "  1  20\n  3   4\n[Tensor 2×2]")
+        #expect(Tensor([1, 2.5, 3]).description == "[1, 2.5, 3]\n[Tensor 3]")
+        #expect(Tensor(scalar: 1.5).description == "1.5\n[Tensor scalar]")
+        let big = try Tensor.zeros([3, 2, 64, 64])
+        let lines = big.description.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count < 80, "\(lines.count) lines")
+        #expect(big.description.contains("(1, 1, ·, ·)") && big.description.contains("(3, 2, ·, ·)") && big.description.contains("2 more slices"))
+        #expect(big.description.hasSuffix("[Tensor 3×2×64×64] min 0, max 0, mean 0"))
+        #expect(try Tensor([0, 0.5, 0.98, 1], shape: [1, 2, 2]).summary == "Tensor 1×2×2 [0, 1]")
     }
 
     @Test func randomIsSeededAndSane() throws {

@@ -58,7 +58,7 @@ struct FuzzTests {
             let nb = Notebook(path: "/tmp/fuzz\(i).lua", text: text)
             let runs = NotebookRunner(lua: lua).run(nb, selection: [])
             let header = ReportHeader(title: NotebookReport.title(of: nb), notebookPath: "fuzz.lua", date: Date(timeIntervalSince1970: 0),
-                                      seedAtStart: 0, seedAtEnd: 0, versions: [], seconds: 0)
+                                      seedAtStart: 0, seedsSet: [], versions: [], seconds: 0)
             let report = NotebookReport(notebook: nb, runs: runs, header: header)
             #expect(!report.html().isEmpty)
             _ = report.markdown(relativeTo: "/tmp")

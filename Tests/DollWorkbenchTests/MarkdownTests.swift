@@ -1,3 +1,4 @@
+import DollPipeline
 import Foundation
 import Testing
 @testable import DollWorkbench

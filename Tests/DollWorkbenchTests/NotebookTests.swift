@@ -1,4 +1,5 @@
 import DollLua
+import DollPipeline
 import Foundation
 import Testing
 @testable import DollWorkbench
@@ -107,7 +108,7 @@ struct NotebookTests {
         try lua.run("OUT = '\(dir)'")
         let nb = Notebook(path: dir + "/nb.lua", text: Self.sample)
         let runs = NotebookRunner(lua: lua).run(nb, keepGoing: true, capture: true)
-        let header = ReportHeader(title: "T", notebookPath: "nb.lua", date: Date(), seedAtStart: 0, seedAtEnd: 0,
+        let header = ReportHeader(title: "T", notebookPath: "nb.lua", date: Date(), seedAtStart: 0, seedsSet: [],
                                   versions: Workbench.versions(lua: lua), seconds: 1)
         let report = NotebookReport(notebook: nb, runs: runs, header: header)
         let html = report.html()

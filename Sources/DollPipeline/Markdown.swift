@@ -1,6 +1,6 @@
 import Foundation
 
-/// A CommonMark subset rendered to HTML for notebook reports. Raw HTML in the input is escaped, never passed through.
+/// A CommonMark subset rendered to HTML for notebook and study reports. Raw HTML in the input is escaped, never passed through.
 ///
 /// Blocks: ATX headings, paragraphs, fenced code, bullet and ordered lists (nested by indentation),
 /// blockquotes, thematic breaks and GFM pipe tables. Inlines: code spans, emphasis, links, images,
