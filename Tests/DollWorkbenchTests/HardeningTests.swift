@@ -90,7 +90,12 @@ struct HardeningTests {
         #expect(FileManager.default.fileExists(atPath: home + "/elsewhere/mine.dollsession"))
         #expect(!FileManager.default.fileExists(atPath: sessions + "/LAST"), "an explicit path must not touch the state directory")
         try "x = 42\ndoll.session.save('work')\n".write(toFile: script, atomically: true, encoding: .utf8)
+        // A temporary LAST left by a save that was killed (its process is gone) is cleaned up.
+        try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
+        let stale = sessions + "/.LAST.tmp-999999999-1"
+        try "stale".write(toFile: stale, atomically: false, encoding: .utf8)
         let r2 = try runProcess(exe, ["run", script], environment: env)
+        #expect(!FileManager.default.fileExists(atPath: stale), "a dead save's temporary LAST is removed")
         #expect(r2.exited && r2.status == 0, "\(r2.output)")
         #expect(FileManager.default.fileExists(atPath: sessions + "/work.dollsession"), "named session under $HOME")
         let last = try? String(contentsOfFile: sessions + "/LAST", encoding: .utf8)
