@@ -101,9 +101,9 @@ public enum LuaDocs {
         LuaDoc("doll.classifier", "doll.classifier{arch=\"resnet\", widths={32, 64, 128, 256}, blocks={2, 2, 2, 2}, width, classes=doll.observations, in_channels=1, seed=0} → Classifier",
                "A ResNet multi-label classifier with one output per class; width = w means widths {w, 2w, 4w, 8w}, and blocks of another length than widths repeats its first entry. classes is a list of names or \"chexpert\" / \"nih\".",
                options: ["arch", "widths", "blocks", "classes", "seed", "width", "in_channels"]),
-        LuaDoc("doll.unet", "doll.unet{classes, structures, widths={16, 32, 64, 128}, width, encoder, seed=0} → UNet",
-               "A U-Net segmenter with classes output channels (default: one per structure, at least 1). encoder = a Classifier reuses its ResNet trunk and weights (widths then ignored); otherwise width = w means widths {w, 2w, 4w, 8w}.",
-               options: ["widths", "width", "classes", "structures", "encoder", "seed"]),
+        LuaDoc("doll.unet", "doll.unet{classes, structures, widths={16, 32, 64, 128}, width, encoder, from, seed=0} → UNet",
+               "A U-Net segmenter with classes output channels (default: one per structure, at least 1). encoder = a Classifier reuses its ResNet trunk and weights (widths then ignored); from = a U-Net (or encoder = a U-Net) copies all its weights but the output head, which is new, for these structures (DoLL pre-training → fine-tuning); otherwise width = w means widths {w, 2w, 4w, 8w}.",
+               options: ["widths", "width", "classes", "structures", "encoder", "from", "seed"]),
     ]
 
     private static let explainers: [LuaDoc] = [
@@ -211,6 +211,10 @@ public enum LuaDocs {
         LuaDoc("Classifier:predict", "Classifier:predict(images) → Tensor",
                "Class probabilities [N, C] for an image [1, H, W], a batch [N, 1, H, W] or a Dataset."),
         LuaDoc("Classifier:classes", "Classifier:classes() → {names}", "The class names, in output order."),
+        LuaDoc("Classifier:load", "Classifier:load(path) → self",
+               "Reads weights into this classifier from a safetensors state dict: a doll file or a plain PyTorch state_dict (same names); all or nothing, a mismatch names the tensor."),
+        LuaDoc("UNet:load", "UNet:load(path) → self",
+               "Reads weights into this U-Net from a safetensors state dict (doll or PyTorch names); all or nothing, a mismatch names the tensor."),
         LuaDoc("Classifier:save", "Classifier:save(path)", "Writes the weights and configuration to a safetensors file (read back with doll.load)."),
         LuaDoc("UNet:fit", "UNet:fit(dataset | labels, {\(trainerSignature), structures, fraction}) → history",
                "Trains on a Dataset's masks (structures picks them, default the U-Net's own or the dataset's first ones; fraction trains on a seeded subset; val validates) or on DoLL Labels (their classes; structures, fraction and val unused). " + trainerSummary,

@@ -134,6 +134,17 @@ enum LuaObjects {
                 if structures.isEmpty { structures = [] }
                 var cfg = UNet.Config(classes: classes, seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0))
                 var encoderModel: ResNetClassifier? = nil
+                // A pre-trained U-Net (e.g. on DoLL labels): everything but a new head for these structures.
+                let fromUNet = try o.object("from", UNetBox.self) ?? (a.type(1) == LUA_TTABLE ? try? o.object("encoder", UNetBox.self) : nil)
+                if let pre = fromUNet {
+                    var c = pre.model.config
+                    c.classes = classes
+                    c.seed = cfg.seed
+                    let model = try UNet(c)
+                    try model.loadAllButHead(from: pre.model)
+                    let box = UNetBox(model); box.structures = structures
+                    a.push(object: box); return 1
+                }
                 if let clf = try o.object("encoder", ClassifierBox.self) {
                     encoderModel = clf.model
                     cfg = UNet.Config(inChannels: clf.model.config.inChannels, classes: classes, encoder: .resnet,
@@ -379,6 +390,11 @@ enum LuaObjects {
                 return LuaTensor.push(a, try Tensor.concat(out, axis: 0))
             },
             m(t, "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes); return 1 },
+            m(t, "load") { a in
+                let box = try a.object(1, ClassifierBox.self, "self")
+                try loadWeights(box.model, from: try a.string(2, "path"))
+                lua_settop(a.L, 1); return 1
+            },
             m(t, "save") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
                 let cfg = try canonicalJSON(clf.config)
@@ -394,7 +410,8 @@ enum LuaObjects {
             if let s = try o.strings("structures") { box.structures = s }
             if box.structures.isEmpty { box.structures = Array(ds.structures.prefix(box.model.config.classes)) }
             guard box.structures.count == box.model.config.classes else {
-                throw LuaBindingError("the U-Net has \(box.model.config.classes) output channels but \(box.structures.count) structures were given")
+                throw LuaBindingError("the U-Net has \(box.model.config.classes) output channels but \(box.structures.count) structures were given; "
+                    + "for other structures make a U-Net with a new head: doll.unet{from = seg, structures = {...}}")
             }
             return box.structures
         }
@@ -430,6 +447,11 @@ enum LuaObjects {
                 let t = try LuaTensor.tensor(a, 2, "image")
                 box.model.eval()
                 return LuaTensor.push(a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
+            },
+            m(t, "load") { a in
+                let box = try a.object(1, UNetBox.self, "self")
+                try loadWeights(box.model, from: try a.string(2, "path"))
+                lua_settop(a.L, 1); return 1
             },
             m(t, "save") { a in
                 let box = try a.object(1, UNetBox.self, "self")
@@ -470,6 +492,15 @@ enum LuaObjects {
             m("Labels", "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, LabelsBox.self, "self").labels.classes); return 1 },
         ], uniquingKeysWith: { x, _ in x })
     }
+}
+
+/// Reads a safetensors state dict (a doll file or a plain PyTorch `state_dict`: the names are
+/// PyTorch's) into `model`, all or nothing; a missing, extra or misshapen tensor is named.
+/// PyTorch's `num_batches_tracked` counters are ignored.
+func loadWeights(_ model: Module, from path: String) throws {
+    let file = try SafeTensors.read(path: path)
+    let dict = file.tensors.filter { !$0.key.hasSuffix(".num_batches_tracked") }
+    do { try model.loadStateDict(dict) } catch { throw LuaBindingError("'\(path)': \(error)") }
 }
 
 /// JSON with sorted keys, so that a saved model file is the same bytes every time.

@@ -276,6 +276,23 @@ public final class UNet: Module, @unchecked Sendable {
         return try head(h)
     }
 
+    /// Copies every weight but the output head from a U-Net of the same architecture (DoLL
+    /// pre-training → fine-tuning on other structures: the head is this U-Net's own, fresh).
+    /// Returns how many tensors were copied.
+    @discardableResult
+    public func loadAllButHead(from other: UNet) throws -> Int {
+        var a = config, b = other.config
+        a.classes = 0; b.classes = 0; a.seed = 0; b.seed = 0
+        guard a == b else {
+            throw TensorError("the U-Nets differ in more than their head (\(other.config.encoder.rawValue) widths \(other.config.widths) "
+                + "blocks \(other.config.blocks) vs \(config.encoder.rawValue) widths \(config.widths) blocks \(config.blocks))")
+        }
+        var dict = other.stateDict().filter { !$0.key.hasPrefix("head.") }
+        for (k, v) in stateDict() where k.hasPrefix("head.") { dict[k] = v }
+        try loadStateDict(dict)
+        return dict.count - 2
+    }
+
     /// Copies the trunk weights of a classifier into the ResNet encoder (the DoLL transfer).
     /// Returns how many tensors were copied.
     @discardableResult

@@ -312,9 +312,7 @@ public final class Study {
                     case "classifier": try model.loadEncoder(from: classifiers[0])
                     case "doll":
                         // everything but the 14-channel head comes from the DoLL pre-trained U-Net
-                        var dict = pre.stateDict().filter { !$0.key.hasPrefix("head.") }
-                        for (k, v) in model.stateDict() where k.hasPrefix("head.") { dict[k] = v }
-                        try model.loadStateDict(dict)
+                        try model.loadAllButHead(from: pre)
                     default: break
                     }
                     let run = try finetune(model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)

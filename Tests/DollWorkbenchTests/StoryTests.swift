@@ -1,0 +1,91 @@
+import DollLua
+import Foundation
+import Testing
+
+/// The DoLL story in Lua (issue 15): every stage is a Lua call, PyTorch weights come in and go
+/// out, and the story notebook exports with every figure.
+@Suite("The DoLL story in Lua", .serialized)
+struct StoryTests {
+    static let reference = repositoryRoot + "/../shared/reference"
+
+    /// A U-Net pre-trained on 14 DoLL channels gives a U-Net for 3 structures with every weight
+    /// but the head; fitting the 14-channel one on 3 structures says how to get one.
+    @Test func newHeadFromAPretrainedUNet() throws {
+        let lua = try LuaState()
+        try lua.run("""
+            clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 1}
+            seg = doll.unet{encoder = clf, classes = 14, seed = 2}
+            a = doll.unet{from = seg, structures = {"lungs", "heart", "clavicles"}, seed = 3}
+            b = doll.unet{encoder = seg, structures = {"lungs", "heart"}}
+            ds = doll.phantoms{n = 4, size = 32}
+            ok, err = pcall(seg.fit, seg, ds, {structures = {"lungs", "heart", "clavicles"}, epochs = 1})
+            a:fit(ds, {epochs = 1})
+            """)
+        #expect(try lua.evaluate("ok") == "false")
+        #expect(try lua.evaluate("err").contains("doll.unet{from = seg"))
+        #expect(try lua.evaluate("tostring(a)").contains("3 output channels (lungs, heart, clavicles)"))
+        #expect(try lua.evaluate("tostring(b)").contains("2 output channels"))
+    }
+
+    /// `clf:load` reads the plain PyTorch state dict of the reference ResNetCXR into a default
+    /// classifier, which then gives the fixture's logits.
+    @Test func pytorchStateDictLoadsFromLua() throws {
+        guard FileManager.default.fileExists(atPath: Self.reference + "/resnet_ref.safetensors") else {
+            Issue.record("../shared/reference is missing"); return
+        }
+        let lua = try LuaState()
+        try lua.run("""
+            clf = doll.classifier{}
+            clf:load('\(Self.reference)/resnet_ref.safetensors')
+            local ref = doll.load('\(Self.reference)/ig_ref.safetensors')
+            local p = clf:predict(ref.input)
+            diff = (p - ref.logits:sigmoid()):abs():max():item()
+            ok, err = pcall(doll.classifier{widths = {16}, blocks = {1}}.load, doll.classifier{widths = {16}, blocks = {1}},
+                            '\(Self.reference)/resnet_ref.safetensors')
+            """)
+        let diff = Double(try lua.evaluate("diff")) ?? 1
+        #expect(diff < 1e-4, "largest difference from the fixture's probabilities: \(diff)")
+        #expect(try lua.evaluate("err").contains("safetensors"), "a mismatch names the file and tensor")
+    }
+
+    /// A classifier saved by doll loads in PyTorch with `load_state_dict` and predicts the same
+    /// (needs the PyTorch venv of ../shared/reference/bench_torch.py).
+    @Test(.enabled(if: StoryTests.torchPython != nil, "no PyTorch venv at ../.venv-torch or DOLL_TORCH_PYTHON"))
+    func dollModelLoadsInPyTorch() throws {
+        guard let exe = dollExecutable(), let python = Self.torchPython else { return }
+        let dir = temporaryDirectory("torch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            local clf = doll.classifier{seed = 4}
+            clf:fit(doll.phantoms{n = 8, size = 64}, {epochs = 1})
+            clf:save('\(dir)/m.safetensors')
+            local x = doll.rand({2, 1, 64, 64}, {seed = 5})
+            doll.save('\(dir)/io.safetensors', {x = x, p = clf:predict(x)})
+            """.write(toFile: dir + "/save.lua", atomically: true, encoding: .utf8)
+        let saved = try runProcess(exe, ["run", dir + "/save.lua"])
+        #expect(saved.status == 0, "\(saved.output)")
+        let r = try runProcess(python, [repositoryRoot + "/scripts/torch_check.py", dir + "/m.safetensors", dir + "/io.safetensors"])
+        #expect(r.status == 0 && r.output.contains("largest difference"), "\(r.output)")
+    }
+
+    static var torchPython: String? {
+        let candidates = [ProcessInfo.processInfo.environment["DOLL_TORCH_PYTHON"], repositoryRoot + "/../.venv-torch/bin/python"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// `notebooks/doll_story.lua` runs under `doll export --html`, and its report embeds every
+    /// PNG the notebook wrote.
+    @Test func storyNotebookExportsEveryFigure() throws {
+        guard let exe = dollExecutable() else { return }
+        let dir = temporaryDirectory("story")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runProcess(exe, ["export", repositoryRoot + "/notebooks/doll_story.lua", "--html", dir + "/story.html"],
+                               environment: ["DOLL_DATA": repositoryRoot + "/../shared/data", "HOME": dir], directory: dir)
+        #expect(r.status == 0, "\(r.output.suffix(3000))")
+        let html = (try? String(contentsOfFile: dir + "/story.html", encoding: .utf8)) ?? ""
+        let pngs = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/story")) ?? []).filter { $0.hasSuffix(".png") }
+        #expect(pngs.count == 5, "\(pngs)")
+        #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == pngs.count, "figures in the report vs PNGs written")
+        #expect(html.contains("mean Dice") && html.contains("DoLL pre-training"))
+    }
+}
