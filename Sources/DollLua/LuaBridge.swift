@@ -238,6 +238,15 @@ public struct LuaOptions {
         }
     }
 
+    /// The Lua type of an option's value (`LUA_TNIL` when absent).
+    public func type(_ key: String) -> Int32 {
+        guard present.contains(key) else { return LUA_TNIL }
+        lua_pushstring(args.L, key)
+        lua_rawget(args.L, index)
+        defer { lua_settop(args.L, -2) }
+        return lua_type(args.L, -1)
+    }
+
     public func number(_ key: String) throws -> Double? { try get(key) { try args.number($0, key) } }
     public func integer(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int? {
         try get(key) { try args.integer($0, key, in: range) }

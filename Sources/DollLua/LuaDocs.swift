@@ -108,7 +108,7 @@ public enum LuaDocs {
 
     private static let explainers: [LuaDoc] = [
         LuaDoc("doll.ig", "doll.ig(classifier, {steps=50, method=\"gausslegendre\", baseline=\"zeros\", batch=25, output=\"logit\", captum_trapezoid=false}) → Explainer",
-               "Integrated Gradients. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)) or a number; batch is interpolants per pass; output is logit or probability.",
+               "Integrated Gradients. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)), a number (a constant image) or a Tensor (an image of the input's shape or broadcastable to it); batch is interpolants per pass; output is logit or probability.",
                options: ["steps", "method", "baseline", "batch", "output", "captum_trapezoid"]),
         LuaDoc("doll.saliency", "doll.saliency(classifier) → Explainer",
                "Saliency: the absolute gradient of the class logit with respect to each pixel."),
@@ -211,6 +211,9 @@ public enum LuaDocs {
         LuaDoc("Classifier:predict", "Classifier:predict(images) → Tensor",
                "Class probabilities [N, C] for an image [1, H, W], a batch [N, 1, H, W] or a Dataset."),
         LuaDoc("Classifier:classes", "Classifier:classes() → {names}", "The class names, in output order."),
+        LuaDoc("Classifier:parameters", "Classifier:parameters() → {name = Tensor}",
+               "The trainable parameters by their PyTorch names (copies). print(clf) lists the stages with output shapes and parameter counts."),
+        LuaDoc("UNet:parameters", "UNet:parameters() → {name = Tensor}", "The trainable parameters by their PyTorch names (copies)."),
         LuaDoc("Classifier:load", "Classifier:load(path) → self",
                "Reads weights into this classifier from a safetensors state dict: a doll file or a plain PyTorch state_dict (same names); all or nothing, a mismatch names the tensor."),
         LuaDoc("UNet:load", "UNet:load(path) → self",

@@ -65,7 +65,13 @@ extension LuaState {
         let i = lua_absindex(L, index)
         if depth > 0 {
             if lua_type(L, i) == LUA_TSTRING { return Self.quoted(luaToString(L, i)) }
+            if lua_type(L, i) == LUA_TNUMBER, lua_isinteger(L, i) == 0 {
+                // Inside tables, floats to 6 significant digits (a fit history stays readable).
+                let text = String(format: "%.6g", lua_tonumberx(L, i, nil))
+                return text.contains(where: { $0 == "." || $0 == "e" || $0 == "n" || $0 == "i" }) ? text : text + ".0"
+            }
             if let box = LuaArgs(L, function: "show").dollObject(i) as? TensorBox { return box.t.summary }
+            if lua_type(L, i) == LUA_TUSERDATA { return String(luaToString(L, i).prefix { $0 != "\n" }) }   // one line inside a table
         }
         guard lua_type(L, i) == LUA_TTABLE else { return luaToString(L, i) }
         guard lua_checkstack(L, 6) != 0 else { return "{...}" }

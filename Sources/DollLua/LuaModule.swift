@@ -142,7 +142,9 @@ enum LuaModule {
         case let d as DatasetBox: return "Dataset: \(d.ds.summary)"
         case let c as ClassifierBox:
             let cfg = c.model.config
-            return "Classifier: ResNet widths \(cfg.widths), blocks \(cfg.blocks), \(cfg.classes.count) classes, \(c.model.parameterCount) parameters, seed \(cfg.seed)"
+            let trained = cfg.imageSize.map { ", trained on \($0[0])×\($0[1]) images" } ?? ""
+            return "Classifier: ResNet widths \(cfg.widths), blocks \(cfg.blocks), \(cfg.classes.count) classes, \(c.model.parameterCount) parameters, seed \(cfg.seed)\(trained)\n"
+                + c.model.layerSummary
         case let u as UNetBox:
             return "UNet: \(u.model.config.encoder.rawValue) encoder, widths \(u.model.config.widths), \(u.model.config.classes) output channels\(u.structures.isEmpty ? "" : " (" + u.structures.joined(separator: ", ") + ")"), \(u.model.parameterCount) parameters"
         case let e as ExplainerBox: return "Explainer: \(e.kind) on a \(e.attributor.model.classes.count)-class classifier"

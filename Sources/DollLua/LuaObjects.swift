@@ -194,14 +194,18 @@ enum LuaObjects {
                 if let b = try o.integer("batch", in: 1...4096) { opt.internalBatch = b }
                 if let out = try o.choice("output", ["logit", "probability"]) { opt.output = AttributionOutput(rawValue: out)! }
                 if let c = try o.bool("captum_trapezoid") { opt.captumTrapezoid = c }
-                if let b = try o.string("baseline") {
-                    switch b {
+                switch o.type("baseline") {
+                case LUA_TNIL: break
+                case LUA_TNUMBER: opt.baselines = [.constant(Float(try o.number("baseline")!))]
+                case LUA_TUSERDATA: opt.baselines = [.tensor(try o.object("baseline", TensorBox.self)!.t)]
+                default:
+                    switch try o.string("baseline")! {
                     case "zeros": opt.baselines = [.zeros]
                     case "blur": opt.baselines = [.blurred(sigma: 8)]
                     case "noise": opt.baselines = [.uniformNoise(low: 0, high: 1, seed: 0)]
-                    default: throw LuaBindingError("option 'baseline' must be zeros, blur or noise, got '\(b)'")
+                    case let b: throw LuaBindingError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
                     }
-                } else if let v = try o.number("baseline") { opt.baselines = [.constant(Float(v))] }
+                }
                 a.push(object: ExplainerBox(IntegratedGradients(model: clf.model, options: opt), kind: "ig", recipe: a.recipe())); return 1
             },
             fn("saliency") { a in
@@ -390,6 +394,7 @@ enum LuaObjects {
                 return LuaTensor.push(a, try Tensor.concat(out, axis: 0))
             },
             m(t, "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes); return 1 },
+            m(t, "parameters") { a in pushParameters(a, try a.object(1, ClassifierBox.self, "self").model); return 1 },
             m(t, "load") { a in
                 let box = try a.object(1, ClassifierBox.self, "self")
                 try loadWeights(box.model, from: try a.string(2, "path"))
@@ -448,6 +453,7 @@ enum LuaObjects {
                 box.model.eval()
                 return LuaTensor.push(a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
             },
+            m(t, "parameters") { a in pushParameters(a, try a.object(1, UNetBox.self, "self").model); return 1 },
             m(t, "load") { a in
                 let box = try a.object(1, UNetBox.self, "self")
                 try loadWeights(box.model, from: try a.string(2, "path"))
@@ -492,6 +498,13 @@ enum LuaObjects {
             m("Labels", "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, LabelsBox.self, "self").labels.classes); return 1 },
         ], uniquingKeysWith: { x, _ in x })
     }
+}
+
+/// A table `{name = Tensor}` of a model's trainable parameters (copies), PyTorch names.
+func pushParameters(_ a: LuaArgs, _ model: Module) {
+    let named = model.namedParameters().filter(\.1.trainable)
+    lua_createtable(a.L, 0, Int32(named.count))
+    for (name, p) in named { _ = LuaTensor.push(a, p.value); a.setField(name) }
 }
 
 /// Reads a safetensors state dict (a doll file or a plain PyTorch `state_dict`: the names are

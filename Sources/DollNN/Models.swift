@@ -125,6 +125,40 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
     /// Stage names usable as Grad-CAM layers: `stem`, `layer1` … `layerK`.
     public var stageNames: [String] { ["stem"] + (1...layers.count).map { "layer\($0)" } }
 
+    /// A table of the stages, as `print(clf)` shows it: what each does, its output shape (for
+    /// the trained image size, when known) and its trainable parameters.
+    public var layerSummary: String {
+        let counts = Dictionary(grouping: namedParameters().filter(\.1.trainable), by: { String($0.0.prefix { $0 != "." }) })
+            .mapValues { $0.reduce(0) { $0 + $1.1.value.count } }
+        func grouped(_ n: Int) -> String {
+            let s = String(n)
+            return String(s.reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? [",", $0.element] : [$0.element] }.joined().reversed())
+        }
+        var size = config.imageSize   // [H, W] after each stage (3×3 stride-2 convolutions: ⌈H/2⌉)
+        func shape(_ c: Int, halve: Bool) -> String {
+            guard var s = size else { return "[\(c), …]" }
+            if halve { s = s.map { ($0 + 1) / 2 } }
+            size = s
+            return "[\(c), \(s[0]), \(s[1])]"
+        }
+        var rows: [(String, String, String, Int)] = []
+        rows.append(("stem", "conv 3×3 \(config.inChannels)→\(config.widths[0]) /2, BN, ReLU", shape(config.widths[0], halve: true), counts["stem"] ?? 0))
+        var cin = config.widths[0]
+        for (i, (w, b)) in zip(config.widths, config.blocks).enumerated() {
+            let name = "layer\(i + 1)"
+            rows.append((name, "\(b) × BasicBlock \(cin)→\(w)\(i == 0 ? "" : " /2")", shape(w, halve: i > 0), counts[name] ?? 0))
+            cin = w
+        }
+        rows.append(("fc", "global average, Linear \(cin)→\(config.classes.count)", "[\(config.classes.count)]", counts["fc"] ?? 0))
+        let w0 = rows.map(\.1.count).max() ?? 0, w1 = rows.map(\.2.count).max() ?? 0
+        var out = rows.map { r in
+            "  " + r.0.padding(toLength: 8, withPad: " ", startingAt: 0) + r.1.padding(toLength: w0 + 2, withPad: " ", startingAt: 0)
+                + r.2.padding(toLength: w1 + 2, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 10 - grouped(r.3).count)) + grouped(r.3)
+        }
+        out.append("  total " + String(repeating: " ", count: max(0, w0 + w1 + 14 - grouped(parameterCount).count)) + grouped(parameterCount) + " parameters")
+        return out.joined(separator: "\n")
+    }
+
     /// Runs the network from the output of stage `stage` (0 = stem, k = layer k) to the logits.
     public func logits(fromStage stage: Int, _ h: Tensor) throws -> Tensor {
         guard stage >= 0 && stage <= layers.count else { throw TensorError("stage \(stage) out of range 0…\(layers.count)") }

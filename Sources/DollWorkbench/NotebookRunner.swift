@@ -71,7 +71,12 @@ public final class NotebookRunner {
         do {
             // Leading newlines make Lua's line numbers the file's line numbers.
             let code = String(repeating: "\n", count: cell.firstLine - 1) + cell.source
-            try lua.run(code, name: "@" + path)
+            if let shown = try runEndingInExpression(code, path: path) {
+                lua.flushOutput()
+                if !shown.isEmpty { lua.output(shown.joined(separator: "\t") + "\n") }
+            } else {
+                try lua.run(code, name: "@" + path)
+            }
         } catch let e as LuaRunError {
             line = Self.errorLine(in: e, path: path)
             failure = "cell \(cell.number)\(line.map { ", line \($0)" } ?? ""): \(e.message)"
@@ -84,6 +89,25 @@ public final class NotebookRunner {
         AtomicFile.removeObserver(token)
         let images = written.compactMap { p in FileManager.default.contents(atPath: p).map { (p, $0) } }
         return CellRun(cell: cell, output: output, images: images, error: failure, errorLine: line, seconds: seconds, ran: true)
+    }
+
+    /// A cell whose last line is a bare expression (not a Lua statement, so the cell does not
+    /// compile as it is) runs with that line returned, and its value is shown as the REPL
+    /// shows it. Nil when the cell is not of that form (it then runs as statements).
+    func runEndingInExpression(_ code: String, path: String) throws -> [String]? {
+        switch lua.compile(code, name: "@" + path) {
+        case .ok: lua.discardCompiled(); return nil
+        case .incomplete: return nil
+        case .error: break
+        }
+        var lines = code.components(separatedBy: "\n")
+        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty || last.trimmingCharacters(in: .whitespaces).hasPrefix("--") {
+            lines.removeLast()
+        }
+        guard let last = lines.popLast() else { return nil }
+        let candidate = (lines + ["return " + last]).joined(separator: "\n")
+        guard lua.compile(candidate, name: "@" + path) == .ok else { return nil }
+        return try lua.callCompiled()
     }
 
     /// The first `file:LINE:` position of `path` in the error message or, failing that, its traceback.

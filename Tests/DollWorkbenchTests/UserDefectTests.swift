@@ -113,4 +113,32 @@ struct UserDefectTests {
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 2, "\(html)")
         #expect(html.contains("<code>runs.csv</code>") && !html.contains("`"), "\(html)")
     }
+
+    /// What trepl, IPython and Captum users expect: `print(clf)` lists the stages with shapes and
+    /// parameter counts, `clf:parameters()` by name, IG baselines as a number or a tensor, and a
+    /// notebook cell ending in a bare expression shows its value.
+    @Test func inspectionBaselinesAndCellValues() throws {
+        let lua = try LuaState()
+        var printed = ""
+        lua.output = { printed += $0 }
+        try lua.run("""
+            ds = doll.phantoms{n = 4, size = 32}
+            clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}}
+            clf:fit(ds, {epochs = 1})
+            print(clf)
+            p = clf:parameters()
+            ig1 = doll.ig(clf, {baseline = 0.25, steps = 4})
+            ig2 = doll.ig(clf, {baseline = doll.full({1, 1, 32, 32}, 0.5), steps = 4})
+            a1, d1 = ig1:attribute(ds[1].image, 1)
+            a2, d2 = ig2:attribute(ds[1].image, 1)
+            """)
+        #expect(printed.contains("layer2  1 × BasicBlock 4→8 /2") && printed.contains("[8, 8, 8]"), "\(printed)")
+        #expect(printed.contains("total") && printed.contains("parameters"), "\(printed)")
+        #expect(try lua.evaluate("p['fc.weight']:shape()[2]") == "8")
+        #expect(try lua.evaluate("(a1 - a2):abs():sum():item() > 0") == "true", "different baselines, different maps")
+        let nb = Notebook(path: "/tmp/v.lua", text: "-- %% one\nx = 20\nx + 22\n-- %% two\nprint('plain')\n")
+        let runs = NotebookRunner(lua: try LuaState()).run(nb, capture: true)
+        #expect(runs[0].output == "42\n" && runs[0].error == nil, "\(runs[0].output) \(runs[0].error ?? "")")
+        #expect(runs[1].output == "plain\n")
+    }
 }
