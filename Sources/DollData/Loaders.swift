@@ -269,6 +269,34 @@ public final class SegmentationFolder: Dataset {
     }
 }
 
+/// A plain folder of PNG and JPEG images of any sizes (no labels, no masks), each fitted to
+/// `size`² like the other loaders: for exploring one's own radiographs. Sorted by file name.
+public final class ImageFolder: Dataset {
+    public let root: String, size: Int, mode: FitMode
+    public let files: [String]
+    public var classes: [String] { [] }
+    public var structures: [String] { [] }
+    public var count: Int { files.count }
+    public var summary: String { "image folder \(root) (\(files.count) images, \(size)px)" }
+
+    public init(root: String, size: Int = 256, mode: FitMode = .squash) throws {
+        guard size >= 8 && size <= 2048 else { throw DataError("image folder: image size must be in 8…2048, got \(size)") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw DataError("no folder at '\(root)'")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        files = entries.filter { name in ["png", "jpg", "jpeg"].contains((name as NSString).pathExtension.lowercased()) && !name.hasPrefix(".") }.sorted()
+        guard !files.isEmpty else { throw DataError("\(root): no PNG or JPEG images") }
+        self.root = root; self.size = size; self.mode = mode
+    }
+
+    public func sample(_ i: Int) throws -> Sample {
+        try checkIndex(i)
+        return Sample(id: (files[i] as NSString).deletingPathExtension, image: try loadImage(joinPath(root, files[i]), size: size, mode: mode))
+    }
+}
+
 /// The COVID-QU-Ex infection-segmentation layout: `<class>/images/<name>.png`,
 /// `<class>/lung masks/<name>.png`, `<class>/infection masks/<name>.png`. Labels are the class
 /// one-hot; structures `lungs` and `infection`.

@@ -97,6 +97,12 @@ enum LuaObjects {
                                              split: try o.string("split"), size: try o.integer("size", in: 8...2048) ?? 224)
                 a.push(object: DatasetBox(CachedDataset(ds), recipe: a.recipe())); return 1
             },
+            fn("folder") { a in
+                let o = try a.options(1)
+                guard let root = try o.string("root") else { throw LuaBindingError("option 'root' is required") }
+                let ds = try ImageFolder(root: root, size: try o.integer("size", in: 8...2048) ?? 256)
+                a.push(object: DatasetBox(CachedDataset(ds), recipe: a.recipe())); return 1
+            },
             fn("segdata") { a in
                 let o = try a.options(1)
                 guard let root = try o.string("root") else { throw LuaBindingError("option 'root' is required") }
@@ -259,8 +265,12 @@ enum LuaObjects {
                 let n = try o.integer("n", in: 1...ds.count) ?? ds.count
                 let labeller = try DollLabeller(models: models, config: cfg)
                 labeller.shouldStop = { doll_lua_interrupted() != 0 }
+                // A bar on a terminal (labelling can take minutes), and a closing line.
+                let bar = ProgressBar(enabled: true, total: n)
+                labeller.progress = { done, total in bar.update(step: done, text: "labelling \(done)/\(total) images") }
                 defer { doll_lua_clear_interrupt() }
                 let set = try labeller.label(ds, indices: Array(0..<n))
+                bar.finish()
                 a.push(object: LabelsBox(set, imagesBox: dsBox)); return 1
             },
             fn("pointing") { a in

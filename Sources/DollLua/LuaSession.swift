@@ -66,7 +66,7 @@ public enum LuaSession {
     public static let schema = 1
     static let tensorsFile = "tensors.safetensors"
     /// Builders a recipe may name (nothing else is ever called when loading).
-    static let builders: Set<String> = ["doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "Dataset:split", "Dataset:subset",
+    static let builders: Set<String> = ["doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "doll.folder", "Dataset:split", "Dataset:subset",
                                         "doll.ig", "doll.saliency", "doll.smoothgrad", "doll.gradcam", "doll.occlusion"]
 
     /// What a save or load did.

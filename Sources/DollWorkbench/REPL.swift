@@ -14,6 +14,7 @@ public final class REPL {
         MetaCommand(name: ":help", usage: ":help [function|topic]", summary: "documentation of doll functions (from the same source as completion)"),
         MetaCommand(name: ":vars", usage: ":vars", summary: "your globals with type, shape and memory"),
         MetaCommand(name: ":time", usage: ":time <expression or statement>", summary: "run it and print wall and CPU time"),
+        MetaCommand(name: ":timeit", usage: ":timeit [runs] <statement>", summary: "run it repeatedly (default: for about a second, at least 3 times); mean ± sd wall time"),
         MetaCommand(name: ":save", usage: ":save [name|path]", summary: "save the data globals as a session (default name: default)"),
         MetaCommand(name: ":load", usage: ":load [name|path]", summary: "load a session (default: the last one saved)"),
         MetaCommand(name: ":reset", usage: ":reset", summary: "remove all your globals"),
@@ -130,6 +131,45 @@ public final class REPL {
         return true
     }
 
+    /// `:timeit [runs] chunk`: the chunk compiled once per run and called without printing its
+    /// value; mean ± standard deviation of the wall time (like IPython's %timeit).
+    func timeit(_ arg: String) {
+        var text = arg.trimmingCharacters(in: .whitespaces)
+        var runs: Int? = nil
+        if let first = text.split(separator: " ").first, let n = Int(first), n > 0 {
+            runs = min(n, 1_000_000)
+            text = String(text.dropFirst(first.count)).trimmingCharacters(in: .whitespaces)
+        }
+        guard !text.isEmpty else { sayError("usage: :timeit [runs] <statement>"); return }
+        var times: [Double] = []
+        let budget = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
+        doll_lua_clear_interrupt()
+        while times.count < (runs ?? 3) || (runs == nil && DispatchTime.now().uptimeNanoseconds < budget && times.count < 100_000) {
+            var status = lua.compile("return " + text)
+            if status != .ok { status = lua.compile(text) }
+            guard status == .ok else {
+                if case .error(let msg) = status { sayError(msg) } else { sayError(":timeit needs a complete chunk on one line") }
+                failures += 1
+                return
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            do { _ = try lua.callCompiled(keepFirst: false) } catch let e as LuaRunError {
+                sayError(e.message.hasSuffix("interrupted") ? "interrupted" : e.message)
+                failures += 1
+                return
+            } catch { sayError("\(error)"); failures += 1; return }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let mean = times.reduce(0, +) / Double(times.count)
+        let sd = times.count > 1 ? (times.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(times.count - 1)).squareRoot() : 0
+        func unit(_ t: Double) -> String {
+            t >= 1 ? String(format: "%.3f s", t) : t >= 1e-3 ? String(format: "%.3f ms", t * 1e3) : String(format: "%.1f µs", t * 1e6)
+        }
+        lua.flushOutput()
+        say("\(unit(mean)) ± \(unit(sd)) per run (mean ± sd of \(times.count) runs)")
+        Tensor.releaseCachedMemory()
+    }
+
     /// Runs a meta command; returns false to leave the REPL.
     func meta(_ line: String) -> Bool {
         let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
@@ -141,6 +181,7 @@ public final class REPL {
         case ":time":
             guard !arg.isEmpty else { sayError("usage: :time <expression or statement>"); break }
             if !evaluate(arg, timed: true) { sayError(":time needs a complete chunk on one line") }
+        case ":timeit": timeit(arg)
         case ":save": save(name: arg.isEmpty ? "default" : arg)
         case ":load": load(name: arg.isEmpty ? nil : arg)
         case ":reset":
@@ -215,6 +256,13 @@ public final class REPL {
         if let m = REPL.metaCommands.first(where: { $0.name == topic || $0.name == ":" + topic }) { return "\(m.usage)\n  \(m.summary)" }
         let candidates = [topic, "doll." + topic, "doll.png." + topic, "doll.plot." + topic, "doll.session." + topic]
         if let d = candidates.lazy.compactMap(LuaDocs.doc).first { return format(d) }
+        // `clf:fit` → `Classifier:fit` by the object's type; `clf` → its type's methods.
+        if let name = Completer(lua: lua).docName(forCall: topic), let d = LuaDocs.doc(name) { return format(d) }
+        if LuaState.isName(topic), let type = lua.typeName(at: [topic]), type.hasPrefix("doll.") {
+            let kind = String(type.dropFirst(5))
+            let methods = LuaDocs.all.filter { $0.name.hasPrefix(kind + ":") }
+            if !methods.isEmpty { return "\(topic) is a \(kind):\n\n" + methods.map(format).joined(separator: "\n\n") }
+        }
         let matches = LuaDocs.all.filter { $0.name.hasSuffix(":" + topic) || $0.name.hasSuffix("." + topic) }
         if !matches.isEmpty { return matches.map(format).joined(separator: "\n\n") }
         let close = LuaDocs.all.map(\.name).filter { $0.localizedCaseInsensitiveContains(topic) }

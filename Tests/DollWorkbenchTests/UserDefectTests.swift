@@ -141,4 +141,25 @@ struct UserDefectTests {
         #expect(runs[0].output == "42\n" && runs[0].error == nil, "\(runs[0].output) \(runs[0].error ?? "")")
         #expect(runs[1].output == "plain\n")
     }
+
+    /// A dataset from a plain folder of images of any sizes; `:timeit`; `:help clf:fit` found by
+    /// the object's type.
+    @Test func folderTimeitAndHelpByType() throws {
+        let dir = temporaryDirectory("folder")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lua = try LuaState()
+        try lua.run("""
+            doll.png.write(doll.rand({1, 40, 30}, {seed = 1}), '\(dir)/b.png')
+            doll.png.write(doll.rand({1, 20, 50}, {seed = 2}), '\(dir)/a.jpg')
+            ds = doll.folder{root = '\(dir)', size = 32}
+            clf = doll.classifier{widths = {4}, blocks = {1}}
+            """)
+        #expect(try lua.evaluate("#ds") == "2")
+        #expect(try lua.evaluate("ds[1].id .. ' ' .. ds[2].id") == "a b")
+        #expect(try lua.evaluate("ds[2].image:shape()[3]") == "32")
+        let repl = REPL(lua: lua, autosave: false, interactive: false)
+        #expect(repl.help("clf:fit").contains("Classifier:fit"))
+        #expect(repl.help("clf").contains("clf is a Classifier"))
+        #expect(REPL.metaCommands.contains { $0.name == ":timeit" })
+    }
 }
