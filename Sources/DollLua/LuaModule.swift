@@ -10,15 +10,16 @@ import Foundation
 public final class TensorBox { public var t: Tensor; init(_ t: Tensor) { self.t = t } }
 /// A dataset and, when known, the recipe that rebuilds it (sessions save the recipe).
 public final class DatasetBox { public let ds: Dataset; let recipe: LuaRecipe?
-    init(_ d: Dataset, recipe: LuaRecipe? = nil) { ds = d; self.recipe = recipe } }
-public final class ClassifierBox { public let model: ResNetClassifier; init(_ m: ResNetClassifier) { model = m } }
-public final class UNetBox { public let model: UNet; public var structures: [String] = []; init(_ m: UNet) { model = m } }
+    public convenience init(_ d: Dataset) { self.init(d, recipe: nil) }
+    init(_ d: Dataset, recipe: LuaRecipe?) { ds = d; self.recipe = recipe } }
+public final class ClassifierBox { public let model: ResNetClassifier; public init(_ m: ResNetClassifier) { model = m } }
+public final class UNetBox { public let model: UNet; public var structures: [String] = []; public init(_ m: UNet) { model = m } }
 public final class ExplainerBox { public let attributor: Attributor; public let kind: String; let recipe: LuaRecipe?
     init(_ a: Attributor, kind: String, recipe: LuaRecipe?) { attributor = a; self.kind = kind; self.recipe = recipe } }
 /// DoLL labels and the dataset box of the images they were made from.
 public final class LabelsBox { public let labels: DollLabelSet; public let imagesBox: DatasetBox
     public var images: Dataset { imagesBox.ds }
-    init(_ l: DollLabelSet, imagesBox: DatasetBox) { labels = l; self.imagesBox = imagesBox } }
+    public init(_ l: DollLabelSet, imagesBox: DatasetBox) { labels = l; self.imagesBox = imagesBox } }
 
 /// Builds the `doll` module: functions, presets and the metatables of the userdata types.
 enum LuaModule {

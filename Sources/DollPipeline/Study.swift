@@ -201,7 +201,7 @@ public final class Study {
     }
 
     /// Classification train/validation sets (see `StudyConfig.classification`).
-    func classificationData() throws -> (train: Dataset, val: Dataset) {
+    public func classificationData() throws -> (train: Dataset, val: Dataset) {
         let c = config
         switch c.classification {
         case "phantoms":
@@ -220,7 +220,7 @@ public final class Study {
     }
 
     /// Downstream train/test sets.
-    func downstreamData() throws -> (train: Dataset, test: Dataset) {
+    public func downstreamData() throws -> (train: Dataset, test: Dataset) {
         let c = config
         switch c.downstream {
         case .phantomAnatomy, .phantomInfection:
@@ -238,17 +238,56 @@ public final class Study {
         }
     }
 
+    /// The classifiers of stage 1 with their best validation AUROC.
+    public struct Classifiers {
+        public var models: [ResNetClassifier]
+        public var auroc: [Double]
+        /// Per class, of the first classifier.
+        public var perClassAUROC: [String: Double]
+    }
+
+    /// The U-Net of stage 3 and the localization of the labels refined by its predictions.
+    public struct Pretrained {
+        public var model: UNet
+        public var boostScores: [String: Localization.Summary]
+    }
+
+    /// The fine-tuning sweep of stage 4: every run, and one model per initialisation (the last
+    /// fraction, first seed) for the report's pictures.
+    public struct Sweep {
+        public var runs: [FinetuneRun]
+        public var examples: [String: UNet]
+    }
+
+    /// Seconds since the study started (for the progress lines).
+    private var started = Date()
+    private func elapsed() -> Double { Date().timeIntervalSince(started) }
+
+    /// Runs every stage in order and writes the report. Each stage is also callable on its own
+    /// (Lua: `doll.stage.*`), and this is the only code path for all of them.
     public func run() throws -> Result {
-        let c = config
-        let t0 = Date()
+        started = Date()
         try FileManager.default.createDirectory(atPath: outputDirectory + "/figures", withIntermediateDirectories: true)
-        // 1. classifiers
         let (clsTrain, clsVal) = try classificationData()
+        let classifiers = try trainClassifiers(train: clsTrain, val: clsVal)
+        let labels = try label(with: classifiers.models, images: clsTrain)
+        var localization = config.classification == "phantoms" ? try scoreLabels(labels, clsTrain) : [:]
+        let pre = try pretrain(on: labels, images: clsTrain, encoder: classifiers.models[0])
+        localization.merge(pre.boostScores) { _, new in new }
+        let (dTrain, dTest) = try downstreamData()
+        let sweep = try finetuneSweep(pretrained: pre.model, classifier: classifiers.models[0], train: dTrain, test: dTest)
+        let result = Result(classifierAUROC: classifiers.auroc, localization: localization, runs: sweep.runs, seconds: elapsed(),
+                            reportPath: outputDirectory + "/report.md", classes: clsTrain.classes)
+        try StudyReport(config: config, result: result, perClassAUROC: classifiers.perClassAUROC, outputDirectory: outputDirectory)
+            .write(examples: sweep.examples, test: dTest, labels: labels, labelImages: clsTrain)
+        return result
+    }
+
+    /// Stage 1: `config.classifiers` ResNet classifiers on the classification set.
+    public func trainClassifiers(train clsTrain: Dataset, val clsVal: Dataset) throws -> Classifiers {
+        let c = config
         let classes = clsTrain.classes
-        let scored = c.classification == "phantoms"   // only phantoms have finding masks
-        var classifiers: [ResNetClassifier] = []
-        var aurocs: [Double] = []
-        var perClassAUROC: [String: Double] = [:]
+        var out = Classifiers(models: [], auroc: [], perClassAUROC: [:])
         for k in 0..<c.classifiers {
             let m = try ResNetClassifier(.init(widths: c.classifierWidths, blocks: c.classifierBlocks, classes: classes, seed: c.seed &+ UInt64(k)))
             var tc = Trainer.Config()
@@ -258,28 +297,38 @@ public final class Study {
             trainer.shouldStop = shouldStop
             let h = try trainer.fit(train: ClassificationSource(clsTrain), validation: ClassificationSource(clsVal))
             let best = h.epochs[(h.bestEpoch ?? h.epochs.count) - 1].validation
-            aurocs.append(best["auroc_mean"] ?? .nan)
-            if k == 0 { for n in classes { perClassAUROC[n] = best["auroc/\(n)"] } }
-            log(String(format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, aurocs.last!, Date().timeIntervalSince(t0)))
-            classifiers.append(m)
+            out.auroc.append(best["auroc_mean"] ?? .nan)
+            if k == 0 { for n in classes { out.perClassAUROC[n] = best["auroc/\(n)"] } }
+            log(String(format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, out.auroc.last!, elapsed()))
+            out.models.append(m)
         }
-        // 2. DoLL labels on the classifier training images
-        let labeller = try DollLabeller(models: classifiers, config: c.labels)
+        return out
+    }
+
+    /// Stage 2: DoLL labels of `images` from the classifiers, written to `doll_labels/`.
+    public func label(with classifiers: [ResNetClassifier], images: Dataset) throws -> DollLabelSet {
+        let labeller = try DollLabeller(models: classifiers, config: config.labels)
         labeller.shouldStop = shouldStop
-        let labels = try labeller.label(clsTrain)
-        try labels.write(to: outputDirectory + "/doll_labels", images: clsTrain)
-        var localization = scored ? try scoreLabels(labels, clsTrain) : [:]
-        log(String(format: "DoLL labels: %d images (%.0fs)", labels.ids.count, Date().timeIntervalSince(t0)))
-        // 3. pre-train a U-Net on the DoLL labels (encoder from classifier 1)
+        let labels = try labeller.label(images)
+        try labels.write(to: outputDirectory + "/doll_labels", images: images)
+        log(String(format: "DoLL labels: %d images (%.0fs)", labels.ids.count, elapsed()))
+        return labels
+    }
+
+    /// Stage 3: a U-Net (ResNet encoder from `encoder`) pre-trained on the DoLL labels; the labels
+    /// refined by its predictions are scored (phantoms) and, with `config.boost`, trained on again.
+    public func pretrain(on labels: DollLabelSet, images clsTrain: Dataset, encoder: ResNetClassifier) throws -> Pretrained {
+        let c = config
+        let classes = labels.classes
         let unetConfig = UNet.Config(classes: classes.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
         let pre = try UNet(unetConfig)
-        try pre.loadEncoder(from: classifiers[0])
+        try pre.loadEncoder(from: encoder)
         var pc = Trainer.Config()
         pc.epochs = c.pretrainEpochs; pc.batchSize = c.batchSize; pc.learningRate = c.learningRate; pc.seed = c.seed
         let ptrainer = try Trainer(model: pre, task: .segmentation(channels: classes, bceWeight: 1, diceWeight: 1), config: pc)
         ptrainer.shouldStop = shouldStop
         _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
-        log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", Date().timeIntervalSince(t0)))
+        log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", elapsed()))
         // Boost: score both refinements against ground truth; use one if configured.
         pre.eval()
         var predictions: [Tensor] = []
@@ -288,46 +337,47 @@ public final class Study {
             let p = try Autograd.noGrad { try pre(clsTrain.images(idx)).sigmoid() }
             for b in 0..<idx.count { predictions.append(try p.slice(axis: 0, start: b, end: b + 1).squeezed(0)) }
         }
-        for mode in DollLabelSet.BoostMode.allCases where scored {
+        var scores: [String: Localization.Summary] = [:]
+        for mode in DollLabelSet.BoostMode.allCases where c.classification == "phantoms" {
             let s = try scoreLabels(try labels.boosted(with: predictions, mode: mode), clsTrain)
-            localization["boost_\(mode.rawValue)_pointing"] = s["pointing"]
-            localization["boost_\(mode.rawValue)_dice"] = s["dice"]
+            scores["boost_\(mode.rawValue)_pointing"] = s["pointing"]
+            scores["boost_\(mode.rawValue)_dice"] = s["dice"]
         }
         if let mode = c.boost {
             let boosted = try labels.boosted(with: predictions, mode: mode)
             _ = try ptrainer.fit(train: DollLabelSource(labels: boosted, images: clsTrain))
-            log(String(format: "boost (%@): pre-trained again on refined labels (%.0fs)", mode.rawValue, Date().timeIntervalSince(t0)))
+            log(String(format: "boost (%@): pre-trained again on refined labels (%.0fs)", mode.rawValue, elapsed()))
         }
-        // 4–5. fine-tuning sweep
-        let (dTrain, dTest) = try downstreamData()
+        return Pretrained(model: pre, boostScores: scores)
+    }
+
+    /// Stage 4: fine-tuning for every label fraction × seed × initialisation (random,
+    /// classifier encoder, DoLL pre-trained U-Net with a new head), scored on `test`.
+    public func finetuneSweep(pretrained pre: UNet, classifier: ResNetClassifier, train dTrain: Dataset, test dTest: Dataset) throws -> Sweep {
+        let c = config
         let structures = c.structures
-        var runs: [FinetuneRun] = []
-        var examples: [String: UNet] = [:]
+        var sweep = Sweep(runs: [], examples: [:])
         for fraction in c.fractions {
             for seed in c.finetuneSeeds {
                 let subset = fraction >= 1 ? try Subset(dTrain, indices: Array(0..<dTrain.count)) : try dTrain.subset(fraction: fraction, seed: seed)
                 for initName in Study.initializations {
                     let model = try UNet(UNet.Config(classes: structures.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: seed &+ 77))
                     switch initName {
-                    case "classifier": try model.loadEncoder(from: classifiers[0])
+                    case "classifier": try model.loadEncoder(from: classifier)
                     case "doll":
                         // everything but the 14-channel head comes from the DoLL pre-trained U-Net
                         try model.loadAllButHead(from: pre)
                     default: break
                     }
                     let run = try finetune(model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
-                    runs.append(run)
-                    if fraction == c.fractions.last && seed == c.finetuneSeeds.first { examples[initName] = model }
+                    sweep.runs.append(run)
+                    if fraction == c.fractions.last && seed == c.finetuneSeeds.first { sweep.examples[initName] = model }
                     log(String(format: "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d images, %d epochs, %.0fs)", initName, fraction * 100,
-                               seed, run.meanDice, run.trainImages, run.epochs, Date().timeIntervalSince(t0)))
+                               seed, run.meanDice, run.trainImages, run.epochs, elapsed()))
                 }
             }
         }
-        let result = Result(classifierAUROC: aurocs, localization: localization, runs: runs, seconds: Date().timeIntervalSince(t0),
-                            reportPath: outputDirectory + "/report.md", classes: classes)
-        try StudyReport(config: c, result: result, perClassAUROC: perClassAUROC, outputDirectory: outputDirectory)
-            .write(examples: examples, test: dTest, labels: labels, labelImages: clsTrain)
-        return result
+        return sweep
     }
 
     func finetune(_ model: UNet, initName: String, fraction: Double, seed: UInt64, train: Dataset, test: Dataset) throws -> FinetuneRun {

@@ -1,4 +1,5 @@
 import DollLua
+import DollWorkbench
 import Foundation
 import Testing
 
@@ -87,5 +88,27 @@ struct StoryTests {
         #expect(pngs.count == 5, "\(pngs)")
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == pngs.count, "figures in the report vs PNGs written")
         #expect(html.contains("mean Dice") && html.contains("DoLL pre-training"))
+    }
+
+    /// The study's stages called one by one from Lua give exactly the runs of `doll.study`
+    /// (they are the same functions).
+    @Test func studyStagesOneByOneMatchTheWholeStudy() throws {
+        let dir = temporaryDirectory("stages")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lua = try Workbench.makeLuaState()
+        try lua.run("""
+            local settings = {preset = "tiny", out = "\(dir)/a", quiet = true}
+            local ct, cv, st, sv = doll.stage.data(settings)
+            local clfs, auroc = doll.stage.classifiers(settings, ct, cv)
+            local labels = doll.stage.labels(settings, clfs, ct)
+            local pre = doll.stage.pretrain(settings, labels, clfs[1])
+            runs = doll.stage.finetune(settings, pre, clfs[1], st, sv)
+            whole = doll.study{preset = "tiny", out = "\(dir)/b", quiet = true}
+            same = #runs == #whole.runs and #runs > 0 and auroc[1] == whole.auroc[1]
+            for i, r in ipairs(runs) do
+              same = same and r.init == whole.runs[i].init and r.mean_dice == whole.runs[i].mean_dice
+            end
+            """)
+        #expect(try lua.evaluate("same") == "true")
     }
 }
