@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor"]),
         .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua"]),
         .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData"]),
-        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollTensor"]),
+        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -401,7 +401,19 @@ enum LuaObjects {
                     let chunk = try x.slice(axis: 0, start: s, end: Swift.min(s + 32, x.shape[0]))
                     out.append(try Autograd.noGrad { try clf(chunk).sigmoid() })
                 }
-                return LuaTensor.push(a, try Tensor.concat(out, axis: 0))
+                let p = try Tensor.concat(out, axis: 0)
+                guard try a.options(3).bool("names") == true else { return LuaTensor.push(a, p) }
+                // One image: {{class, probability}, …} from the most to the least probable.
+                guard x.shape[0] == 1 else { throw LuaBindingError("option 'names' needs one image, got \(x.shape[0])") }
+                let ranked = zip(clf.classes, p.scalars).sorted { $0.1 > $1.1 }
+                lua_createtable(a.L, Int32(ranked.count), 0)
+                for (i, (name, v)) in ranked.enumerated() {
+                    lua_createtable(a.L, 2, 0)
+                    a.push(name); lua_rawseti(a.L, -2, 1)
+                    a.push(Double(v)); lua_rawseti(a.L, -2, 2)
+                    lua_rawseti(a.L, -2, lua_Integer(i + 1))
+                }
+                return 1
             },
             m(t, "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes); return 1 },
             m(t, "parameters") { a in pushParameters(a, try a.object(1, ClassifierBox.self, "self").model); return 1 },

@@ -56,7 +56,12 @@ enum LuaPictures {
                 guard alpha >= 0 && alpha <= 1 else { throw LuaBindingError("option 'alpha' must be in [0, 1]") }
                 let over = try o.object("over", TensorBox.self)?.t
                 let hm = Heatmap(sign: sign, colormap: cmap, outlierPercent: clip, alpha: Float(alpha))
-                try hm.write(attr, over: over, to: path)
+                // As a figure: small maps enlarged (scale), a title, and a colour bar with its values.
+                let k = try o.integer("scale", in: 1...32)
+                let picture = try hm(attr, over: over)
+                let side = k.map { $0 * Swift.max(picture.width, picture.height) } ?? 256
+                try hm.figure(picture, scale: try hm.scale(of: attr), title: try o.string("title") ?? "", colorBar: try o.bool("colorbar") ?? true,
+                              minimumSide: side).write(to: path)
                 return 0
             },
             fn("png.overlay") { a in
@@ -105,7 +110,7 @@ enum LuaPictures {
                 let s = try series(a, o).map { Series($0.0, x: $0.1, y: $0.2) }
                 let plot = LinePlot(series: s, title: try o.string("title") ?? "", xLabel: try o.string("xlabel") ?? "", yLabel: try o.string("ylabel") ?? "",
                                     width: try o.integer("width", in: 160...4096) ?? 640, height: try o.integer("height", in: 120...4096) ?? 420,
-                                    logX: try o.bool("logx") ?? false)
+                                    logX: try o.bool("logx") ?? false, logY: try o.bool("logy") ?? false)
                 try plot.write(to: path)
                 return 0
             },

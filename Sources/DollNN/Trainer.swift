@@ -153,7 +153,16 @@ public final class Trainer {
         var sinceBest = 0
         var globalStep = 0
         let bar = ProgressBar(enabled: config.progress, total: totalSteps)
-        defer { bar.finish() }
+        let started = Date()
+        var validationText = ""
+        defer {
+            // A closing line in place of the bar: epochs, time, last loss and the best validation value.
+            let last = history.epochs.last
+            var summary = String(format: "%d epochs in %.1fs, loss %.4f", history.epochs.count, Date().timeIntervalSince(started), last?.trainLoss ?? .nan)
+            if let b = history.bestValue, let e = history.bestEpoch { summary += String(format: ", best %@ %.4f (epoch %d)", monitorKey, b, e) }
+            if history.stoppedEarly { summary += ", stopped early" }
+            bar.finish(summary)
+        }
         for epoch in 1...config.epochs {
             model.train()
             let t0 = Date()
@@ -175,12 +184,13 @@ public final class Trainer {
                 try optimizer.step()
                 lossSum += Double(lv) * Double(idx.count); seen += idx.count
                 globalStep += 1
-                bar.update(step: globalStep, text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen)))
+                bar.update(step: globalStep, text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen)) + validationText)
             }
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
                                      learningRate: Double(optimizer.learningRate), seconds: 0, validation: [:])
             if let validation {
                 record.validation = try evaluate(validation)
+                if let v = record.validation[monitorKey] { validationText = String(format: ", val %@ %.4f", monitorKey, v) }
                 if let v = record.validation[monitorKey], v.isFinite {
                     let improved = history.bestValue.map { monitorMaximises ? v > $0 : v < $0 } ?? true
                     if improved {
@@ -284,8 +294,9 @@ public final class ProgressBar {
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
     }
 
-    public func finish() {
+    /// Ends the bar: replaced by `summary` when given, else left as it is; then a newline.
+    public func finish(_ summary: String? = nil) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        FileHandle.standardError.write(Data(((summary.map { "\r" + $0 + "\u{1B}[K" } ?? "") + "\n").utf8))
     }
 }

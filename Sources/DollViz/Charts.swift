@@ -58,6 +58,8 @@ public struct LinePlot: Sendable {
     public var height: Int
     /// Logarithmic x axis (all finite x must be > 0).
     public var logX: Bool
+    /// Logarithmic y axis (all finite y must be > 0), e.g. for losses.
+    public var logY: Bool
     /// Axis ranges; `nil` fits the data.
     public var xRange: ClosedRange<Double>?
     public var yRange: ClosedRange<Double>?
@@ -71,7 +73,7 @@ public struct LinePlot: Sendable {
     public var textScale: Int
 
     public init(series: [Series], title: String = "", xLabel: String = "", yLabel: String = "",
-                width: Int = 640, height: Int = 420, logX: Bool = false,
+                width: Int = 640, height: Int = 420, logX: Bool = false, logY: Bool = false,
                 xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
                 xTicks: [Double]? = nil, xTickLabels: [String]? = nil,
                 grid: Bool = true, legend: LegendPlacement = .best, textScale: Int = 1) {
@@ -82,6 +84,7 @@ public struct LinePlot: Sendable {
         self.width = width
         self.height = height
         self.logX = logX
+        self.logY = logY
         self.xRange = xRange
         self.yRange = yRange
         self.xTicks = xTicks
@@ -101,6 +104,9 @@ public struct LinePlot: Sendable {
             if logX, let i = s.x.indices.first(where: { s.x[$0].isFinite && s.x[$0] <= 0 && s.y[$0].isFinite }) {
                 throw DataError("line plot: a log x axis needs x > 0, but series '\(s.name)' has x = \(s.x[i]) at index \(i)")
             }
+            if logY, let i = s.y.indices.first(where: { s.y[$0].isFinite && s.y[$0] <= 0 && s.x[$0].isFinite }) {
+                throw DataError("line plot: a log y axis needs y > 0, but series '\(s.name)' has y = \(s.y[i]) at index \(i)")
+            }
         }
         let pts = series.flatMap { s in zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite } }
         let ts = max(1, textScale)
@@ -113,7 +119,7 @@ public struct LinePlot: Sendable {
             .map { LegendEntry(series[$0].name, color: series[$0].color ?? Palette.color($0), key: .line(markers[$0])) }
         return try ChartFrame.withLegend(entries, placement: legend, textScale: textScale) { reserve in
             let plotH = ChartFrame.plotHeight(height: height, title: title, xLabel: xLabel, textScale: ts, reserveBottom: reserve)
-            let yAxis = try Axis.fit(pts.map { $0.1 }, range: yRange, log: false, ticks: nil, labels: nil, what: "y",
+            let yAxis = try Axis.fit(pts.map { $0.1 }, range: yRange, log: logY, ticks: nil, labels: nil, what: "y",
                                      target: max(2, min(6, plotH / (25 * ts))))
             var frame = try ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
                                        x: xAxis, y: yAxis, textScale: textScale, grid: grid, reserveBottom: reserve)
@@ -454,7 +460,7 @@ struct ChartFrame {
     }
 
     func yPix(_ v: Double) -> Double {
-        guard v.isFinite else { return .nan }
+        guard v.isFinite, !y.log || v > 0 else { return .nan }
         return Double(py) + 0.5 + (1 - y.fraction(v)) * Double(ph - 1)
     }
 

@@ -134,6 +134,33 @@ public struct Heatmap: Sendable {
         return out
     }
 
+    /// A rendered heatmap made readable as a figure: enlarged by a whole factor (nearest
+    /// neighbour) to at least `minimumSide` pixels, a title above, and a colour bar on the right
+    /// labelled with the attribution values at its ends (`scale` from `scale(of:)`).
+    public func figure(_ picture: RGBImage, scale s: Float, title: String = "", colorBar: Bool = true, minimumSide: Int = 256) throws -> RGBImage {
+        let k = max(1, (minimumSide + max(picture.width, picture.height) - 1) / max(picture.width, picture.height, 1))
+        let img = k > 1 ? try picture.resized(width: picture.width * k, height: picture.height * k, filter: .nearest) : picture
+        let titleH = title.isEmpty ? 0 : 18
+        let bottom: Float = sign == .all ? -s : 0
+        let labels = [String(format: "%.3g", Double(s)), String(format: "%.3g", Double(bottom))]
+        let barW = colorBar ? 14 + 8 + 6 * (labels.map(\.count).max() ?? 1) + 6 : 0
+        var out = try RGBImage(width: img.width + barW, height: img.height + titleH, fill: .white)
+        out.draw(img, x: 0, y: titleH)
+        if !title.isEmpty { out.drawText(title, centerX: img.width / 2, y: 4) }
+        if colorBar {
+            let x0 = img.width + 6, h = img.height
+            let cmap = effectiveColormap
+            for y in 0..<h {
+                let t = 1 - Float(y) / Float(max(h - 1, 1))          // top = largest value
+                let v = sign == .all ? 2 * t - 1 : t
+                out.fillRect(x: x0, y: titleH + y, width: 14, height: 1, color: cmap.color(at: position(v)))
+            }
+            out.drawText(labels[0], x: x0 + 18, y: titleH)
+            out.drawText(labels[1], x: x0 + 18, y: titleH + h - 8)
+        }
+        return out
+    }
+
     /// Renders and writes a PNG atomically.
     public func write(_ attribution: Tensor, over image: Tensor? = nil, to path: String) throws {
         try self(attribution, over: image).write(to: path)

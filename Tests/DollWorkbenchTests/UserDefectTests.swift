@@ -1,4 +1,5 @@
 import DollLua
+import DollData
 import DollPipeline
 import Foundation
 import Testing
@@ -161,5 +162,32 @@ struct UserDefectTests {
         #expect(repl.help("clf:fit").contains("Classifier:fit"))
         #expect(repl.help("clf").contains("clf is a Classifier"))
         #expect(REPL.metaCommands.contains { $0.name == ":timeit" })
+    }
+
+    /// Figures: a heatmap of a 64 px image becomes a 256 px figure with a title strip and a
+    /// colour bar; a log-y line plot; predictions with class names, most probable first.
+    @Test func figuresAndNamedPredictions() throws {
+        let dir = temporaryDirectory("fig")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lua = try LuaState()
+        try lua.run("""
+            s = doll.phantoms{n = 1, size = 64}[1]
+            doll.png.heatmap(doll.randn({1, 64, 64}, {seed = 1}), '\(dir)/h.png', {over = s.image, title = 'IG', sign = 'all'})
+            doll.png.heatmap(doll.randn({1, 64, 64}, {seed = 1}), '\(dir)/plain.png', {colorbar = false, scale = 1})
+            doll.plot.line('\(dir)/l.png', {series = {{name = 'loss', y = {1, 0.1, 0.01}}}, logy = true})
+            ok, err = pcall(doll.plot.line, '\(dir)/bad.png', {series = {{y = {1, 0, 2}}}, logy = true})
+            clf = doll.classifier{widths = {4}, blocks = {1}}
+            named = clf:predict(s.image, {names = true})
+            sorted = true
+            for i = 2, #named do sorted = sorted and named[i - 1][2] >= named[i][2] end
+            """)
+        let h = try ImageIO.decodePNG(Data(contentsOf: URL(fileURLWithPath: dir + "/h.png")), gray: false)
+        #expect(h.height == 256 + 18 && h.width > 256 + 20, "\(h.width)×\(h.height)")
+        let plain = try ImageIO.decodePNG(Data(contentsOf: URL(fileURLWithPath: dir + "/plain.png")), gray: false)
+        #expect(plain.width == 64 && plain.height == 64)
+        #expect(FileManager.default.fileExists(atPath: dir + "/l.png"))
+        #expect(try lua.evaluate("err").contains("log y axis needs y > 0"))
+        #expect(try lua.evaluate("#named") == "14" && lua.evaluate("sorted") == "true")
+        #expect(try lua.evaluate("type(named[1][1])") == "string")
     }
 }
