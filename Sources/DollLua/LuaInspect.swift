@@ -258,7 +258,7 @@ extension LuaState {
                     case let c as ClassifierBox: detail = "\(c.model.parameterCount) parameters"; bytes = c.model.parameterCount * 4
                     case let u as UNetBox: detail = "\(u.model.parameterCount) parameters"; bytes = u.model.parameterCount * 4
                     case let d as DatasetBox: detail = "\(d.ds.count) samples"
-                    case let l as LabelsBox: detail = "\(l.labels.ids.count) images"; bytes = l.labels.masks.reduce(0) { $0 + $1.count * 8 }
+                    case let l as LabelsBox: detail = "\(l.labels.ids.count) images"; bytes = l.labels.masks.byteCount + l.labels.soft.byteCount
                     case let e as ExplainerBox: detail = e.kind
                     default: break
                     }

@@ -90,3 +90,24 @@ struct DollLabelTests {
         #expect(learned >= 2, "the classifier learned only \(learned) of the three findings")
     }
 }
+
+/// DoLL label sets in compact storage (issue 15: 1000 images at 256 px took ~7 GB).
+@Suite("Compact label storage")
+struct LabelStorageTests {
+    @Test func masksAreBitsAndSoftMapsSixteenBits() throws {
+        var rng = RandomGenerator(seed: 3)
+        let soft = try Tensor.uniform([14, 256, 256], rng: &rng)
+        let mask = try soft.greater(Tensor(scalar: 0.7))
+        let set = DollLabelSet(classes: (0..<14).map { "c\($0)" }, ids: ["a"], masks: [mask], soft: [soft],
+                               config: DollLabelConfig(), sourceIndices: [0])
+        #expect(set.masks[0].scalars == mask.scalars, "masks come back exactly")
+        #expect(zip(set.soft[0].scalars, soft.scalars).allSatisfy { abs($0 - $1) <= 0.5 / 65535 + 1e-7 }, "soft maps to 1/65535")
+        #expect(set.masks.byteCount == 14 * 256 * 256 / 8)
+        #expect(set.soft.byteCount == 14 * 256 * 256 * 2)
+        // 1000 such images: under 2 GB instead of 7.3 GB as two Float32 tensors each.
+        #expect(1000 * (set.masks.byteCount + set.soft.byteCount) < 2_000_000_000)
+        var copy = set
+        copy.masks[0] = try Tensor.zeros([14, 256, 256])
+        #expect(copy.masks[0].scalars.allSatisfy { $0 == 0 } && set.masks[0].scalars == mask.scalars, "value semantics")
+    }
+}
