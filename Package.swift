@@ -47,7 +47,7 @@ let package = Package(
         // readline's callback interface behind a small C API (Ctrl-C cancels the line).
         .target(name: "CLineEditor", dependencies: ["CReadline", "CDollSupport"]),
         // The interactive side: REPL, notebooks and their reports, sessions.
-        .target(name: "DollWorkbench", dependencies: ["DollLua", "DollPipeline", "DollTensor", "CLua", "CLineEditor", "CDollSupport"]),
+        .target(name: "DollWorkbench", dependencies: ["DollLua", "DollPipeline", "DollExplain", "DollNN", "DollViz", "DollTensor", "CLua", "CLineEditor", "CDollSupport"]),
 
         // Command-line entry point.
         .executableTarget(

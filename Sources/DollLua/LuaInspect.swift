@@ -200,6 +200,25 @@ extension LuaState {
 
     /// Names reachable after `path.` or `path:` — table keys (only functions after `:`), or a doll
     /// object's methods.
+    /// Method names of a doll userdata type (`doll.Tensor`), sorted.
+    public func methodNames(ofType name: String) -> [String] {
+        guard lua_checkstack(L, 4) != 0 else { return [] }
+        lua_getfield(L, DOLL_LUA_REGISTRYINDEX, name)
+        defer { lua_settop(L, -2) }
+        guard lua_type(L, -1) == LUA_TTABLE else { return [] }
+        lua_pushstring(L, "__methods")
+        lua_rawget(L, -2)
+        defer { lua_settop(L, -2) }
+        guard lua_type(L, -1) == LUA_TTABLE else { return [] }
+        var out: [String] = []
+        lua_pushnil(L)
+        while lua_next(L, -2) != 0 {
+            if lua_type(L, -2) == LUA_TSTRING { out.append(String(cString: lua_tolstring(L, -2, nil))) }
+            lua_settop(L, -2)
+        }
+        return out.sorted()
+    }
+
     public func members(of path: [String], methodsOnly: Bool) -> [String] {
         guard !path.isEmpty, pushPath(path) else { return [] }
         defer { lua_settop(L, -2) }

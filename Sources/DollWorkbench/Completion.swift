@@ -1,4 +1,7 @@
+import DollExplain
 import DollLua
+import DollNN
+import DollViz
 import Foundation
 
 /// Tab completion for the REPL: globals and keywords, fields and methods after `.` and `:`,
@@ -42,11 +45,20 @@ public struct Completer {
 
     func lua(prefix: String, text: String) -> Result {
         let scan = Scan(prefix)
-        if scan.inString { return Result(items: paths(text), append: nil) }
+        if scan.inString {
+            // `{cmap = "inf<TAB>`: the option's values; elsewhere paths, then class names.
+            if let key = scan.stringKey, let values = Completer.optionValues[key] {
+                return Result(items: values.filter { $0.hasPrefix(text) }, append: "\"")
+            }
+            let files = paths(text)
+            if !files.isEmpty || text.contains("/") { return Result(items: files, append: nil) }
+            return Result(items: LabelPreset.chexpert.filter { $0.hasPrefix(text) }, append: "\"")
+        }
         if let call = scan.optionCall, scan.atKeyPosition, let doc = docName(forCall: call) {
             let keys = LuaDocs.options(for: doc).filter { $0.hasPrefix(text) }.sorted()
             if !keys.isEmpty { return Result(items: keys.map { $0 + " = " }, append: nil) }
         }
+        if let r = afterIndex(prefix: prefix, text: text) { return r }
         if let sep = text.lastIndex(where: { $0 == "." || $0 == ":" }) {
             let base = text[..<sep].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard base.allSatisfy(LuaState.isName) else { return Result(items: [], append: nil) }
@@ -58,6 +70,52 @@ public struct Completer {
         let names = Set(lua.globalNames().filter(LuaState.isName)).union(LuaState.keywords)
         return Result(items: names.filter { $0.hasPrefix(text) }.sorted(), append: nil)
     }
+
+    /// Completion after an indexed doll object, `val[1].image:<TAB>` or `t[2]:<TAB>` (readline
+    /// breaks the word at `]`, so `text` is `.image:` and the prefix ends in `val[1]`). What an
+    /// element is follows from the object's type (a Dataset's sample, a Labels entry, a Tensor
+    /// row), so nothing is evaluated.
+    func afterIndex(prefix: String, text: String) -> Result? {
+        guard text.first == "." || text.first == ":", prefix.hasSuffix("]") else { return nil }
+        var p = Substring(prefix)
+        var indexes = 0
+        while p.hasSuffix("]"), let open = p.lastIndex(of: "["), p[p.index(after: open)..<p.index(before: p.endIndex)].allSatisfy(\.isNumber) {
+            p = p[..<open]
+            indexes += 1
+        }
+        let base = p.reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
+        let path = String(base.reversed()).split(separator: ".").map(String.init)
+        guard indexes >= 1, !path.isEmpty, path.allSatisfy(LuaState.isName), let type = lua.typeName(at: path) else { return nil }
+        // The element's fields (and what each field is), by the indexed object's type.
+        let tensorMethods = lua.methodNames(ofType: "doll.Tensor")
+        let fields: [String: [String]]
+        switch (type, indexes) {
+        case ("doll.Dataset", 1): fields = ["id": [], "image": tensorMethods, "labels": tensorMethods, "masks": []]
+        case ("doll.Labels", 1): fields = ["id": [], "mask": tensorMethods, "soft": tensorMethods]
+        case ("doll.Tensor", _):
+            let partial = text.dropFirst()
+            return Result(items: tensorMethods.filter { $0.hasPrefix(partial) }.map { String(text.prefix(1)) + $0 }, append: nil)
+        default: return nil
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).dropFirst()   // "", "image:me" → ["image:me"]
+        if parts.count == 1, let colon = parts.first!.firstIndex(of: ":") {
+            let field = String(parts.first![..<colon]), partial = parts.first![parts.first!.index(after: colon)...]
+            let head = "." + field + ":"
+            return Result(items: (fields[field] ?? []).filter { $0.hasPrefix(partial) }.map { head + $0 }, append: nil)
+        }
+        guard parts.count == 1 else { return Result(items: [], append: nil) }
+        return Result(items: fields.keys.sorted().filter { $0.hasPrefix(parts.first!) }.map { "." + $0 }, append: nil)
+    }
+
+    /// The values of options that take one of a few strings.
+    static let optionValues: [String: [String]] = [
+        "cmap": Colormap.builtins.map(\.name), "sign": AttributionSign.allCases.map(\.rawValue),
+        "method": IGMethod.allCases.map(\.rawValue), "explainer": ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"],
+        "output": ["logit", "probability"], "schedule": ["constant", "cosine"], "optimizer": ["adam", "adamw", "sgd"],
+        "preset": ["quick", "full", "tiny"], "layout": ["folder", "covidquex"], "policy": ["ones", "zeros", "ignore"],
+        "positives": ["labels", "predicted"], "mode": ["bilinear", "nearest"], "baseline": ["zeros", "blur", "noise"],
+        "kind": ["smoothgrad", "smoothgrad_sq", "vargrad"],
+    ]
 
     /// `doll.phantoms` → itself; `clf:fit` → `Classifier:fit` (by the object's doll type).
     func docName(forCall call: String) -> String? {
@@ -105,11 +163,14 @@ struct Scan {
     private(set) var optionCall: String?
     /// Whether the cursor is where a key goes (right after `{` or `,` in that table).
     private(set) var atKeyPosition = false
+    /// Inside a string that is an option's value (`cmap = "inf`): the option's name.
+    private(set) var stringKey: String?
 
     init(_ prefix: String) {
         let c = Array(prefix)
         var stack: [(Character, Int)] = []   // open brackets and their positions
         var quote: Character? = nil
+        var quoteStart: Int? = nil
         var i = 0
         while i < c.count {
             let ch = c[i]
@@ -118,6 +179,7 @@ struct Scan {
                 if ch == q { quote = nil }
             } else if ch == "\"" || ch == "'" {
                 quote = ch
+                quoteStart = i
             } else if ch == "-" && i + 1 < c.count && c[i + 1] == "-" {
                 break                              // a comment runs to the end of the line
             } else if "({[".contains(ch) {
@@ -128,6 +190,18 @@ struct Scan {
             i += 1
         }
         inString = quote != nil
+        if inString, let open = quoteStart {
+            // `key = "…`: the option whose value is being typed.
+            var j = open - 1
+            while j >= 0 && c[j] == " " { j -= 1 }
+            if j >= 0 && c[j] == "=" && (j == 0 || c[j - 1] != "=") {
+                j -= 1
+                while j >= 0 && c[j] == " " { j -= 1 }
+                let end = j
+                while j >= 0, c[j].isLetter || c[j].isNumber || c[j] == "_" { j -= 1 }
+                if end > j { stringKey = String(c[(j + 1)...end]) }
+            }
+        }
         guard !inString, let brace = stack.last, brace.0 == "{" else { return }
         let before = c[..<i].reversed().first { $0 != " " && $0 != "\t" }
         atKeyPosition = before == "{" || before == ","

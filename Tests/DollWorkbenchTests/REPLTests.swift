@@ -115,6 +115,18 @@ struct REPLTests {
         let history = try String(contentsOfFile: state + "/history", encoding: .utf8)
         #expect(history.contains("sq(111)"))
     }
+    /// Completion of option values and after indexed objects (issue 15).
+    @Test func completesOptionValuesAndIndexedObjects() throws {
+        let lua = try LuaState()
+        try lua.run("val = doll.phantoms{n = 2, size = 32}; t = doll.zeros(2, 3)")
+        let c = Completer(lua: lua)
+        #expect(complete(c, "doll.png.heatmap(a, 'p.png', {cmap = \"inf") == ["inferno"])
+        #expect(complete(c, "doll.ig(clf, {method = \"gauss") == ["gausslegendre"])
+        #expect(complete(c, "val[1].ima") == [".image"])
+        #expect(complete(c, "val[1].image:si") == [".image:sigmoid", ".image:size"])
+        #expect(complete(c, "t[2]:sq").contains(":sqrt"))
+        #expect(complete(c, "print(\"Cardio") == ["Cardiomegaly"])
+    }
 }
 
 /// A child process on a pseudo-terminal it owns as its controlling terminal (so Ctrl-C raises
