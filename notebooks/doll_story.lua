@@ -132,6 +132,8 @@ for _, init in ipairs{"random", "doll"} do
   doll.png.overlay(s.image, {lungs = p[1]:gt(0.5), heart = p[2]:gt(0.5), clavicles = p[3]:gt(0.5)},
                    "out/story/" .. init .. ".png")
 end
+doll.png.montage("out/story/compare.png", {"out/story/truth.png", "out/story/random.png", "out/story/doll.png"},
+                 {titles = {"ground truth", "random init", "DoLL pre-trained"}, columns = 3})
 
 -- %% [markdown]
 -- ## What this shows, and what it does not

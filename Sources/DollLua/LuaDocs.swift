@@ -136,6 +136,9 @@ public enum LuaDocs {
     private static let pictures: [LuaDoc] = [
         LuaDoc("doll.png.write", "doll.png.write(image, path)",
                "Writes a gray image [H, W] or [1, H, W], values clamped to [0, 1], as an 8-bit PNG (a JPEG of quality 90 when the path ends in .jpg or .jpeg)."),
+        LuaDoc("doll.png.montage", "doll.png.montage(path, {picture, …}, {columns, titles, title})",
+               "Writes pictures side by side in a grid: gray images [H, W] or [1, H, W], or PNG files (heatmaps, overlays, plots); titles has one per picture.",
+               options: ["columns", "titles", "title"]),
         LuaDoc("doll.png.read", "doll.png.read(path) → Tensor",
                "Reads a PNG or JPEG as a gray image [1, H, W] in [0, 1]."),
         LuaDoc("doll.png.heatmap", "doll.png.heatmap(attribution, path, {over, cmap, sign=\"absolute\", clip=2, alpha=0.6, title, colorbar=true, scale})",

@@ -40,6 +40,26 @@ enum LuaPictures {
                 return 0
             },
             fn("png.read") { a in LuaTensor.push(a, try ImageIO.readGray(path: try a.string(1, "path"))) },
+            fn("png.montage") { a in
+                let path = try a.string(1, "path")
+                // Pictures side by side: gray images [H, W] / [1, H, W], or PNG files (heatmaps, overlays, plots).
+                let images = try a.list(2, "pictures", limit: 256) { i -> RGBImage in
+                    if a.type(i) == LUA_TSTRING {
+                        let file = try a.string(i, "picture")
+                        guard let data = FileManager.default.contents(atPath: file) else { throw LuaBindingError("cannot read '\(file)'") }
+                        let raw = try ImageIO.decodePNG(data, gray: false)
+                        var rgb = [UInt8](repeating: 0, count: raw.width * raw.height * 3)
+                        for p in 0..<(raw.width * raw.height) { for c in 0..<3 { rgb[3 * p + c] = UInt8(clamping: raw.samples[4 * p + c]) } }
+                        return try RGBImage(width: raw.width, height: raw.height, pixels: rgb)
+                    }
+                    return try RGBImage(gray: try LuaTensor.tensor(a, i, "picture"))
+                }
+                let o = try a.options(3)
+                let titles = try o.strings("titles") ?? []
+                let montage = Montage(columns: try o.integer("columns", in: 1...64), title: try o.string("title") ?? "")
+                try montage(images, titles: titles).write(to: path)
+                return 0
+            },
             fn("png.heatmap") { a in
                 let attr = try LuaTensor.tensor(a, 1, "attribution")
                 let path = try a.string(2, "path")

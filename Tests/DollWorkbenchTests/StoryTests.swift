@@ -85,7 +85,7 @@ struct StoryTests {
         #expect(r.status == 0, "\(r.output.suffix(3000))")
         let html = (try? String(contentsOfFile: dir + "/story.html", encoding: .utf8)) ?? ""
         let pngs = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/story")) ?? []).filter { $0.hasSuffix(".png") }
-        #expect(pngs.count == 5, "\(pngs)")
+        #expect(pngs.count == 6, "\(pngs)")
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == pngs.count, "figures in the report vs PNGs written")
         #expect(html.contains("mean Dice") && html.contains("DoLL pre-training"))
     }

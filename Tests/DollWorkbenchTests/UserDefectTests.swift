@@ -176,6 +176,7 @@ struct UserDefectTests {
             doll.png.heatmap(doll.randn({1, 64, 64}, {seed = 1}), '\(dir)/plain.png', {colorbar = false, scale = 1})
             doll.plot.line('\(dir)/l.png', {series = {{name = 'loss', y = {1, 0.1, 0.01}}}, logy = true})
             ok, err = pcall(doll.plot.line, '\(dir)/bad.png', {series = {{y = {1, 0, 2}}}, logy = true})
+            doll.png.montage('\(dir)/m.png', {s.image, '\(dir)/plain.png'}, {titles = {'image', 'map'}, columns = 2})
             clf = doll.classifier{widths = {4}, blocks = {1}}
             named = clf:predict(s.image, {names = true})
             sorted = true
@@ -186,6 +187,8 @@ struct UserDefectTests {
         let plain = try ImageIO.decodePNG(Data(contentsOf: URL(fileURLWithPath: dir + "/plain.png")), gray: false)
         #expect(plain.width == 64 && plain.height == 64)
         #expect(FileManager.default.fileExists(atPath: dir + "/l.png"))
+        let m = try ImageIO.decodePNG(Data(contentsOf: URL(fileURLWithPath: dir + "/m.png")), gray: false)
+        #expect(m.width > 2 * 64 && m.height > 64, "montage \(m.width)×\(m.height)")
         #expect(try lua.evaluate("err").contains("log y axis needs y > 0"))
         #expect(try lua.evaluate("#named") == "14" && lua.evaluate("sorted") == "true")
         #expect(try lua.evaluate("type(named[1][1])") == "string")
