@@ -8,6 +8,8 @@ public struct Notebook: Sendable {
 
     /// One cell. `firstLine` is the 1-based file line of the cell's first content line.
     public struct Cell: Sendable {
+        /// Code cells: 1, 2, … in order (markdown cells between them are not counted; they carry
+        /// the number of the code cell before them).
         public let number: Int
         public let kind: Kind
         public let firstLine: Int
@@ -60,7 +62,10 @@ public struct Notebook: Sendable {
             let isPreamble = cells.isEmpty && start == 1
             if isPreamble && b.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { return }
             let source = kind == .markdown ? b.map(Notebook.uncomment).joined(separator: "\n") : b.joined(separator: "\n")
-            cells.append(Cell(number: cells.count + 1, kind: kind, firstLine: start, source: source, title: title))
+            // Code cells are numbered 1, 2, … (what run summaries, errors and --cells count);
+            // markdown cells carry the number of the code cell before them.
+            let codeCells = cells.filter { $0.kind == .code }.count
+            cells.append(Cell(number: kind == .code ? codeCells + 1 : codeCells, kind: kind, firstLine: start, source: source, title: title))
         }
         for (i, line) in lines.enumerated() {
             if let m = Notebook.marker(line) {

@@ -56,7 +56,7 @@ public struct NotebookReport {
 
     /// A Markdown cell's text; the first cell's leading `# title` is dropped (the header shows it).
     func text(of cell: Notebook.Cell) -> String {
-        guard cell.number == 1, cell.source.hasPrefix("# ") else { return cell.source }
+        guard cell.firstLine == notebook.cells.first?.firstLine, cell.source.hasPrefix("# ") else { return cell.source }
         return cell.source.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).dropFirst().joined()
     }
 
@@ -106,7 +106,7 @@ public struct NotebookReport {
         for r in runs {
             switch r.cell.kind {
             case .markdown:
-                out += "<section class=\"cell md\" id=\"cell-\(r.cell.number)\">\n\(Markdown.html(text(of: r.cell)))\n</section>\n"
+                out += "<section class=\"cell md\" id=\"md-line-\(r.cell.firstLine)\">\n\(Markdown.html(text(of: r.cell)))\n</section>\n"
             case .code:
                 out += "<section class=\"cell code\" id=\"cell-\(r.cell.number)\">\n"
                 let status = r.ran ? String(format: "%.2f s", r.seconds) : "not run"

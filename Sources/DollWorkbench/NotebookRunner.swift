@@ -41,7 +41,8 @@ public final class NotebookRunner {
             end
             """)
         for cell in nb.cells {
-            let selected = selection?.contains(cell.number) ?? true
+            // Markdown is always shown; a selection picks code cells by their numbers.
+            let selected = cell.kind == .markdown || (selection?.contains(cell.number) ?? true)
             guard cell.kind == .code, selected, !failed else {
                 let r = CellRun(cell: cell, output: "", images: [], error: nil, errorLine: nil, seconds: 0, ran: cell.kind == .markdown && selected)
                 results.append(r); didRun(r); continue

@@ -42,7 +42,7 @@ struct Run: ParsableCommand {
             return
         }
         let nb = Notebook(path: script, text: text)
-        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
+        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.filter { $0.kind == .code }.count) }
         let start = Date()
         let runs = NotebookRunner(lua: lua).run(nb, selection: selection, keepGoing: options.keepGoing,
             willRun: { cell in
@@ -89,7 +89,7 @@ struct Export: ParsableCommand {
         if let seed = options.seed { lua.seed = seed }
         lua.setArguments(script: notebook, [])
         let seedAtStart = lua.seed
-        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.count) }
+        let selection = try options.cells.map { try Notebook.parseSelection($0, count: nb.cells.filter { $0.kind == .code }.count) }
         let start = Date()
         let total = nb.cells.filter { $0.kind == .code && (selection?.contains($0.number) ?? true) }.count
         var done = 0

@@ -79,7 +79,7 @@ struct NotebookTests {
         let failed = runs[3]
         #expect(failed.ran && failed.output == "y\t42\n")
         #expect(failed.errorLine == 15)
-        #expect(failed.error?.hasPrefix("cell 4, line 15: ") == true)
+        #expect(failed.error?.hasPrefix("cell 3, line 15: ") == true, "code cells are counted: preamble, first cell, this one")
         #expect(failed.error?.contains("boom at line 15") == true)
         #expect(!runs[4].ran, "cells after a failure do not run")
     }
@@ -97,8 +97,8 @@ struct NotebookTests {
         // Only the selected cells run.
         let lua2 = try LuaState()
         try lua2.run("OUT = '\(dir)'; a = 1")
-        let some = NotebookRunner(lua: lua2).run(nb, selection: [5], capture: true)
-        #expect(some.filter(\.ran).map(\.cell.number) == [5])
+        let some = NotebookRunner(lua: lua2).run(nb, selection: [4], capture: true)
+        #expect(some.filter { $0.ran && $0.cell.kind == .code }.map(\.cell.number) == [4])
         #expect(some[4].output.hasPrefix("third sees a =\t1\n"))
     }
 
@@ -116,7 +116,7 @@ struct NotebookTests {
         #expect(html.contains("<h1>Title here</h1>"))
         #expect(html.contains("&lt;b&gt;raw&lt;/b&gt;"), "raw HTML in markdown is escaped")
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 1)
-        #expect(html.contains("cell 4, line 15"))
+        #expect(html.contains("cell 3, line 15"))
         #expect(html.contains("Lua 5.4"))
         let md = report.markdown(relativeTo: dir + "/report")
         #expect(md.contains("](../white.png)"))
