@@ -1,4 +1,5 @@
 import DollLua
+import DollTensor
 import Foundation
 import Testing
 @testable import DollWorkbench
@@ -39,18 +40,18 @@ struct FuzzTests {
             if let s = try? String(contentsOfFile: repositoryRoot + "/notebooks/" + name, encoding: .utf8) { seeds.append(s) }
         }
         let lua = try LuaState()
-        var rng = SystemRandomNumberGenerator.Seeded(seed: 11)
+        var rng = RandomGenerator(seed: 11)
         let pieces = ["-- %%", "-- %% [markdown]", "\r", "\r\n", "\n", "\u{FEFF}", "\0", "```", "**", "<script>", "![a](b.png)",
                       "# ", "-- ", String(repeating: "x", count: 10_000), "\u{200B}", "é", "\u{1F600}", "[", "](", "`"]
         let count = 2000 * Self.scale
         for i in 0..<count {
-            var bytes = Array(seeds[Int(rng.next() % UInt64(seeds.count))].utf8)
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                let at = bytes.isEmpty ? 0 : Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 4 {
-                case 0: if !bytes.isEmpty { bytes[at] = UInt8(truncatingIfNeeded: rng.next()) }
-                case 1: bytes.insert(contentsOf: Array(pieces[Int(rng.next() % UInt64(pieces.count))].utf8), at: at)
-                case 2: bytes.removeSubrange(at..<Swift.min(bytes.count, at + Int(rng.next() % 200)))
+            var bytes = Array(seeds[rng.nextInt(below: seeds.count)].utf8)
+            for _ in 0..<(1 + rng.nextInt(below: 4)) {
+                let at = bytes.isEmpty ? 0 : rng.nextInt(below: bytes.count)
+                switch rng.nextInt(below: 4) {
+                case 0: if !bytes.isEmpty { bytes[at] = UInt8(rng.nextInt(below: 256)) }
+                case 1: bytes.insert(contentsOf: Array(pieces[rng.nextInt(below: pieces.count)].utf8), at: at)
+                case 2: bytes.removeSubrange(at..<Swift.min(bytes.count, at + rng.nextInt(below: 200)))
                 default: bytes = Array(bytes[at...]) + Array(bytes[..<at])
                 }
             }
@@ -62,21 +63,6 @@ struct FuzzTests {
             let report = NotebookReport(notebook: nb, runs: runs, header: header)
             #expect(!report.html().isEmpty)
             _ = report.markdown(relativeTo: "/tmp")
-        }
-    }
-}
-
-extension SystemRandomNumberGenerator {
-    /// A seeded SplitMix64 generator for reproducible test inputs.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 }
