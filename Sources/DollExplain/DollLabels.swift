@@ -74,11 +74,12 @@ public struct DollLabelSet {
     /// Writes `images/<id>.png` (the source image), `masks/<class>/<id>.png` (0/255) and
     /// `manifest.json` (config, classes, ids, source), readable back with `SegmentationFolder`.
     /// All or nothing: a failed write (a full disk) leaves the folder as it was.
-    public func write(to root: String, images: Dataset) throws {
-        try AtomicDirectory.replace(root) { try writeContents(to: $0, images: images) }
+    /// `progress` is called after each image with (done, total).
+    public func write(to root: String, images: Dataset, progress: ((Int, Int) -> Void)? = nil) throws {
+        try AtomicDirectory.replace(root) { try writeContents(to: $0, images: images, progress: progress) }
     }
 
-    private func writeContents(to root: String, images: Dataset) throws {
+    private func writeContents(to root: String, images: Dataset, progress: ((Int, Int) -> Void)?) throws {
         let fm = FileManager.default
         for d in ["images"] + classes.map({ "masks/\(safeName($0))" }) {
             try fm.createDirectory(atPath: (root as NSString).appendingPathComponent(d), withIntermediateDirectories: true)
@@ -93,6 +94,7 @@ public struct DollLabelSet {
                 try AtomicFile.write(try ImageIO.encodePNG(samples: bytes, width: m.shape[2], height: side, channels: 1),
                                      to: root + "/masks/\(safeName(cls))/\(name).png")
             }
+            progress?(k + 1, ids.count)
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -514,7 +514,11 @@ enum LuaObjects {
         Dictionary([
             m("Labels", "write") { a in
                 let box = try a.object(1, LabelsBox.self, "self")
-                try box.labels.write(to: try a.string(2, "directory"), images: box.images)
+                let bar = ProgressBar(enabled: true, total: box.labels.ids.count)
+                try box.labels.write(to: try a.string(2, "directory"), images: box.images) { done, total in
+                    bar.update(step: done, text: "writing \(done)/\(total) images")
+                }
+                bar.finish()
                 return 0
             },
             m("Labels", "classes") { a in LuaModule.pushStrings(a.L, try a.object(1, LabelsBox.self, "self").labels.classes); return 1 },
