@@ -10,15 +10,20 @@ public enum AttributionTarget: Sendable, ExpressibleByIntegerLiteral, Expressibl
     public init(integerLiteral v: Int) { self = .index(v) }
     public init(stringLiteral v: String) { self = .name(v) }
 
-    /// The class index in `model`.
-    public func resolve(in model: ResNetClassifier) throws -> Int {
+    /// The output index in `model` (its classes or structures).
+    public func resolve(in model: ExplainedModel) throws -> Int {
+        let names = model.targetNames
         switch self {
         case let .index(i):
-            guard i >= 0 && i < model.classes.count else {
-                throw TensorError("target index \(i) is out of range 0..<\(model.classes.count)")
+            guard i >= 0 && i < names.count else {
+                throw TensorError("target index \(i) is out of range 0..<\(names.count)")
             }
             return i
-        case let .name(n): return try model.classIndex(n)
+        case let .name(n):
+            guard let i = names.firstIndex(of: n) else {
+                throw TensorError("unknown \(model.targetKind) '\(n)'; the \(model.targetKind) names are: \(names.joined(separator: ", "))")
+            }
+            return i
         }
     }
 }
@@ -62,77 +67,66 @@ public enum Baseline: Sendable {
     }
 }
 
+/// What an explainer returns: attributions of the input's shape and, for path methods, the
+/// completeness delta `Σ attr − (F(x) − F(b))` per example.
+public struct Attribution {
+    public let attributions: Tensor
+    public let delta: [Float]?
+    public init(_ attributions: Tensor, delta: [Float]? = nil) {
+        self.attributions = attributions
+        self.delta = delta
+    }
+}
+
+/// A method that attributes one output of a model to input pixels: `[N, C, H, W]` (or
+/// `[C, H, W]`) → attributions of the same shape as the (batched) input. A new method is one file
+/// with its class and its `ExplainerSpec`, listed in `Explainers.all`.
+public protocol Attributor: AnyObject {
+    var model: ExplainedModel { get }
+    func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution
+}
+
+extension Attributor {
+    /// The attributions alone.
+    public func attributions(_ input: Tensor, target: AttributionTarget) throws -> Tensor {
+        try attribute(input, target: target).attributions
+    }
+}
+
 /// Normalises an input to `[N, C, H, W]` (accepting `[C, H, W]`) and checks it against the model.
-func batchInput(_ x: Tensor, model: ResNetClassifier) throws -> Tensor {
+func batchInput(_ x: Tensor, model: ExplainedModel) throws -> Tensor {
+    let c = model.inputChannels
     let b = x.rank == 3 ? try x.unsqueezed(0) : x
-    guard b.rank == 4, b.shape[1] == model.config.inChannels else {
-        throw TensorError("expected an image [\(model.config.inChannels), H, W] or a batch [N, \(model.config.inChannels), H, W], got \(shapeString(x.shape))")
+    guard b.rank == 4, b.shape[1] == c else {
+        throw TensorError("expected an image [\(c), H, W] or a batch [N, \(c), H, W], got \(shapeString(x.shape))")
     }
     guard b.shape[0] >= 1 else { throw TensorError("the batch holds no images (shape \(shapeString(b.shape)))") }
     guard b.shape[2] >= 8, b.shape[3] >= 8 else { throw TensorError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)") }
+    if let problem = model.sizeProblem(b) { throw TensorError(problem) }
     return b.detached()
 }
 
-/// Selected output per example: logit or probability of class `target`, `[N]`.
+/// Selected output per example: logit or probability of output `target` of `[N, K]` logits, `[N]`.
 func selectOutput(_ logits: Tensor, target: Int, output: AttributionOutput) throws -> Tensor {
     let col = try logits.slice(axis: 1, start: target, end: target + 1)
     return output == .probability ? col.sigmoid() : col
 }
 
-/// Gradient of the selected output w.r.t. a batch of inputs (model parameters frozen, eval mode).
-/// Returns (gradient `[N, C, H, W]`, outputs `[N]`).
-func inputGradient(_ model: ResNetClassifier, _ x: Tensor, target: Int, output: AttributionOutput) throws -> (Tensor, [Float]) {
+/// Gradient of the scores w.r.t. a batch of inputs derived from `examples` (model frozen, eval
+/// mode). Returns (gradient `[B, C, H, W]`, scores `[B]`).
+func inputGradient(_ scorer: Scorer, _ x: Tensor, examples: [Int]) throws -> (Tensor, [Float]) {
     let xi = x.detached().requiringGrad()
-    let out = try selectOutput(model(xi), target: target, output: output)
+    let out = try scorer.score(xi, examples)
     try out.sum().backward()
     guard let g = xi.grad else { throw TensorError("no gradient reached the input") }
     return (g, out.scalars)
 }
 
 /// Runs `body` with the model in eval mode and its parameters frozen, restoring both.
-func explaining<R>(_ model: ResNetClassifier, _ body: () throws -> R) rethrows -> R {
-    let wasTraining = model.training
-    model.eval()
-    defer { model.train(wasTraining) }
-    return try model.withFrozenParameters(body)
-}
-
-/// Box and Gaussian smoothing of `[N, C, H, W]` maps (zero padding renormalised at the borders).
-public enum Smoothing {
-    public static func gaussian(_ x: Tensor, sigma: Float) throws -> Tensor {
-        guard sigma >= 0, sigma.isFinite else { throw TensorError("Gaussian sigma must be ≥ 0, got \(sigma)") }
-        if sigma == 0 { return x }
-        let r = Swift.max(1, Int((3 * sigma).rounded(.up)))
-        let k = (-r...r).map { Foundation.exp(-Float($0 * $0) / (2 * sigma * sigma)) }
-        return try separable(x, kernel: k)
-    }
-
-    public static func box(_ x: Tensor, radius: Int) throws -> Tensor {
-        guard radius >= 0 else { throw TensorError("box radius must be ≥ 0, got \(radius)") }
-        if radius == 0 { return x }
-        return try separable(x, kernel: [Float](repeating: 1, count: 2 * radius + 1))
-    }
-
-    static func separable(_ x: Tensor, kernel: [Float]) throws -> Tensor {
-        let t = x.rank == 3 ? try x.unsqueezed(0) : (x.rank == 2 ? try x.reshaped([1, 1] + x.shape) : x)
-        guard t.rank == 4 else { throw TensorError("smoothing needs [H, W], [C, H, W] or [N, C, H, W], got \(shapeString(x.shape))") }
-        let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
-        let r = kernel.count / 2
-        let src = t.scalars
-        var tmp = [Float](repeating: 0, count: src.count), out = tmp
-        for p in 0..<(n * c) {
-            let base = p * h * w
-            for y in 0..<h { for xx in 0..<w {
-                var s: Float = 0, ws: Float = 0
-                for (j, kv) in kernel.enumerated() { let sx = xx + j - r; if sx >= 0 && sx < w { s += src[base + y * w + sx] * kv; ws += kv } }
-                tmp[base + y * w + xx] = s / ws
-            } }
-            for y in 0..<h { for xx in 0..<w {
-                var s: Float = 0, ws: Float = 0
-                for (j, kv) in kernel.enumerated() { let sy = y + j - r; if sy >= 0 && sy < h { s += tmp[base + sy * w + xx] * kv; ws += kv } }
-                out[base + y * w + xx] = s / ws
-            } }
-        }
-        return try Tensor(out, shape: x.shape)
-    }
+func explaining<R>(_ model: ExplainedModel, _ body: () throws -> R) rethrows -> R {
+    let module = model.module
+    let wasTraining = module.training
+    module.eval()
+    defer { module.train(wasTraining) }
+    return try module.withFrozenParameters(body)
 }

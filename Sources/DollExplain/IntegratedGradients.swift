@@ -60,7 +60,7 @@ public func gaussLegendre(_ n: Int) -> (nodes: [Double], weights: [Double]) {
 /// Integrated Gradients (Sundararajan et al. 2017), Captum-compatible:
 /// `attr = (x − b) ⊙ Σ_i w_i ∂F/∂x (b + α_i (x − b))`, with the completeness delta
 /// `Σ attr − (F(x) − F(b))` per example.
-public final class IntegratedGradients {
+public final class IntegratedGradients: Attributor {
     public struct Options: Sendable {
         public var steps = 50
         public var method = IGMethod.gaussLegendre
@@ -77,35 +77,39 @@ public final class IntegratedGradients {
         }
     }
 
-    public let model: ResNetClassifier
+    public let model: ExplainedModel
     public var options: Options
 
-    public init(model: ResNetClassifier, options: Options = Options()) { self.model = model; self.options = options }
+    public init(model: ExplainedModel, options: Options = Options()) {
+        self.model = model
+        self.options = options
+    }
 
     /// Attributions (same shape as the input) and the completeness delta per example. Several
     /// baselines are averaged (expected-gradients style); the delta then refers to the mean.
-    public func attribute(_ input: Tensor, target: AttributionTarget) throws -> (attributions: Tensor, delta: [Float]) {
+    public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
         guard options.internalBatch >= 1 else { throw TensorError("internal batch must be ≥ 1, got \(options.internalBatch)") }
         guard !options.baselines.isEmpty else { throw TensorError("IG needs at least one baseline") }
         let x = try batchInput(input, model: model)
         let t = try target.resolve(in: model)
         let (alphas, weights) = try options.method.rule(steps: options.steps, captumTrapezoid: options.captumTrapezoid)
         return try explaining(model) {
+            let scorer = try model.scorer(for: x, target: t, output: options.output)
             var total: Tensor? = nil
             var deltas = [Float](repeating: 0, count: x.shape[0])
             for base in options.baselines {
                 let b = try base.make(for: x)
-                let (a, d) = try integrate(x, b, target: t, alphas: alphas, weights: weights)
+                let (a, d) = try integrate(x, b, scorer: scorer, alphas: alphas, weights: weights)
                 total = try total.map { try $0 + a } ?? a
                 for i in deltas.indices { deltas[i] += d[i] }
             }
             let k = Float(options.baselines.count)
-            return (total!.scaled(1 / k), deltas.map { $0 / k })
+            return Attribution(total!.scaled(1 / k), delta: deltas.map { $0 / k })
         }
     }
 
     /// One baseline: the interpolants of all examples are evaluated in chunks of `internalBatch`.
-    func integrate(_ x: Tensor, _ b: Tensor, target: Int, alphas: [Double], weights: [Double]) throws -> (Tensor, [Float]) {
+    func integrate(_ x: Tensor, _ b: Tensor, scorer: Scorer, alphas: [Double], weights: [Double]) throws -> (Tensor, [Float]) {
         let n = x.shape[0], per = x.count / n, steps = alphas.count
         let diff = try x - b
         let bs = b.scalars, ds = diff.scalars
@@ -120,7 +124,7 @@ public final class IntegratedGradients {
                 for i in 0..<per { buf[j * per + i] = bs[e * per + i] + a * ds[e * per + i] }
             }
             let batch = try Tensor(buf, shape: [chunk.count] + Array(x.shape.dropFirst()))
-            let (g, _) = try inputGradient(model, batch, target: target, output: options.output)
+            let (g, _) = try inputGradient(scorer, batch, examples: chunk.map(\.0))
             let gs = g.scalars
             for (j, (e, s)) in chunk.enumerated() {
                 let w = weights[s]
@@ -130,8 +134,9 @@ public final class IntegratedGradients {
         var attr = [Float](repeating: 0, count: x.count)
         for i in 0..<x.count { attr[i] = Float(acc[i] * Double(ds[i])) }
         // Completeness: Σ attr − (F(x) − F(b)).
-        let fx = try Autograd.noGrad { try selectOutput(model(x), target: target, output: options.output).scalars }
-        let fb = try Autograd.noGrad { try selectOutput(model(try Tensor(bs, shape: x.shape)), target: target, output: options.output).scalars }
+        let all = Array(0..<n)
+        let fx = try Autograd.noGrad { try scorer.score(x, all).scalars }
+        let fb = try Autograd.noGrad { try scorer.score(try Tensor(bs, shape: x.shape), all).scalars }
         var delta = [Float](repeating: 0, count: n)
         for e in 0..<n {
             var s = 0.0
@@ -139,5 +144,32 @@ public final class IntegratedGradients {
             delta[e] = Float(s - Double(fx[e] - fb[e]))
         }
         return (try Tensor(attr, shape: x.shape), delta)
+    }
+
+    public static let spec = ExplainerSpec(
+        name: "ig",
+        signature: "doll.ig(model, {steps=50, method=\"gausslegendre\", baseline=\"zeros\", batch=25, output=\"logit\", captum_trapezoid=false}) → Explainer",
+        summary: "Integrated Gradients of a classifier's class or a U-Net's structure. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)), a number (a constant image) or a Tensor (an image of the input's shape or broadcastable to it); batch is interpolants per pass; output is logit or probability.",
+        options: ["steps", "method", "baseline", "batch", "output", "captum_trapezoid"]
+    ) { model, o in
+        var opt = Options()
+        if let s = try o.integer("steps", in: 1...10_000) { opt.steps = s }
+        if let m = try o.choice("method", IGMethod.allCases.map(\.rawValue)) { opt.method = IGMethod(rawValue: m)! }
+        if let b = try o.integer("batch", in: 1...4096) { opt.internalBatch = b }
+        opt.output = try outputOption(o)
+        if let c = try o.bool("captum_trapezoid") { opt.captumTrapezoid = c }
+        switch o.kind("baseline") {
+        case .absent: break
+        case .number: opt.baselines = [.constant(Float(try o.number("baseline")!))]
+        case .tensor: opt.baselines = [.tensor(try o.tensor("baseline")!)]
+        default:
+            switch try o.string("baseline")! {
+            case "zeros": opt.baselines = [.zeros]
+            case "blur": opt.baselines = [.blurred(sigma: 8)]
+            case "noise": opt.baselines = [.uniformNoise(low: 0, high: 1, seed: 0)]
+            case let b: throw TensorError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
+            }
+        }
+        return IntegratedGradients(model: model, options: opt)
     }
 }

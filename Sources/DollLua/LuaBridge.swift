@@ -312,16 +312,3 @@ func didYouMean(_ s: String, _ candidates: [String]) -> String? {
     let best = candidates.map { ($0, dist(a, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
     return best.flatMap { $0.1 <= 3 ? $0.0 : nil }
 }
-
-/// Lua type names of the Swift classes exposed as userdata.
-enum LuaTypes {
-    nonisolated(unsafe) private static var names: [ObjectIdentifier: String] = [:]
-    static func register(_ t: AnyObject.Type, _ name: String) {
-        LuaModule.lock.lock(); defer { LuaModule.lock.unlock() }
-        names[ObjectIdentifier(t)] = name
-    }
-    static func name(of t: AnyObject.Type) -> String {
-        LuaModule.lock.lock(); defer { LuaModule.lock.unlock() }
-        return names[ObjectIdentifier(t)] ?? "doll.\(t)"
-    }
-}

@@ -1,3 +1,4 @@
+import DollExplain
 import Foundation
 
 /// Documentation of one Lua-visible `doll` function, userdata method or field.
@@ -109,21 +110,10 @@ public enum LuaDocs {
                options: ["widths", "width", "classes", "structures", "encoder", "from", "seed"]),
     ]
 
-    private static let explainers: [LuaDoc] = [
-        LuaDoc("doll.ig", "doll.ig(classifier, {steps=50, method=\"gausslegendre\", baseline=\"zeros\", batch=25, output=\"logit\", captum_trapezoid=false}) → Explainer",
-               "Integrated Gradients. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)), a number (a constant image) or a Tensor (an image of the input's shape or broadcastable to it); batch is interpolants per pass; output is logit or probability.",
-               options: ["steps", "method", "baseline", "batch", "output", "captum_trapezoid"]),
-        LuaDoc("doll.saliency", "doll.saliency(classifier) → Explainer",
-               "Saliency: the absolute gradient of the class logit with respect to each pixel."),
-        LuaDoc("doll.smoothgrad", "doll.smoothgrad(classifier, {samples=20, sigma=0.1, seed=0, kind=\"smoothgrad\", batch=10}) → Explainer",
-               "Saliency aggregated over samples noisy copies x + N(0, sigma²): kind smoothgrad (mean), smoothgrad_sq (mean of squares) or vargrad (variance); batch is copies per pass.",
-               options: ["samples", "sigma", "seed", "kind", "batch"]),
-        LuaDoc("doll.gradcam", "doll.gradcam(classifier, {layer}) → Explainer",
-               "Grad-CAM at a ResNet stage (stem, layer1, layer2, …, one per width; default: the last stage), upsampled to the image size; the map has one channel.",
-               options: ["layer"]),
-        LuaDoc("doll.occlusion", "doll.occlusion(classifier, {window=16, stride=8, baseline=0, batch=16}) → Explainer",
-               "Occlusion: each pixel gets the mean output drop when window × window squares (every stride px) covering it are set to baseline; batch is occluded images per pass.",
-               options: ["window", "stride", "baseline", "batch"]),
+    /// Each explainer's entry comes from its `ExplainerSpec` (the explainer's own file).
+    private static let explainers: [LuaDoc] = Explainers.all.map {
+        LuaDoc("doll.\($0.name)", $0.signature, $0.summary, options: $0.options)
+    } + [
         LuaDoc("doll.labels", "doll.labels({classifier, …}, dataset, {explainer=\"ig\", steps=32, sigma=2, threshold=\"p95\", positives=\"labels\", cutoff=0.5, min_component=4, keep=2, restrict, sign=\"absolute\", n}) → Labels",
                "DoLL labels for the first n images (default all): per image a binary [C, H, W] mask and a soft consensus map of the classifiers' attributions, filled for positive observations (positives = labels, or predicted: mean probability above cutoff). explainer is ig, saliency, smoothgrad, gradcam or occlusion (steps: IG steps); sigma smooths in px (0: none); threshold is otsu, pNN (percentile) or a fraction of the max like \"0.5\"; components under min_component px go and the keep largest stay (0: all); restrict names a dataset structure such as lungs; sign is absolute or positive. labels[i] is {id, mask, soft}.",
                options: ["explainer", "steps", "threshold", "sigma", "positives", "cutoff", "min_component", "keep", "restrict", "sign", "n"]),
@@ -236,7 +226,7 @@ public enum LuaDocs {
                "Probabilities [N, C, H, W] for an image [1, H, W] or a batch [N, 1, H, W]."),
         LuaDoc("UNet:save", "UNet:save(path)", "Writes the weights, configuration and structure names to a safetensors file (read back with doll.load)."),
         LuaDoc("Explainer:attribute", "Explainer:attribute(image, target) → Tensor [, {delta}]",
-               "Attributions of the target class (a name or 1-based index) for an image [1, H, W] or a batch [N, 1, H, W], in the image's shape (one channel for Grad-CAM); Integrated Gradients also returns each example's completeness delta."),
+               "Attributions of the target (a class of a classifier, or a structure of a U-Net: a name or 1-based index) for an image [1, H, W] or a batch [N, 1, H, W], in the image's shape (one channel for Grad-CAM). A U-Net structure's score is its logits summed over the region the U-Net segments in the image. Integrated Gradients also returns each example's completeness delta."),
         LuaDoc("Labels:write", "Labels:write(directory)",
                "Writes images/<id>.png, masks/<class>/<id>.png (0 or 255; class names made file-system safe) and manifest.json, readable with doll.segdata{root=directory}."),
         LuaDoc("Labels:classes", "Labels:classes() → {names}", "The class names of the mask channels."),

@@ -271,17 +271,7 @@ extension LuaState {
             let type = a.typeName(-1)
             switch lua_type(L, -1) {
             case LUA_TUSERDATA:
-                if let obj = a.dollObject(-1) {
-                    switch obj {
-                    case let t as TensorBox: detail = "[" + t.t.shape.map(String.init).joined(separator: ", ") + "]"; bytes = t.t.count * 4
-                    case let c as ClassifierBox: detail = "\(c.model.parameterCount) parameters"; bytes = c.model.parameterCount * 4
-                    case let u as UNetBox: detail = "\(u.model.parameterCount) parameters"; bytes = u.model.parameterCount * 4
-                    case let d as DatasetBox: detail = "\(d.ds.count) samples"
-                    case let l as LabelsBox: detail = "\(l.labels.ids.count) images"; bytes = l.labels.masks.byteCount + l.labels.soft.byteCount
-                    case let e as ExplainerBox: detail = e.kind
-                    default: break
-                    }
-                }
+                if let obj = a.dollObject(-1) as? LuaObject { (detail, bytes) = obj.workspaceDetail }
             case LUA_TTABLE:
                 var n = 0
                 lua_pushnil(L)

@@ -6,26 +6,10 @@ import DollNN
 import DollTensor
 import Foundation
 
-/// Boxes for Swift values exposed as Lua userdata (value types are boxed so Lua holds a reference).
-public final class TensorBox { public var t: Tensor; init(_ t: Tensor) { self.t = t } }
-/// A dataset and, when known, the recipe that rebuilds it (sessions save the recipe).
-public final class DatasetBox { public let ds: Dataset; let recipe: LuaRecipe?
-    public convenience init(_ d: Dataset) { self.init(d, recipe: nil) }
-    init(_ d: Dataset, recipe: LuaRecipe?) { ds = d; self.recipe = recipe } }
-public final class ClassifierBox { public let model: ResNetClassifier; public init(_ m: ResNetClassifier) { model = m } }
-public final class UNetBox { public let model: UNet; public var structures: [String] = []; public init(_ m: UNet) { model = m } }
-public final class ExplainerBox { public let attributor: Attributor; public let kind: String; let recipe: LuaRecipe?
-    init(_ a: Attributor, kind: String, recipe: LuaRecipe?) { attributor = a; self.kind = kind; self.recipe = recipe } }
-/// DoLL labels and the dataset box of the images they were made from.
-public final class LabelsBox { public let labels: DollLabelSet; public let imagesBox: DatasetBox
-    public var images: Dataset { imagesBox.ds }
-    public init(_ l: DollLabelSet, imagesBox: DatasetBox) { labels = l; self.imagesBox = imagesBox } }
-
 /// Builds the `doll` module: functions, presets and the metatables of the userdata types.
 enum LuaModule {
-    nonisolated(unsafe) static var defaultSeed: UInt64 = 0
     nonisolated(unsafe) private static var functionIDs: [String: Int32] = [:]
-    /// Guards the process-wide tables here and in `LuaTypes` (states may be built on several threads).
+    /// Guards the process-wide tables here (states may be built on several threads).
     static let lock = NSLock()
     /// The Swift `LuaState` of each live `lua_State` (for `print`).
     nonisolated(unsafe) private static var states: [OpaquePointer: Weak] = [:]
@@ -64,9 +48,9 @@ enum LuaModule {
 
     static func install(into state: LuaState) {
         let L = state.L
-        registerTypes(L)
+        LuaTypes.register(L)
         lua_createtable(L, 0, 64)                       // the doll table
-        for (name, id) in moduleFunctions() {
+        for (name, id) in moduleFunctions {
             lua_pushstring(L, name)
             doll_lua_push_function(L, id)
             lua_rawset(L, -3)
@@ -97,62 +81,12 @@ enum LuaModule {
         for (i, s) in list.enumerated() { lua_pushstring(L, s); lua_rawseti(L, -2, lua_Integer(i + 1)) }
     }
 
-    /// Creates the metatables: `__name`, `__gc`, `__tostring`, `__index` (methods and, for
-    /// tensors and datasets, integer indexing), `__len`, and arithmetic for tensors.
-    static func registerTypes(_ L: OpaquePointer) {
-        let types: [(AnyObject.Type, String, [String: Int32])] = [
-            (TensorBox.self, "doll.Tensor", LuaTensor.methods()),
-            (DatasetBox.self, "doll.Dataset", LuaObjects.datasetMethods()),
-            (ClassifierBox.self, "doll.Classifier", LuaObjects.classifierMethods()),
-            (UNetBox.self, "doll.UNet", LuaObjects.unetMethods()),
-            (ExplainerBox.self, "doll.Explainer", LuaObjects.explainerMethods()),
-            (LabelsBox.self, "doll.Labels", LuaObjects.labelsMethods()),
-        ]
-        let gc = fn("__gc") { a in
-            if a.dollObject(1) != nil, let raw = lua_touserdata(a.L, 1) { LuaRegistry.shared.release(raw.load(as: Int64.self)) }
-            return 0
-        }
-        let tostring = fn("tostring") { a in a.push(describe(a, 1)); return 1 }
-        for (type, name, methods) in types {
-            LuaTypes.register(type, name)
-            luaL_newmetatable(L, name)     // sets __name
-            doll_lua_push_function(L, gc); setField(L, "__gc")
-            doll_lua_push_function(L, tostring); setField(L, "__tostring")
-            // methods table
-            lua_createtable(L, 0, Int32(methods.count))
-            for (m, id) in methods { lua_pushstring(L, m); doll_lua_push_function(L, id); lua_rawset(L, -3) }
-            setField(L, "__methods")
-            let index = fn("\(name).__index") { a in try LuaObjects.index(a) }
-            doll_lua_push_function(L, index); setField(L, "__index")
-            let len = fn("\(name).__len") { a in try LuaObjects.length(a) }
-            doll_lua_push_function(L, len); setField(L, "__len")
-            if type == TensorBox.self { LuaTensor.installMetamethods(L) }
-            lua_settop(L, -2)
-        }
+    /// `doll.*` functions by name: each type's builders, then functions over several types.
+    static var moduleFunctions: [(String, Int32)] {
+        LuaTypes.all.flatMap { $0.builders() } + LuaFunctions.moduleFunctions()
     }
 
-    /// `doll.*` functions by name.
-    static func moduleFunctions() -> [(String, Int32)] {
-        LuaTensor.moduleFunctions() + LuaObjects.moduleFunctions()
-    }
-
-    static func describe(_ a: LuaArgs, _ i: Int32) -> String {
-        guard let obj = a.dollObject(i) else { return luaToString(a.L, i) }
-        switch obj {
-        case let t as TensorBox: return t.t.description
-        case let d as DatasetBox: return "Dataset: \(d.ds.summary)"
-        case let c as ClassifierBox:
-            let cfg = c.model.config
-            let trained = cfg.imageSize.map { ", trained on \($0[0])×\($0[1]) images" } ?? ""
-            return "Classifier: ResNet widths \(cfg.widths), blocks \(cfg.blocks), \(cfg.classes.count) classes, \(c.model.parameterCount) parameters, seed \(cfg.seed)\(trained)\n"
-                + c.model.layerSummary
-        case let u as UNetBox:
-            return "UNet: \(u.model.config.encoder.rawValue) encoder, widths \(u.model.config.widths), \(u.model.config.classes) output channels\(u.structures.isEmpty ? "" : " (" + u.structures.joined(separator: ", ") + ")"), \(u.model.parameterCount) parameters"
-        case let e as ExplainerBox: return "Explainer: \(e.kind) on a \(e.attributor.model.classes.count)-class classifier"
-        case let l as LabelsBox: return "DoLL labels: \(l.labels.ids.count) images × \(l.labels.classes.count) classes (explainer \(l.labels.config.explainer.rawValue))"
-        default: return "\(obj)"
-        }
-    }
+    static func describe(_ a: LuaArgs, _ i: Int32) -> String { LuaTypes.describe(a, i) }
 }
 
 /// An address as Lua prints it (`0x55d0c2a4e2a0`).

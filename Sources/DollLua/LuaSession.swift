@@ -65,9 +65,6 @@ extension LuaArgs {
 public enum LuaSession {
     public static let schema = 1
     static let tensorsFile = "tensors.safetensors"
-    /// Builders a recipe may name (nothing else is ever called when loading).
-    static let builders: Set<String> = ["doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "doll.folder", "Dataset:split", "Dataset:subset",
-                                        "doll.ig", "doll.saliency", "doll.smoothgrad", "doll.gradcam", "doll.occlusion"]
 
     /// What a save or load did.
     public struct Summary: Sendable {
@@ -244,57 +241,23 @@ public enum LuaSession {
             }
         }
 
-        /// Records a Swift object (once) and returns its id, or nil when it cannot be saved.
+        /// Records a Swift object (once) and returns its id, or nil when it cannot be saved. The
+        /// object's type writes its own record (`LuaObject.sessionRecord`).
         mutating func encodeObject(_ obj: AnyObject, path: String, summary: inout Summary) throws -> String? {
             if let id = objectIDs[ObjectIdentifier(obj)] { return id }
-            objectCount += 1
-            let id = "O\(objectCount)"
-            var rec: [String: Any]
-            switch obj {
-            case let t as TensorBox:
-                tensors[id] = t.t
-                rec = ["type": "tensor", "tensor": id]
-            case let c as ClassifierBox:
-                for (k, v) in c.model.stateDict() { tensors["\(id)/\(k)"] = v }
-                rec = ["type": "classifier", "config": try jsonObject(c.model.config), "weights": id + "/"]
-            case let u as UNetBox:
-                for (k, v) in u.model.stateDict() { tensors["\(id)/\(k)"] = v }
-                rec = ["type": "unet", "config": try jsonObject(u.model.config), "structures": u.structures, "weights": id + "/"]
-            case let d as DatasetBox:
-                guard let r = d.recipe else {
-                    summary.skipped.append("\(path) (dataset without a recipe: \(d.ds.summary))")
-                    return nil
-                }
-                objectIDs[ObjectIdentifier(obj)] = id   // before the arguments (no self-reference possible)
-                guard let recipe = try encodeRecipe(r, path: path, summary: &summary) else { objectIDs[ObjectIdentifier(obj)] = nil; return nil }
-                rec = ["type": "dataset", "recipe": recipe, "summary": d.ds.summary]
-            case let e as ExplainerBox:
-                guard let r = e.recipe else { summary.skipped.append("\(path) (explainer without a recipe)"); return nil }
-                objectIDs[ObjectIdentifier(obj)] = id
-                guard let recipe = try encodeRecipe(r, path: path, summary: &summary) else { objectIDs[ObjectIdentifier(obj)] = nil; return nil }
-                rec = ["type": "explainer", "kind": e.kind, "recipe": recipe]
-            case let l as LabelsBox:
-                objectIDs[ObjectIdentifier(obj)] = id
-                guard let images = try encodeObject(l.imagesBox, path: path + ".images", summary: &summary) else {
-                    objectIDs[ObjectIdentifier(obj)] = nil
-                    summary.skipped.append("\(path) (DoLL labels whose image dataset cannot be saved)")
-                    return nil
-                }
-                for (k, m) in l.labels.masks.enumerated() { tensors["\(id)/mask/\(k)"] = m }
-                for (k, s) in l.labels.soft.enumerated() { tensors["\(id)/soft/\(k)"] = s }
-                guard let config = try? jsonObject(l.labels.config) else {
-                    objectIDs[ObjectIdentifier(obj)] = nil
-                    summary.skipped.append("\(path) (DoLL labels whose settings are not finite numbers)")
-                    return nil
-                }
-                rec = ["type": "labels", "classes": l.labels.classes, "ids": l.labels.ids, "source_indices": l.labels.sourceIndices,
-                       "config": config, "images": ["object": images], "tensors": id + "/"]
-            default:
+            guard let object = obj as? LuaObject else {
                 summary.skipped.append("\(path) (\(type(of: obj)))")
                 return nil
             }
-            objectIDs[ObjectIdentifier(obj)] = id
-            objects[id] = rec
+            objectCount += 1
+            let id = "O\(objectCount)"
+            objectIDs[ObjectIdentifier(obj)] = id   // before what it refers to (no self-reference possible)
+            guard var record = try object.sessionRecord(&self, id: id, path: path, summary: &summary) else {
+                objectIDs[ObjectIdentifier(obj)] = nil
+                return nil
+            }
+            record["type"] = Swift.type(of: object).sessionType
+            objects[id] = record
             return id
         }
 
@@ -334,9 +297,11 @@ public enum LuaSession {
             }
         }
 
-        func jsonObject<T: Encodable>(_ v: T) throws -> Any {
-            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v))
-        }
+    }
+
+    /// A Codable value as a JSON object for the manifest.
+    static func jsonObject<T: Encodable>(_ v: T) throws -> Any {
+        try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v))
     }
 }
 

@@ -20,12 +20,94 @@ extension LuaSession {
         case table(String), object(String), inline([(Value, Value)])
     }
 
-    enum Object {
-        case tensor(String)
-        case classifier(ResNetClassifier.Config, weights: String)
-        case unet(UNet.Config, structures: [String], weights: String)
-        case recipe(kind: String, function: String, args: [Value], result: Int)
-        case labels(classes: [String], ids: [String], sourceIndices: [Int], config: DollLabelConfig, images: String, tensors: String)
+    /// How to remake one object of a validated session: the objects it needs first (by id) and
+    /// a function that makes it once they exist.
+    struct Restorer {
+        var dependencies: [String] = []
+        let make: (RestoreContext) throws -> AnyObject
+        init(dependencies: [String] = [], make: @escaping (RestoreContext) throws -> AnyObject) {
+            self.dependencies = dependencies
+            self.make = make
+        }
+    }
+
+    /// What a restorer may use while loading: objects already made, and builder calls.
+    struct RestoreContext {
+        let L: OpaquePointer
+        let objectAnchor: Int32
+
+        /// The object made for `id`, if it was.
+        func object(_ id: String) -> AnyObject? {
+            lua_getfield(L, objectAnchor, id)
+            defer { lua_settop(L, -2) }
+            return LuaArgs(L, function: "doll.session.load").dollObject(-1)
+        }
+
+        /// Calls a registered builder with validated arguments and returns result number `result`.
+        func call(_ function: String, args: [Value], result: Int) throws -> AnyObject {
+            guard let fid = LuaModule.functionID(function) else { throw SessionError("builder '\(function)' is not available") }
+            let top = lua_gettop(L)
+            defer { lua_settop(L, top) }
+            doll_lua_push_function(L, fid)
+            for arg in args { try LuaSession.push(arg, L: L, objects: objectAnchor, tables: nil) }
+            guard doll_lua_pcall_traceback(L, Int32(args.count), Int32(result)) == LUA_OK else {
+                let msg = lua_type(L, -1) == LUA_TSTRING ? String(cString: lua_tolstring(L, -1, nil)) : "error in '\(function)'"
+                throw SessionError(msg.components(separatedBy: "\nstack traceback:").first ?? msg)
+            }
+            // The wanted result is the last one.
+            guard let object = LuaArgs(L, function: "doll.session.load").dollObject(-1) else {
+                throw SessionError("builder '\(function)' returned no object")
+            }
+            return object
+        }
+    }
+
+    /// One object's manifest record being validated, with helpers that name the place of a fault.
+    struct Record {
+        let raw: [String: Any]
+        /// `objects.O3`
+        let at: String
+        let context: ValueContext
+        let tensors: [String: Tensor]
+        /// Values in the tensors file (model configurations may not describe more weights).
+        let totalValues: Int
+
+        func error(_ suffix: String) -> SessionError { SessionError("manifest.json: \(at)\(suffix)") }
+
+        /// A Codable field.
+        func decode<T: Decodable>(_ t: T.Type, _ key: String) throws -> T {
+            guard let x = raw[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else { throw error(".\(key) is missing") }
+            do { return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: x)) } catch {
+                throw self.error(".\(key) is not a valid \(T.self): \(error)")
+            }
+        }
+
+        /// The tensors under the prefix named by `key`, by their names after it; each of `need`
+        /// must be present.
+        func weights(_ key: String, need: [String]) throws -> [String: Tensor] {
+            guard let p = raw[key] as? String else { throw error(".\(key) is missing") }
+            for n in need where tensors[p + n] == nil { throw error(" needs tensor '\(p + n)', which the tensors file lacks") }
+            var out: [String: Tensor] = [:]
+            for (k, t) in tensors where k.hasPrefix(p) { out[String(k.dropFirst(p.count))] = t }
+            return out
+        }
+
+        /// A tagged manifest value.
+        func value(_ key: String) throws -> Value { try context.value(raw[key] ?? [:], at: "\(at).\(key)") }
+
+        /// A recipe record: the builder is called again with the same arguments.
+        func recipeRestorer() throws -> Restorer {
+            guard let r = raw["recipe"] as? [String: Any], let fn = r["function"] as? String, let args = r["args"] as? [Any] else {
+                throw error(".recipe must be {function, args, result}")
+            }
+            guard LuaTypes.sessionBuilders.contains(fn) else { throw error(".recipe names '\(fn)', which is not a dataset or explainer builder") }
+            let result = (r["result"] as? Int) ?? 1
+            guard (1...2).contains(result) else { throw error(".recipe.result must be 1 or 2") }
+            let values = try args.enumerated().map { try context.value($0.element, at: "\(at).recipe.args[\($0.offset + 1)]", allowInline: true) }
+            var dependencies: [String] = []
+            for case .object(let dep) in values.flatMap(LuaSession.flattened) { dependencies.append(dep) }
+            return Restorer(dependencies: dependencies) { context in try context.call(fn, args: values, result: result) }
+        }
     }
 
     /// A parsed and fully validated session.
@@ -34,7 +116,7 @@ extension LuaSession {
         var tables: [String: [(Value, Value)]] = [:]
         /// Bulk numbers 1…n of tables, by table id.
         var arrays: [String: SafeTensors.NumberArray] = [:]
-        var objects: [String: Object] = [:]
+        var objects: [String: Restorer] = [:]
         var tensors: [String: Tensor] = [:]
         var skippedAtSave: [String] = []
     }
@@ -204,62 +286,13 @@ extension LuaSession {
         }
     }
 
-    static func object(_ raw: Any, id: String, ctx: ValueContext, tensors: [String: Tensor]) throws -> Object {
+    /// Validates an object record by its type (`LuaObject.restorer`).
+    static func object(_ raw: Any, id: String, ctx: ValueContext, tensors: [String: Tensor]) throws -> Restorer {
         let at = "objects.\(id)"
-        let totalValues = tensors.values.reduce(0) { $0 + $1.count }
         guard let o = raw as? [String: Any], let type = o["type"] as? String else { throw SessionError("manifest.json: \(at) must be an object with a 'type'") }
-        func decode<T: Decodable>(_ t: T.Type, _ key: String) throws -> T {
-            guard let x = o[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else { throw SessionError("manifest.json: \(at).\(key) is missing") }
-            do { return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: x)) } catch {
-                throw SessionError("manifest.json: \(at).\(key) is not a valid \(T.self): \(error)")
-            }
-        }
-        func prefix(_ key: String, need: [String]) throws -> String {
-            guard let p = o[key] as? String else { throw SessionError("manifest.json: \(at).\(key) is missing") }
-            for n in need where tensors[p + n] == nil { throw SessionError("manifest.json: \(at) needs tensor '\(p + n)', which the tensors file lacks") }
-            return p
-        }
-        switch type {
-        case "tensor":
-            guard let name = o["tensor"] as? String else { throw SessionError("manifest.json: \(at).tensor is missing") }
-            guard tensors[name] != nil else { throw SessionError("manifest.json: \(at) refers to tensor '\(name)', which the tensors file lacks") }
-            return .tensor(name)
-        case "classifier":
-            let cfg = try decode(ResNetClassifier.Config.self, "config")
-            if let problem = ModelFileLimits.problem(cfg, values: totalValues) { throw SessionError("manifest.json: \(at).config \(problem)") }
-            let names = try ResNetClassifier(cfg).stateDict().keys.sorted()
-            return .classifier(cfg, weights: try prefix("weights", need: names))
-        case "unet":
-            let cfg = try decode(UNet.Config.self, "config")
-            if let problem = ModelFileLimits.problem(cfg, values: totalValues) { throw SessionError("manifest.json: \(at).config \(problem)") }
-            let names = try UNet(cfg).stateDict().keys.sorted()
-            return .unet(cfg, structures: (o["structures"] as? [String]) ?? [], weights: try prefix("weights", need: names))
-        case "dataset", "explainer":
-            guard let r = o["recipe"] as? [String: Any], let fn = r["function"] as? String, let args = r["args"] as? [Any] else {
-                throw SessionError("manifest.json: \(at).recipe must be {function, args, result}")
-            }
-            guard builders.contains(fn) else { throw SessionError("manifest.json: \(at).recipe names '\(fn)', which is not a dataset or explainer builder") }
-            let result = (r["result"] as? Int) ?? 1
-            guard (1...2).contains(result) else { throw SessionError("manifest.json: \(at).recipe.result must be 1 or 2") }
-            let values = try args.enumerated().map { try ctx.value($0.element, at: "\(at).recipe.args[\($0.offset + 1)]", allowInline: true) }
-            return .recipe(kind: type, function: fn, args: values, result: result)
-        case "labels":
-            guard let classes = o["classes"] as? [String], let ids = o["ids"] as? [String], let src = o["source_indices"] as? [Int],
-                  ids.count == src.count, case .object(let images) = try ctx.value(o["images"] ?? [:], at: "\(at).images") else {
-                throw SessionError("manifest.json: \(at) needs classes, ids, source_indices (as many as ids) and images")
-            }
-            let cfg = try decode(DollLabelConfig.self, "config")
-            let p = try prefix("tensors", need: ids.indices.flatMap { ["mask/\($0)", "soft/\($0)"] })
-            guard !classes.isEmpty, src.allSatisfy({ $0 >= 0 }) else { throw SessionError("manifest.json: \(at) needs classes and non-negative source_indices") }
-            let shapes = ids.indices.flatMap { [tensors["\(p)mask/\($0)"]!.shape, tensors["\(p)soft/\($0)"]!.shape] }
-            let first = shapes.first ?? [classes.count, 1, 1]
-            guard first.count == 3, first[0] == classes.count, shapes.allSatisfy({ $0 == first }) else {
-                throw SessionError("manifest.json: \(at) masks must all be [\(classes.count), H, W]")
-            }
-            return .labels(classes: classes, ids: ids, sourceIndices: src, config: cfg, images: images, tensors: p)
-        default:
-            throw SessionError("manifest.json: \(at) has unknown type '\(type)'")
-        }
+        guard let luaType = LuaTypes.sessionType(type) else { throw SessionError("manifest.json: \(at) has unknown type '\(type)'") }
+        let record = Record(raw: o, at: at, context: ctx, tensors: tensors, totalValues: tensors.values.reduce(0) { $0 + $1.count })
+        return try luaType.restorer(record)
     }
 
     // MARK: load
@@ -277,6 +310,7 @@ extension LuaSession {
         lua_createtable(L, 0, 0); let objectAnchor = lua_gettop(L)
         lua_createtable(L, 0, 0); let tableAnchor = lua_gettop(L)
         let a = LuaArgs(L, function: "doll.session.load")
+        let context = RestoreContext(L: L, objectAnchor: objectAnchor)
 
         // Objects (recipes may refer to other objects: depth-first with a cycle check).
         var failed: [String: String] = [:]
@@ -290,45 +324,9 @@ extension LuaSession {
             guard depth < 64 else { failed[id] = "made by more than 64 nested builders"; return }
             building.insert(id); defer { building.remove(id) }
             do {
-                switch v.objects[id]! {
-                case .tensor(let name):
-                    a.push(object: TensorBox(v.tensors[name]!))
-                case .classifier(let cfg, let p):
-                    let m = try ResNetClassifier(cfg)
-                    try m.loadStateDict(weights(v.tensors, prefix: p))
-                    m.eval()
-                    a.push(object: ClassifierBox(m))
-                case .unet(let cfg, let structures, let p):
-                    let m = try UNet(cfg)
-                    try m.loadStateDict(weights(v.tensors, prefix: p))
-                    m.eval()
-                    let box = UNetBox(m); box.structures = structures
-                    a.push(object: box)
-                case .labels(let classes, let ids, let src, let cfg, let images, let p):
-                    build(images, depth: depth + 1)
-                    lua_getfield(L, objectAnchor, images)
-                    let imgBox = lua_touserdata(L, -1).flatMap { LuaRegistry.shared.object($0.load(as: Int64.self)) as? DatasetBox }
-                    lua_settop(L, -2)
-                    guard let imgBox else { throw SessionError("its image dataset could not be restored") }
-                    guard src.allSatisfy({ $0 < imgBox.ds.count }) else { throw SessionError("its source indices exceed the image dataset (\(imgBox.ds.count) images)") }
-                    let set = DollLabelSet(classes: classes, ids: ids, masks: ids.indices.map { v.tensors["\(p)mask/\($0)"]! },
-                                           soft: ids.indices.map { v.tensors["\(p)soft/\($0)"]! }, config: cfg, sourceIndices: src)
-                    a.push(object: LabelsBox(set, imagesBox: imgBox))
-                case .recipe(_, let fn, let args, let result):
-                    for case .object(let dep) in args.flatMap(flattened) { build(dep, depth: depth + 1) }
-                    guard let fid = LuaModule.functionID(fn) else { throw SessionError("builder '\(fn)' is not available") }
-                    let top = lua_gettop(L)
-                    doll_lua_push_function(L, fid)
-                    for arg in args { try push(arg, L: L, objects: objectAnchor, tables: nil) }
-                    guard doll_lua_pcall_traceback(L, Int32(args.count), Int32(result)) == LUA_OK else {
-                        let msg = lua_type(L, -1) == LUA_TSTRING ? String(cString: lua_tolstring(L, -1, nil)) : "error in '\(fn)'"
-                        lua_settop(L, top)
-                        throw SessionError(msg.components(separatedBy: "\nstack traceback:").first ?? msg)
-                    }
-                    lua_rotate(L, top + 1, 1)   // the wanted (last) result to the bottom of the results
-                    lua_settop(L, top + 1)
-                    guard lua_type(L, -1) == LUA_TUSERDATA else { lua_settop(L, top); throw SessionError("builder '\(fn)' returned no object") }
-                }
+                let restorer = v.objects[id]!
+                for dep in restorer.dependencies { build(dep, depth: depth + 1) }
+                a.push(object: try restorer.make(context))
                 lua_setfield(L, objectAnchor, id)
             } catch {
                 failed[id] = "\(error)"
@@ -374,12 +372,6 @@ extension LuaSession {
     static func flattened(_ v: Value) -> [Value] {
         if case .inline(let e) = v { return e.flatMap { flattened($0.0) + flattened($0.1) } }
         return [v]
-    }
-
-    static func weights(_ all: [String: Tensor], prefix: String) -> [String: Tensor] {
-        var out: [String: Tensor] = [:]
-        for (k, t) in all where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = t }
-        return out
     }
 
     /// Pushes a validated value (objects and tables from their anchors).

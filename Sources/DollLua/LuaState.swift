@@ -105,10 +105,14 @@ public final class LuaState {
         return popString()
     }
 
-    /// The default seed of `doll.*` random functions (what `doll.seed(n)` sets; process-wide).
-    public var seed: UInt64 {
-        get { LuaModule.defaultSeed }
-        set { LuaModule.defaultSeed = newValue }
+    /// The default seed of this state's `doll.*` random functions (what `doll.seed(n)` sets);
+    /// each call without a `seed` option takes the next one.
+    public var seed: UInt64 = 0
+
+    /// The seed for the next random call without its own.
+    func nextSeed() -> UInt64 {
+        seed &+= 1
+        return seed
     }
 
     /// Lua's own memory use in KiB.

@@ -55,8 +55,7 @@ enum LuaTensor {
 
     static func seed(_ o: LuaOptions) throws -> UInt64 {
         if let s = try o.integer("seed", in: 0...Int(Int32.max)) { return UInt64(s) }
-        LuaModule.defaultSeed &+= 1
-        return LuaModule.defaultSeed
+        return LuaModule.state(of: o.args.L)?.nextSeed() ?? 0
     }
 
     static func moduleFunctions() -> [(String, Int32)] {
@@ -89,8 +88,11 @@ enum LuaTensor {
                 return push(a, try Tensor.arange(Float(x), Float(try a.number(2, "stop")), step: Float(try a.optNumber(3, "step") ?? 1)))
             },
             fn("seed") { a in
-                LuaModule.defaultSeed = UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
-                LuaModule.state(of: a.L)?.seedsSet.append(LuaModule.defaultSeed)
+                let seed = UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
+                if let state = LuaModule.state(of: a.L) {
+                    state.seed = seed
+                    state.seedsSet.append(seed)
+                }
                 return 0
             },
             fn("save") { a in
@@ -249,5 +251,48 @@ enum LuaTensor {
             return 0
         }
         doll_lua_push_function(L, newindex); LuaModule.setField(L, "__newindex")
+    }
+}
+
+/// A tensor held by Lua (boxed so Lua holds a reference).
+public final class TensorBox {
+    public var t: Tensor
+    init(_ t: Tensor) { self.t = t }
+}
+
+extension TensorBox: LuaObject {
+    static let luaName = "doll.Tensor"
+    static func builders() -> [(String, Int32)] { LuaTensor.moduleFunctions() }
+    static func methods() -> [String: Int32] { LuaTensor.methods() }
+    static func installMetamethods(_ L: OpaquePointer) { LuaTensor.installMetamethods(L) }
+    var luaDescription: String { t.description }
+    var workspaceDetail: (text: String, bytes: Int) { ("[" + t.shape.map(String.init).joined(separator: ", ") + "]", t.count * 4) }
+    var luaLength: Int? { t.shape.first ?? 1 }
+
+    /// `t[i]`: a number for a vector, else the i-th slice along the first axis.
+    func luaIndex(_ a: LuaArgs) throws -> Int32 {
+        guard t.rank >= 1 else { throw LuaBindingError("cannot index a scalar tensor") }
+        let i = try LuaTypes.index(a, count: t.shape[0])
+        if t.rank == 1 {
+            a.push(Double(try t.value(at: [i - 1])))
+            return 1
+        }
+        return LuaTensor.push(a, try t.slice(axis: 0, start: i - 1, end: i).squeezed(0))
+    }
+
+    // MARK: sessions: the values
+
+    static let sessionType = "tensor"
+
+    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
+                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+        session.tensors[id] = t
+        return ["tensor": id]
+    }
+
+    static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
+        guard let name = record.raw["tensor"] as? String else { throw record.error(".tensor is missing") }
+        guard let t = record.tensors[name] else { throw record.error(" refers to tensor '\(name)', which the tensors file lacks") }
+        return LuaSession.Restorer { _ in TensorBox(t) }
     }
 }

@@ -49,6 +49,55 @@ struct StoryTests {
         #expect(try lua.evaluate("err").contains("safetensors"), "a mismatch names the file and tensor")
     }
 
+    /// Explainers take any model (issue 14): the same `doll.ig` call explains a classifier loaded
+    /// from a PyTorch state dict (checked against Captum's fixture) and a U-Net's structure (its
+    /// logits summed over the region it segments; checked by completeness against the sum
+    /// computed here from `seg:predict`).
+    @Test func igExplainsAPytorchClassifierAndAUNetStructure() throws {
+        guard FileManager.default.fileExists(atPath: Self.reference + "/resnet_ref.safetensors") else {
+            Issue.record("../shared/reference is missing"); return
+        }
+        let lua = try LuaState()
+        try lua.run("""
+            local ref = doll.load('\(Self.reference)/ig_ref.safetensors')
+            clf = doll.classifier{}
+            clf:load('\(Self.reference)/resnet_ref.safetensors')
+            local attr, delta = doll.ig(clf, {method = "riemann_trapezoid", captum_trapezoid = true}):attribute(ref.input, 1)
+            igdiff = (attr - ref.ig_riemann_trapezoid_fp64):abs():max():item()
+            cdelta = math.abs(delta[1] - ref.delta_riemann_trapezoid_fp64[1])
+
+            ds = doll.phantoms{n = 6, size = 32, seed = 3}
+            seg = doll.unet{width = 4, structures = {"lungs", "heart"}, seed = 1}
+            seg:fit(ds, {epochs = 3, batch = 2, lr = 0.01})
+            local x = ds[1].image
+            local ex = doll.ig(seg, {steps = 64})
+            local a, d = ex:attribute(x, "heart")
+            -- F(x) − F(0) by hand: heart logits summed over the pixels the U-Net calls heart.
+            local function logits(img) local p = seg:predict(img)[1][2]; return (p / (1 - p)):log() end
+            local region = seg:predict(x)[1][2]:gt(0.5)
+            if region:sum():item() == 0 then region = region + 1 end
+            local gain = (logits(x) * region):sum():item() - (logits(x * 0) * region):sum():item()
+            completeness = math.abs(a:sum():item() - gain) / math.max(1e-6, math.abs(gain))
+            reported = math.abs(d[1]) / math.max(1e-6, math.abs(gain))
+            shape = table.concat(a:shape(), "x")
+            described = tostring(ex)
+            ok, err = pcall(doll.gradcam, seg)
+            ok2, err2 = pcall(ex.attribute, ex, x, "ribs")
+            sal = doll.saliency(seg):attribute(x, 1):abs():sum():item()
+            """)
+        let igDiff = Double(try lua.evaluate("igdiff")) ?? 1
+        #expect(igDiff <= 1e-4, "IG of the PyTorch-loaded ResNetCXR vs Captum fp64: \(igDiff)")
+        #expect((Double(try lua.evaluate("cdelta")) ?? 1) < 2e-4, "the completeness delta is Captum's")
+        let completeness = Double(try lua.evaluate("completeness")) ?? 1
+        #expect(completeness < 0.02, "U-Net IG: |Σattr − (F(x) − F(0))| / |F(x) − F(0)| = \(completeness)")
+        #expect((Double(try lua.evaluate("reported")) ?? 1) < 0.02, "the reported delta agrees")
+        #expect(try lua.evaluate("shape") == "1x32x32")
+        #expect(try lua.evaluate("described").contains("ig on a U-Net with 2 structures (lungs, heart)"))
+        #expect(try lua.evaluate("err").contains("Grad-CAM needs a classifier"))
+        #expect(try lua.evaluate("err2").contains("unknown structure 'ribs'"))
+        #expect((Double(try lua.evaluate("sal")) ?? 0) > 0)
+    }
+
     /// A classifier saved by doll loads in PyTorch with `load_state_dict` and predicts the same
     /// (needs the PyTorch venv of ../shared/reference/bench_torch.py).
     @Test(.enabled(if: StoryTests.torchPython != nil, "no PyTorch venv at ../.venv-torch or DOLL_TORCH_PYTHON"))

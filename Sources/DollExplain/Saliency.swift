@@ -1,0 +1,35 @@
+import DollNN
+import DollTensor
+import Foundation
+
+/// Saliency (Simonyan et al.): |∂F/∂x| (or the signed gradient with `absolute = false`).
+public final class Saliency: Attributor {
+    public let model: ExplainedModel
+    public var absolute: Bool
+    public var output: AttributionOutput
+
+    public init(model: ExplainedModel, absolute: Bool = true, output: AttributionOutput = .logit) {
+        self.model = model
+        self.absolute = absolute
+        self.output = output
+    }
+
+    public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
+        let x = try batchInput(input, model: model)
+        let t = try target.resolve(in: model)
+        return try explaining(model) {
+            let scorer = try model.scorer(for: x, target: t, output: output)
+            let (g, _) = try inputGradient(scorer, x, examples: Array(0..<x.shape[0]))
+            return Attribution(absolute ? Autograd.noGrad { g.abs() } : g)
+        }
+    }
+
+    public static let spec = ExplainerSpec(
+        name: "saliency", signature: "doll.saliency(model, {absolute=true, output=\"logit\"}) → Explainer",
+        summary: "Saliency: the gradient of the target's score (a class logit, or a U-Net structure's summed logits) with respect to each pixel; absolute by default.",
+        options: ["absolute", "output"]
+    ) { model, o in
+        Saliency(model: model, absolute: try o.bool("absolute") ?? true, output: try outputOption(o))
+    }
+}
+
