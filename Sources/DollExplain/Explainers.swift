@@ -42,6 +42,7 @@ public enum Explainers {
     public static let all: [ExplainerSpec] = [
         IntegratedGradients.spec,
         Saliency.spec,
+        InputXGradient.spec,
         NoiseTunnel.spec,
         GradCAM.spec,
         Occlusion.spec,

@@ -96,6 +96,23 @@ struct LuaTests {
 
     /// Calls every exported function and method with seeded random wrong arguments; each call
     /// must return a Lua error (or succeed) without trapping, and the state must stay usable.
+    /// Input × Gradient is x times the signed saliency, for a classifier and a U-Net alike.
+    @Test func inputXGradientIsInputTimesSignedGradient() throws {
+        let lua = try LuaState()
+        try lua.run("""
+            local ds = doll.phantoms{n = 2, size = 32, seed = 5}
+            local x = ds[1].image
+            local clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 2}
+            local seg = doll.unet{width = 4, structures = {"lungs"}, seed = 3}
+            d1 = (doll.input_x_gradient(clf):attribute(x, 2) - x * doll.saliency(clf, {absolute = false}):attribute(x, 2)):abs():max():item()
+            d2 = (doll.input_x_gradient(seg):attribute(x, "lungs") - x * doll.saliency(seg, {absolute = false}):attribute(x, 1)):abs():max():item()
+            n = doll.input_x_gradient(clf):attribute(x, 2):abs():sum():item()
+            """)
+        #expect(try lua.evaluate("d1") == "0.0")
+        #expect(try lua.evaluate("d2") == "0.0")
+        #expect((Double(try lua.evaluate("n")) ?? 0) > 0)
+    }
+
     @Test func fuzzEveryBindingWithWrongArguments() throws {
         // doll.session.save("x") would write into the user's sessions directory.
         setenv("DOLL_STATE_DIR", NSTemporaryDirectory() + "doll-fuzz-state-\(getpid())", 1)
