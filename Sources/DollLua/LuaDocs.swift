@@ -230,5 +230,15 @@ public enum LuaDocs {
         LuaDoc("Labels:write", "Labels:write(directory)",
                "Writes images/<id>.png, masks/<class>/<id>.png (0 or 255; class names made file-system safe) and manifest.json, readable with doll.segdata{root=directory}."),
         LuaDoc("Labels:classes", "Labels:classes() → {names}", "The class names of the mask channels."),
+        LuaDoc("doll.generator", "doll.generator([seed]) → Generator",
+               "A seeded random stream of its own, independent of the doll.seed stream (default seed: the next of doll.seed's). A session saves its seed and draws and resumes the same stream."),
+        LuaDoc("Generator:uniform", "Generator:uniform([low=0, high=1]) → number", "A number uniform in [low, high) (53 random bits)."),
+        LuaDoc("Generator:normal", "Generator:normal([mean=0, std=1]) → number", "A normal number (Box–Muller)."),
+        LuaDoc("Generator:integer", "Generator:integer(low, high) → integer", "An integer uniform in low…high, both included (no modulo bias)."),
+        LuaDoc("Generator:permutation", "Generator:permutation(n) → {integers}", "1…n in a random order (Fisher–Yates)."),
+        LuaDoc("Generator:rand", "Generator:rand(shape) → Tensor", "A tensor of numbers uniform in [0, 1); the shape as sizes or a table."),
+        LuaDoc("Generator:randn", "Generator:randn(shape) → Tensor", "A tensor of standard normal numbers; the shape as sizes or a table."),
+        LuaDoc("Generator:seed", "Generator:seed() → integer", "The seed the generator was made with."),
+        LuaDoc("Generator:draws", "Generator:draws() → integer", "How many 64-bit words it has drawn (with the seed, its whole state)."),
     ]
 }

@@ -73,6 +73,7 @@ enum LuaTypes {
         UNetBox.self,
         ExplainerBox.self,
         LabelsBox.self,
+        GeneratorBox.self,
     ]
 
     static func name(of t: AnyObject.Type) -> String {
