@@ -182,16 +182,93 @@ func doubleConv(_ cin: Int, _ cout: Int, rng: inout RandomGenerator) throws -> S
                 try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU()])
 }
 
-/// U-Net segmenter producing raw logits `[N, classes, H, W]` for input `[N, inChannels, H, W]`.
-///
-/// Two encoders:
-/// - `.doubleConv` (default = UNetCXR): `enc1…encD` DoubleConv stages with max-pool 2 between,
-///   `bott`, then `up{i}` ConvTranspose(k2, s2) + concat [up, skip] + `dec{i}` DoubleConv, and a
-///   1×1 `head`. H and W must be divisible by 2^depth.
-/// - `.resnet`: the trunk of a `ResNetClassifier` (`encoder.stem`, `encoder.layer1…4`) so a
-///   classifier's weights initialise the segmenter (the DoLL transfer path); decoder stages
-///   upsample ×2 and concatenate the matching encoder stage, a last ×2 stage restores the input
-///   resolution. H and W must be divisible by 2^(stages).
+/// The contracting half of a U-Net: the input → skips (shallow to deep) and the deepest
+/// features. The decoder takes one upsampling stage per skip; the encoder says each stage's width.
+public protocol UNetEncoder: AnyObject {
+    /// The encoder's modules under their names in the U-Net's state dict (PyTorch's).
+    var namedModules: [(String, Module)] { get }
+    /// Channels of the deepest features.
+    var bottomWidth: Int { get }
+    /// Per decoder stage, from the deepest: (channels of its skip, channels it outputs).
+    var decoderWidths: [(skip: Int, out: Int)] { get }
+    /// Spatial divisor the input size must be a multiple of.
+    var sizeMultiple: Int { get }
+    /// Skips in decoder order reversed (shallowest first) and the deepest features.
+    func encode(_ x: Tensor) throws -> (skips: [Tensor], bottom: Tensor)
+}
+
+/// UNetCXR's encoder: `enc1…encD` DoubleConv stages with max-pool 2 between, then `bott`.
+public final class DoubleConvEncoder: UNetEncoder {
+    let stages: [Sequential]
+    let bottleneck: Sequential
+    let widths: [Int]
+
+    init(inChannels: Int, widths: [Int], rng: inout RandomGenerator) throws {
+        var stages: [Sequential] = []
+        var cin = inChannels
+        for c in widths.dropLast() {
+            stages.append(try doubleConv(cin, c, rng: &rng))
+            cin = c
+        }
+        self.stages = stages
+        bottleneck = try doubleConv(cin, widths.last!, rng: &rng)
+        self.widths = widths
+    }
+
+    public var namedModules: [(String, Module)] {
+        stages.enumerated().map { ("enc\($0.offset + 1)", $0.element as Module) } + [("bott", bottleneck)]
+    }
+    public var bottomWidth: Int { widths.last! }
+    public var decoderWidths: [(skip: Int, out: Int)] { widths.dropLast().reversed().map { ($0, $0) } }
+    public var sizeMultiple: Int { 1 << (widths.count - 1) }
+
+    public func encode(_ x: Tensor) throws -> (skips: [Tensor], bottom: Tensor) {
+        var h = x
+        var skips: [Tensor] = []
+        for e in stages {
+            h = try e(h)
+            skips.append(h)
+            h = try h.maxPool2d(kernel: 2)
+        }
+        return (skips, try bottleneck(h))
+    }
+}
+
+/// The trunk of a `ResNetClassifier` (`encoder.stem`, `encoder.layer1…K`), so a classifier's
+/// weights initialise the segmenter (the DoLL transfer path). Skips: the input itself, then
+/// layer1…layerK−1; the last decoder stage restores the input resolution.
+public final class ResNetEncoder: UNetEncoder {
+    public let trunk: ResNetClassifier
+    let inChannels: Int
+
+    init(inChannels: Int, widths: [Int], blocks: [Int], seed: UInt64) throws {
+        guard blocks.count == widths.count else { throw TensorError("UNet resnet encoder: blocks and widths must have the same length") }
+        trunk = try ResNetClassifier(.init(inChannels: inChannels, widths: widths, blocks: blocks, classes: ["unused"], seed: seed))
+        self.inChannels = inChannels
+    }
+
+    public var namedModules: [(String, Module)] { [("encoder", trunk)] }
+    var widths: [Int] { trunk.config.widths }
+    public var bottomWidth: Int { widths.last! }
+    /// Stages: stem (w0, /2), layer1 (w0, /2), layer2 (w1, /4) … layerK (wK−1, /2^K).
+    public var decoderWidths: [(skip: Int, out: Int)] {
+        let w = widths
+        let inner = stride(from: w.count - 1, through: 1, by: -1).map { (skip: w[$0 - 1], out: w[$0 - 1]) }
+        return inner + [(skip: inChannels, out: Swift.max(w[0] / 2, 8))]
+    }
+    public var sizeMultiple: Int { 1 << widths.count }
+
+    public func encode(_ x: Tensor) throws -> (skips: [Tensor], bottom: Tensor) {
+        let f = try trunk.features(x)                    // stem, layer1, …, layerK
+        return ([x] + Array(f[1..<(f.count - 1)]), f.last!)
+    }
+}
+
+/// U-Net segmenter producing raw logits `[N, classes, H, W]` for input `[N, inChannels, H, W]`:
+/// an encoder (`UNetEncoder`), then per skip `up{i}` ConvTranspose(k2, s2) + concat [up, skip] +
+/// `dec{i}` DoubleConv, and a 1×1 `head`. Encoders:
+/// - `.doubleConv` (default = UNetCXR, `DoubleConvEncoder`); H and W divisible by 2^depth.
+/// - `.resnet` (`ResNetEncoder`), a classifier's trunk; H and W divisible by 2^(stages).
 public final class UNet: Module, @unchecked Sendable {
     public enum Encoder: String, Codable, Sendable { case doubleConv, resnet }
 
@@ -206,18 +283,17 @@ public final class UNet: Module, @unchecked Sendable {
         public var seed: UInt64 = 0
         public init(inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
                     blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0) {
-            self.inChannels = inChannels; self.classes = classes; self.encoder = encoder
+            self.inChannels = inChannels
+            self.classes = classes
+            self.encoder = encoder
             self.widths = widths ?? (encoder == .doubleConv ? [16, 32, 64, 128] : [32, 64, 128, 256])
-            self.blocks = blocks; self.seed = seed
+            self.blocks = blocks
+            self.seed = seed
         }
     }
 
     public let config: Config
-    // DoubleConv encoder parts
-    let encs: [Sequential]
-    let bott: Sequential?
-    // ResNet encoder
-    public let encoder: ResNetClassifier?
+    public let encoder: UNetEncoder
     let ups: [ConvTranspose2d]
     let decs: [Sequential]
     let head: Conv2d
@@ -228,57 +304,32 @@ public final class UNet: Module, @unchecked Sendable {
         }
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
-        let w = config.widths
         switch config.encoder {
-        case .doubleConv:
-            var encs: [Sequential] = []
-            var cin = config.inChannels
-            for c in w.dropLast() { encs.append(try doubleConv(cin, c, rng: &rng)); cin = c }
-            self.encs = encs
-            bott = try doubleConv(cin, w.last!, rng: &rng)
-            encoder = nil
-            var ups: [ConvTranspose2d] = [], decs: [Sequential] = []
-            for i in stride(from: w.count - 2, through: 0, by: -1) {
-                ups.append(try ConvTranspose2d(w[i + 1], w[i], kernelSize: 2, stride: 2, rng: &rng))
-                decs.append(try doubleConv(2 * w[i], w[i], rng: &rng))
-            }
-            self.ups = ups; self.decs = decs
-            head = try Conv2d(w[0], config.classes, kernelSize: 1, rng: &rng)
-        case .resnet:
-            guard config.blocks.count == w.count else { throw TensorError("UNet resnet encoder: blocks and widths must have the same length") }
-            let trunk = try ResNetClassifier(.init(inChannels: config.inChannels, widths: w, blocks: config.blocks, classes: ["unused"], seed: config.seed))
-            encoder = trunk
-            encs = []; bott = nil
-            // Stages: stem (w0, /2), layer1 (w0, /2), layer2 (w1, /4) … layerK (wK-1, /2^K).
-            var ups: [ConvTranspose2d] = [], decs: [Sequential] = []
-            for i in stride(from: w.count - 1, through: 1, by: -1) {
-                ups.append(try ConvTranspose2d(w[i], w[i - 1], kernelSize: 2, stride: 2, rng: &rng))
-                decs.append(try doubleConv(2 * w[i - 1], w[i - 1], rng: &rng))
-            }
-            // Final stage back to full resolution, with the input itself as the skip.
-            let last = Swift.max(w[0] / 2, 8)
-            ups.append(try ConvTranspose2d(w[0], last, kernelSize: 2, stride: 2, rng: &rng))
-            decs.append(try doubleConv(last + config.inChannels, last, rng: &rng))
-            self.ups = ups; self.decs = decs
-            head = try Conv2d(last, config.classes, kernelSize: 1, rng: &rng)
+        case .doubleConv: encoder = try DoubleConvEncoder(inChannels: config.inChannels, widths: config.widths, rng: &rng)
+        case .resnet: encoder = try ResNetEncoder(inChannels: config.inChannels, widths: config.widths, blocks: config.blocks, seed: config.seed)
         }
+        var ups: [ConvTranspose2d] = []
+        var decs: [Sequential] = []
+        var cin = encoder.bottomWidth
+        for (skip, out) in encoder.decoderWidths {
+            ups.append(try ConvTranspose2d(cin, out, kernelSize: 2, stride: 2, rng: &rng))
+            decs.append(try doubleConv(out + skip, out, rng: &rng))
+            cin = out
+        }
+        self.ups = ups
+        self.decs = decs
+        head = try Conv2d(cin, config.classes, kernelSize: 1, rng: &rng)
     }
 
     /// Spatial divisor the input size must be a multiple of.
-    public var sizeMultiple: Int { 1 << (config.encoder == .doubleConv ? config.widths.count - 1 : config.widths.count) }
+    public var sizeMultiple: Int { encoder.sizeMultiple }
 
     public override func children() -> [(String, Module)] {
-        var out: [(String, Module)] = []
-        switch config.encoder {
-        case .doubleConv:
-            let d = config.widths.count - 1
-            for (i, e) in encs.enumerated() { out.append(("enc\(i + 1)", e)) }
-            out.append(("bott", bott!))
-            for (j, (u, dc)) in zip(ups, decs).enumerated() { out.append(("up\(d - j)", u)); out.append(("dec\(d - j)", dc)) }
-        case .resnet:
-            out.append(("encoder", encoder!))
-            let d = ups.count
-            for (j, (u, dc)) in zip(ups, decs).enumerated() { out.append(("up\(d - j)", u)); out.append(("dec\(d - j)", dc)) }
+        var out = encoder.namedModules
+        let d = ups.count
+        for (j, (u, dc)) in zip(ups, decs).enumerated() {
+            out.append(("up\(d - j)", u))
+            out.append(("dec\(d - j)", dc))
         }
         out.append(("head", head))
         return out
@@ -291,18 +342,7 @@ public final class UNet: Module, @unchecked Sendable {
         guard x.shape[2] % sizeMultiple == 0, x.shape[3] % sizeMultiple == 0 else {
             throw TensorError("UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
         }
-        var skips: [Tensor] = []
-        var h: Tensor
-        switch config.encoder {
-        case .doubleConv:
-            h = x
-            for e in encs { h = try e(h); skips.append(h); h = try h.maxPool2d(kernel: 2) }
-            h = try bott!(h)
-        case .resnet:
-            let f = try encoder!.features(x)          // stem, layer1, …, layerK
-            skips = [x] + Array(f[1..<(f.count - 1)])  // input, layer1 … layerK-1
-            h = f.last!
-        }
+        var (skips, h) = try encoder.encode(x)
         for (u, d) in zip(ups, decs) {
             h = try u(h)
             h = try d(Tensor.concat([h, skips.removeLast()], axis: 1))
@@ -331,10 +371,10 @@ public final class UNet: Module, @unchecked Sendable {
     /// Returns how many tensors were copied.
     @discardableResult
     public func loadEncoder(from classifier: ResNetClassifier) throws -> Int {
-        guard let encoder else { throw TensorError("loadEncoder needs a UNet with the resnet encoder") }
+        guard let trunk = (encoder as? ResNetEncoder)?.trunk else { throw TensorError("loadEncoder needs a UNet with the resnet encoder") }
         var dict = classifier.stateDict().filter { !$0.key.hasPrefix("fc.") }
-        for (k, v) in encoder.stateDict() where k.hasPrefix("fc.") { dict[k] = v }
-        try encoder.loadStateDict(dict)
+        for (k, v) in trunk.stateDict() where k.hasPrefix("fc.") { dict[k] = v }
+        try trunk.loadStateDict(dict)
         return dict.count - 2
     }
 }
