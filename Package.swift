@@ -65,14 +65,16 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollKernels"]),
-        .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor"]),
-        .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor"]),
-        .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor"]),
-        .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor"]),
-        .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua"]),
-        .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData"]),
-        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor"]),
+        // Helpers every test target shares: the ../shared fixtures, seeded tensors, gradCheck.
+        .target(name: "DollTestSupport", dependencies: ["DollTensor"], path: "Tests/DollTestSupport"),
+        .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollKernels", "DollTestSupport"]),
+        .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor", "DollTestSupport"]),
+        .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor", "DollTestSupport"]),
+        .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor", "DollTestSupport"]),
+        .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor", "DollTestSupport"]),
+        .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua", "DollTestSupport"]),
+        .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData", "DollTestSupport"]),
+        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

@@ -94,9 +94,9 @@ extension Tensor {
 
     /// Builds the result of a differentiable op: attaches a node when autodiff is on and any
     /// input is tracked. `backward` receives ∂L/∂result and a flag per input saying whether that
-    /// input needs a gradient, and returns one gradient (or nil) per input.
-    @usableFromInline
-    static func record(_ result: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
+    /// input needs a gradient, and returns one gradient (or nil) per input. Public: ops written
+    /// in other modules (DollNN's losses) use the same hook.
+    public static func record(_ result: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
         guard willRecord(inputs) else { return result }
         let nodes = inputs.map(\.node)
         let needs = nodes.map { $0 != nil }

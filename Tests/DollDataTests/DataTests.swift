@@ -1,17 +1,8 @@
 import Foundation
 import Testing
+import DollTestSupport
 @testable import DollData
 @testable import DollTensor
-
-func sharedData(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    let base = ProcessInfo.processInfo.environment["DOLL_SHARED"] ?? URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared").path
-    let p = base + "/data/" + relative
-    if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared data missing: \(p) — these tests read ../shared/data (set DOLL_SHARED to relocate it)", sourceLocation: sourceLocation)
-    return nil
-}
 
 func tempDir(_ name: String) throws -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("doll-\(name)-\(getpid())").path
@@ -193,7 +184,7 @@ struct ImageOpsTests {
 @Suite("Loaders on ../shared/data", .serialized)
 struct LoaderTests {
     @Test func chexpertLabelFileCountsAndPolicies() throws {
-        guard let csv = sharedData("chexpert_labels_sample.csv") else { return }
+        guard let csv = sharedFile("data/chexpert_labels_sample.csv") else { return }
         let all = try CheXpertDataset(csv: csv, policy: .ones, frontalOnly: false)
         #expect(all.count == 3000)
         #expect(all.classes.count == 14 && all.classes.first == "No Finding" && all.classes.last == "Support Devices")
@@ -217,7 +208,7 @@ struct LoaderTests {
     }
 
     @Test func nihLabelCSVWithSplits() throws {
-        guard let csv = sharedData("nih64/labels.csv") else { return }
+        guard let csv = sharedFile("data/nih64/labels.csv") else { return }
         let all = try LabelCSVDataset(csv: csv, exclude: ["No Finding"], size: 64)
         #expect(all.count == 1004 && all.classes.count == 14)
         let cardio = all.classes.firstIndex(of: "Cardiomegaly")!, eff = all.classes.firstIndex(of: "Effusion")!
@@ -264,7 +255,7 @@ struct LoaderTests {
     }
 
     @Test func jsrtFolderWithFoldsAndUnions() throws {
-        guard let root = sharedData("jsrt") else { return }
+        guard let root = sharedFile("data/jsrt") else { return }
         let all = try SegmentationFolder(root: root, size: 128)
         #expect(all.count == 247)
         #expect(Set(all.structures) == ["heart", "left_clavicle", "left_lung", "right_clavicle", "right_lung", "lungs", "clavicles"])
@@ -288,7 +279,7 @@ struct LoaderTests {
     }
 
     @Test func covidSegmentationFolder() throws {
-        guard let root = sharedData("covid_seg") else { return }
+        guard let root = sharedFile("data/covid_seg") else { return }
         let ds = try SegmentationFolder(root: root, size: 256)   // native size: small masks survive
         #expect(ds.count == 100)
         #expect(Set(ds.structures).isSuperset(of: ["left_lung", "right_lung", "cardiomediastinum", "ground_glass", "consolidation", "lungs", "infection"]))
@@ -302,7 +293,7 @@ struct LoaderTests {
     }
 
     @Test func covidQuExLayout() throws {
-        guard let root = sharedData("covidquex") else { return }
+        guard let root = sharedFile("data/covidquex") else { return }
         let ds = try CovidQuExDataset(root: root)
         #expect(ds.count == 12 && ds.classes == ["COVID-19", "Non-COVID", "Normal"])
         for i in 0..<ds.count {
@@ -315,7 +306,7 @@ struct LoaderTests {
     }
 
     @Test func subsetsAndSplitsAreDeterministic() throws {
-        guard let root = sharedData("jsrt") else { return }
+        guard let root = sharedFile("data/jsrt") else { return }
         let ds = try SegmentationFolder(root: root, size: 32)
         let a = try ds.subset(fraction: 0.1, seed: 5), b = try ds.subset(fraction: 0.1, seed: 5), c = try ds.subset(fraction: 0.1, seed: 6)
         #expect(a.indices == b.indices && a.indices != c.indices && a.count == 25)

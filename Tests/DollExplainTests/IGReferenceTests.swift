@@ -1,20 +1,9 @@
 import Foundation
 import Testing
+import DollTestSupport
 @testable import DollExplain
 @testable import DollNN
 @testable import DollTensor
-
-func sharedFile(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    let base = ProcessInfo.processInfo.environment["DOLL_SHARED"] ?? URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared").path
-    let p = base + "/" + relative
-    if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared fixture missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository", sourceLocation: sourceLocation)
-    return nil
-}
-
-func maxAbs(_ a: Tensor, _ b: Tensor) -> Float { zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) } }
 
 /// Loads ResNetCXR with the reference weights and the IG fixture (raw Float64 arrays kept as
 /// Double via a second read of the F64 entries).

@@ -1,26 +1,14 @@
 import Foundation
 import Testing
+import DollTestSupport
 @testable import DollNN
 @testable import DollTensor
 
-func sharedPath(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    let base = ProcessInfo.processInfo.environment["DOLL_SHARED"] ?? URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared").path
-    let p = base + "/" + relative
-    if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared fixture missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository", sourceLocation: sourceLocation)
-    return nil
-}
-
-func maxAbs(_ a: Tensor, _ b: Tensor) -> Float {
-    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
 
 @Suite("Models reproduce the PyTorch reference", .serialized)
 struct ReferenceModelTests {
     @Test func resnetCXRMatchesLogitsAndInputGradient() throws {
-        guard let wpath = sharedPath("reference/resnet_ref.safetensors"), let ipath = sharedPath("reference/ig_ref.safetensors") else { return }
+        guard let wpath = sharedFile("reference/resnet_ref.safetensors"), let ipath = sharedFile("reference/ig_ref.safetensors") else { return }
         let model = try ResNetClassifier()
         #expect(model.parameterCount == 2_798_062)
         try model.load(from: wpath)
@@ -37,7 +25,7 @@ struct ReferenceModelTests {
     }
 
     @Test func unetCXRMatchesEvalOutput() throws {
-        guard let path = sharedPath("reference/unet_ref.safetensors") else { return }
+        guard let path = sharedFile("reference/unet_ref.safetensors") else { return }
         let file = try SafeTensors.read(path: path).tensors
         let model = try UNet()
         #expect(model.parameterCount == 482_449)

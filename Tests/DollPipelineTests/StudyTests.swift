@@ -1,15 +1,13 @@
 import Foundation
 import Testing
+import DollTestSupport
 @testable import DollPipeline
 
 @Suite("DoLL study end to end", .serialized)
 struct StudyTests {
     /// Pre-training from a real labelled set (NIH ChestX-ray14 at 64 px, label CSV) instead of phantoms.
     @Test func studyPretrainsFromALabelCSV() throws {
-        let shared = ProcessInfo.processInfo.environment["DOLL_SHARED"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("shared").path
-        let root = shared + "/data/nih64"
+        let root = sharedDirectory() + "/data/nih64"
         guard FileManager.default.fileExists(atPath: root + "/labels.csv") else {
             Issue.record("shared data missing: \(root) — set DOLL_SHARED or lay out ../shared next to the repository")
             return

@@ -1,3 +1,4 @@
+import DollTestSupport
 import Testing
 @testable import DollTensor
 

@@ -1,4 +1,5 @@
 import CDollKernels
+import DollTestSupport
 import Testing
 @testable import DollTensor
 

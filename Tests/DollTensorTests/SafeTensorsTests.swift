@@ -1,4 +1,5 @@
 import Foundation
+import DollTestSupport
 import Testing
 @testable import DollTensor
 

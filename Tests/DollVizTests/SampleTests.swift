@@ -32,9 +32,9 @@ struct SampleTests {
     }
 
     @Test func heatmapOverJSRTRadiograph() throws {
-        guard let path = sharedPath("data/jsrt/images/JPCLN001.png"),
-              let heartPath = sharedPath("data/jsrt/masks/heart/JPCLN001.png"),
-              let lungPath = sharedPath("data/jsrt/masks/right_lung/JPCLN001.png") else { return }
+        guard let path = sharedFile("data/jsrt/images/JPCLN001.png"),
+              let heartPath = sharedFile("data/jsrt/masks/heart/JPCLN001.png"),
+              let lungPath = sharedFile("data/jsrt/masks/right_lung/JPCLN001.png") else { return }
         let xray = try ImageIO.readGray(path: path)
         let (h, w) = (xray.shape[1], xray.shape[2])
         let heart = Self.centroid(try ImageIO.readGray(path: heartPath))
@@ -59,10 +59,10 @@ struct SampleTests {
     }
 
     @Test func maskOverlayOverJSRT() throws {
-        guard let path = sharedPath("data/jsrt/images/JPCLN001.png") else { return }
+        guard let path = sharedFile("data/jsrt/images/JPCLN001.png") else { return }
         var masks: [String: Tensor] = [:]
         for s in Self.structures {
-            guard let p = sharedPath("data/jsrt/masks/\(s)/JPCLN001.png") else { return }
+            guard let p = sharedFile("data/jsrt/masks/\(s)/JPCLN001.png") else { return }
             masks[s] = try ImageIO.readGray(path: p)
         }
         let xray = try ImageIO.readGray(path: path)

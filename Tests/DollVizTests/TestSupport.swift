@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@_exported import DollTestSupport
 @testable import DollData
 @testable import DollTensor
 @testable import DollViz
@@ -30,21 +31,6 @@ func expectGolden(_ img: RGBImage, _ expected: UInt64, _ name: String, sourceLoc
     let h = fnv1a64(img.pixels)
     try saveSample(img, "golden-" + name)
     #expect(h == expected, "golden \(name) (\(img.width)x\(img.height)): pixel hash \(hex(h)), expected \(hex(expected))", sourceLocation: sourceLocation)
-}
-
-/// A path under the shared folder (`$DOLL_SHARED`, or `shared/` next to the repository root),
-/// or nil after recording a failure that says what is missing.
-func sharedPath(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    let base = ProcessInfo.processInfo.environment["DOLL_SHARED"] ?? URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()   // Tests/DollVizTests
-        .deletingLastPathComponent()   // Tests
-        .deletingLastPathComponent()   // repository root
-        .deletingLastPathComponent()   // its parent, which holds shared/
-        .appendingPathComponent("shared").path
-    let p = base + "/" + relative
-    if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared file missing: \(p) — this test needs the JSRT sample in ../shared/data (set DOLL_SHARED to relocate it)", sourceLocation: sourceLocation)
-    return nil
 }
 
 func tempDir(_ name: String) throws -> String {

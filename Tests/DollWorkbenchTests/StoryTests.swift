@@ -1,13 +1,14 @@
 import DollLua
 import DollWorkbench
 import Foundation
+import DollTestSupport
 import Testing
 
 /// The DoLL story in Lua (issue 15): every stage is a Lua call, PyTorch weights come in and go
 /// out, and the story notebook exports with every figure.
 @Suite("The DoLL story in Lua", .serialized)
 struct StoryTests {
-    static let reference = repositoryRoot + "/../shared/reference"
+    static let reference = sharedDirectory() + "/reference"
 
     /// A U-Net pre-trained on 14 DoLL channels gives a U-Net for 3 structures with every weight
     /// but the head; fitting the 14-channel one on 3 structures says how to get one.

@@ -1,3 +1,4 @@
+import DollTensor
 import Foundation
 
 /// Loss functions. All return a scalar tensor and are differentiable w.r.t. the prediction.
@@ -12,52 +13,58 @@ public enum Loss {
         guard targets.shape == logits.shape else {
             throw TensorError("bceWithLogits: targets \(shapeString(targets.shape)) must match logits \(shapeString(logits.shape))")
         }
-        func expand(_ t: Tensor?, _ name: String) throws -> Tensor? {
+        /// `t` broadcast to the logits' shape, as values.
+        func expand(_ t: Tensor?, _ name: String) throws -> [Float]? {
             guard let t else { return nil }
-            guard let b = Kernels.broadcastShape(t.shape, logits.shape), b == logits.shape else {
+            guard broadcasts(t.shape, to: logits.shape) else {
                 throw TensorError("bceWithLogits: \(name) \(shapeString(t.shape)) does not broadcast to logits \(shapeString(logits.shape))")
             }
-            return Kernels.binary(.mul, t.detached(), Kernels.filled(logits.shape, 1))
+            return try (t.detached() * Tensor(repeating: 1, shape: logits.shape)).scalars
         }
-        let w = try expand(weight, "weight"), pw = try expand(posWeight, "posWeight"), mk = try expand(mask, "mask")
+        let w = try expand(weight, "weight")
+        let pw = try expand(posWeight, "posWeight")
+        let mk = try expand(mask, "mask")
         let n = logits.count
-        let px = UnsafePointer(logits.storage.pointer), py = UnsafePointer(targets.storage.pointer)
-        var total = 0.0, denom = 0.0
+        let px = logits.scalars
+        let py = targets.scalars
+        var total = 0.0
+        var denom = 0.0
         for i in 0..<n {
-            let m = mk.map { $0.storage.pointer[i] } ?? 1
+            let m = mk?[i] ?? 1
             if m == 0 { continue }
             let x = px[i], y = py[i]
-            let lw = 1 + ((pw?.storage.pointer[i] ?? 1) - 1) * y
+            let lw = 1 + ((pw?[i] ?? 1) - 1) * y
             let sp = Swift.max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))   // softplus(-x)
             let l = (1 - y) * x + lw * sp
-            total += Double(l * (w?.storage.pointer[i] ?? 1) * m)
+            total += Double(l * (w?[i] ?? 1) * m)
             denom += Double(m)
         }
         let scale: Float = denom > 0 ? Float(1 / denom) : 0
         let loss = Tensor(scalar: Float(denom > 0 ? total / denom : 0))
         return Tensor.record(loss, [logits, targets]) { g, need in
-            let gs = g.storage.pointer.pointee * scale
-            var gl: Tensor? = nil, gt: Tensor? = nil
+            let gs = g.scalars[0] * scale
+            var gl: Tensor? = nil
+            var gt: Tensor? = nil
             if need[0] {
-                let t = Tensor(uninitializedShape: logits.shape)
+                var t = [Float](repeating: 0, count: n)
                 for i in 0..<n {
-                    let m = mk.map { $0.storage.pointer[i] } ?? 1
+                    let m = mk?[i] ?? 1
                     let x = px[i], y = py[i]
-                    let lw = 1 + ((pw?.storage.pointer[i] ?? 1) - 1) * y
+                    let lw = 1 + ((pw?[i] ?? 1) - 1) * y
                     let sneg = x >= 0 ? Foundation.exp(-x) / (1 + Foundation.exp(-x)) : 1 / (1 + Foundation.exp(x))   // σ(−x)
-                    t.storage.pointer[i] = ((1 - y) - lw * sneg) * (w?.storage.pointer[i] ?? 1) * m * gs
+                    t[i] = ((1 - y) - lw * sneg) * (w?[i] ?? 1) * m * gs
                 }
-                gl = t
+                gl = try? Tensor(t, shape: logits.shape)
             }
             if need[1] {   // ∂/∂y = x·(−1) + (pw−1)·softplus(−x)
-                let t = Tensor(uninitializedShape: targets.shape)
+                var t = [Float](repeating: 0, count: n)
                 for i in 0..<n {
-                    let m = mk.map { $0.storage.pointer[i] } ?? 1
+                    let m = mk?[i] ?? 1
                     let x = px[i]
                     let sp = Swift.max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
-                    t.storage.pointer[i] = (-x + ((pw?.storage.pointer[i] ?? 1) - 1) * sp) * (w?.storage.pointer[i] ?? 1) * m * gs
+                    t[i] = (-x + ((pw?[i] ?? 1) - 1) * sp) * (w?[i] ?? 1) * m * gs
                 }
-                gt = t
+                gt = try? Tensor(t, shape: targets.shape)
             }
             return [gl, gt]
         }
@@ -72,10 +79,11 @@ public enum Loss {
         }
         var p = logits.sigmoid(), t = targets.detached()
         if let mask {
-            guard let b = Kernels.broadcastShape(mask.shape, logits.shape), b == logits.shape else {
+            guard broadcasts(mask.shape, to: logits.shape) else {
                 throw TensorError("dice: mask \(shapeString(mask.shape)) does not broadcast to \(shapeString(logits.shape))")
             }
-            p = try p * mask.detached(); t = try t * mask.detached()
+            p = try p * mask.detached()
+            t = try t * mask.detached()
         }
         let axes = [0] + Array(2..<logits.rank)
         let inter = try (p * t).sum(axes: axes)
@@ -91,4 +99,10 @@ public enum Loss {
         }
         return try (prediction - target).square().mean()
     }
+}
+
+/// Whether `shape` broadcasts to exactly `target` (NumPy rules, aligned at the trailing axis).
+func broadcasts(_ shape: [Int], to target: [Int]) -> Bool {
+    guard shape.count <= target.count else { return false }
+    return zip(shape.reversed(), target.reversed()).allSatisfy { $0 == $1 || $0 == 1 }
 }

@@ -1,29 +1,35 @@
+import DollTensor
 import Foundation
 import Testing
-@testable import DollTensor
 
-/// Location of the shared reference fixtures and sample data (`../shared` next to the repo,
-/// or `$DOLL_SHARED`).
-func sharedDirectory() -> String {
+/// Helpers shared by the test targets: the shared fixtures, seeded tensors, and the finite-
+/// difference gradient check every differentiable op is held to.
+
+/// The shared folder: `$DOLL_SHARED`, or `shared/` beside the repository.
+public func sharedDirectory() -> String {
     if let env = ProcessInfo.processInfo.environment["DOLL_SHARED"] { return env }
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     return repo.deletingLastPathComponent().appendingPathComponent("shared").path
 }
 
-/// Path of a shared fixture; records a clear failure when it is missing (never a silent skip).
-func sharedFile(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+/// Path of a file under the shared folder (`reference/…`, `data/…`); records a clear failure
+/// when it is missing (never a silent skip).
+public func sharedFile(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
     let p = sharedDirectory() + "/" + relative
     if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared fixture missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository", sourceLocation: sourceLocation)
+    Issue.record("shared file missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository", sourceLocation: sourceLocation)
     return nil
 }
 
-func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
+/// The largest absolute difference of two tensors of the same size.
+public func maxAbs(_ a: Tensor, _ b: Tensor) -> Float { zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) } }
+
+public func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
     var rng = RandomGenerator(seed: seed)
     return try! Tensor.uniform(shape, low: low, high: high, rng: &rng)
 }
 
-func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.count == b.count, "sizes differ: \(a.shape) vs \(b.shape)")
     var m: Float = 0
     let x = a.scalars, y = b.scalars
@@ -35,7 +41,7 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 /// finite differences, evaluated in Float32 with the weighted sum in Float64. Checks up to
 /// `maxChecks` seeded-random elements per input. Returns the worst error seen.
 @discardableResult
-func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, maxChecks: Int = 40,
+public func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, maxChecks: Int = 40,
                sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) throws -> Tensor) throws -> Double {
     let tracked = inputs.map { $0.requiringGrad() }
     let out = try f(tracked)
