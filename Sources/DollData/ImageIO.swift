@@ -4,10 +4,9 @@ import DollTensor
 import Foundation
 
 /// An error reading or writing an image or data file, naming the file and the problem.
-public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct DataError: DollError, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// Decoded 8- or 16-bit pixels before conversion to Float.

@@ -12,8 +12,9 @@ public enum FitMode: String, Codable, Sendable {
 }
 
 /// Interpolation for resizing.
-public enum Interpolation: String, Codable, Sendable {
-    /// Box filter over the covered source area (best for downscaling images).
+public enum Interpolation: String, Codable, Sendable, CaseIterable {
+    /// Per axis: box average over the covered source pixels when shrinking (no aliasing),
+    /// bilinear when enlarging. The default for pictures and images.
     case area
     /// Bilinear, half-pixel centres (PyTorch `align_corners=False`).
     case bilinear
@@ -36,48 +37,15 @@ public enum ImageOps {
         switch interpolation {
         case .bilinear:
             return try t.unsqueezed(0).upsampleBilinear(size: Pair(outH, outW)).squeezed(0)
-        case .nearest:
+        case .nearest, .area:
+            if interpolation == .area && (outH > h || outW > w) { return try resize(t, height: outH, width: outW, interpolation: .bilinear) }
             let src = t.scalars
-            var out = [Float](repeating: 0, count: c * outH * outW)
-            for ch in 0..<c { for y in 0..<outH {
-                let sy = Swift.min(h - 1, Int((Double(y) + 0.5) * Double(h) / Double(outH)))
-                for x in 0..<outW {
-                    let sx = Swift.min(w - 1, Int((Double(x) + 0.5) * Double(w) / Double(outW)))
-                    out[(ch * outH + y) * outW + x] = src[(ch * h + sy) * w + sx]
-                }
-            } }
-            return try Tensor(out, shape: [c, outH, outW])
-        case .area:
-            if outH > h || outW > w { return try resize(t, height: outH, width: outW, interpolation: .bilinear) }
-            // Separable box filter with fractional coverage.
-            func weights(_ inN: Int, _ outN: Int) -> [[(Int, Float)]] {
-                let scale = Double(inN) / Double(outN)
-                return (0..<outN).map { o in
-                    let a = Double(o) * scale, b = Double(o + 1) * scale
-                    var ws: [(Int, Float)] = []
-                    var i = Int(a.rounded(.down))
-                    while Double(i) < b && i < inN {
-                        let cover = Swift.min(b, Double(i + 1)) - Swift.max(a, Double(i))
-                        if cover > 1e-9 { ws.append((i, Float(cover / scale))) }
-                        i += 1
-                    }
-                    return ws
-                }
+            var out: [Float] = []
+            out.reserveCapacity(c * outH * outW)
+            for ch in 0..<c {
+                let plane = Array(src[(ch * h * w)..<((ch + 1) * h * w)])
+                out += Resample.resize(plane, width: w, height: h, channels: 1, toWidth: outW, toHeight: outH, filter: interpolation)
             }
-            let wy = weights(h, outH), wx = weights(w, outW)
-            let src = t.scalars
-            var tmp = [Float](repeating: 0, count: c * h * outW)
-            for ch in 0..<c { for y in 0..<h { for (x, ws) in wx.enumerated() {
-                var s: Float = 0
-                for (i, f) in ws { s += src[(ch * h + y) * w + i] * f }
-                tmp[(ch * h + y) * outW + x] = s
-            } } }
-            var out = [Float](repeating: 0, count: c * outH * outW)
-            for ch in 0..<c { for (y, ws) in wy.enumerated() { for x in 0..<outW {
-                var s: Float = 0
-                for (i, f) in ws { s += tmp[(ch * h + i) * outW + x] * f }
-                out[(ch * outH + y) * outW + x] = s
-            } } }
             return try Tensor(out, shape: [c, outH, outW])
         }
     }

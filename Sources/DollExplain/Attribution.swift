@@ -16,12 +16,12 @@ public enum AttributionTarget: Sendable, ExpressibleByIntegerLiteral, Expressibl
         switch self {
         case let .index(i):
             guard i >= 0 && i < names.count else {
-                throw TensorError("target index \(i) is out of range 0..<\(names.count)")
+                throw ExplainError("target index \(i) is out of range 0..<\(names.count)")
             }
             return i
         case let .name(n):
             guard let i = names.firstIndex(of: n) else {
-                throw TensorError("unknown \(model.targetKind) '\(n)'; the \(model.targetKind) names are: \(names.joined(separator: ", "))")
+                throw ExplainError("unknown \(model.targetKind) '\(n)'; the \(model.targetKind) names are: \(names.joined(separator: ", "))")
             }
             return i
         }
@@ -53,7 +53,7 @@ public enum Baseline: Sendable {
             return try Tensor.uniform(x.shape, low: lo, high: hi, rng: &rng)
         case let .tensor(t):
             guard let b = broadcastable(t.shape, to: x.shape) else {
-                throw TensorError("baseline of shape \(shapeString(t.shape)) does not broadcast to the input \(shapeString(x.shape))")
+                throw ExplainError("baseline of shape \(shapeString(t.shape)) does not broadcast to the input \(shapeString(x.shape))")
             }
             return b ? try (t.detached() + Tensor.zeros(x.shape)) : t.detached()
         }
@@ -98,11 +98,11 @@ func batchInput(_ x: Tensor, model: ExplainedModel) throws -> Tensor {
     let c = model.inputChannels
     let b = x.rank == 3 ? try x.unsqueezed(0) : x
     guard b.rank == 4, b.shape[1] == c else {
-        throw TensorError("expected an image [\(c), H, W] or a batch [N, \(c), H, W], got \(shapeString(x.shape))")
+        throw ExplainError("expected an image [\(c), H, W] or a batch [N, \(c), H, W], got \(shapeString(x.shape))")
     }
-    guard b.shape[0] >= 1 else { throw TensorError("the batch holds no images (shape \(shapeString(b.shape)))") }
-    guard b.shape[2] >= 8, b.shape[3] >= 8 else { throw TensorError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)") }
-    if let problem = model.sizeProblem(b) { throw TensorError(problem) }
+    guard b.shape[0] >= 1 else { throw ExplainError("the batch holds no images (shape \(shapeString(b.shape)))") }
+    guard b.shape[2] >= 8, b.shape[3] >= 8 else { throw ExplainError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)") }
+    if let problem = model.sizeProblem(b) { throw ExplainError(problem) }
     return b.detached()
 }
 
@@ -118,7 +118,7 @@ func inputGradient(_ scorer: Scorer, _ x: Tensor, examples: [Int]) throws -> (Te
     let xi = x.detached().requiringGrad()
     let out = try scorer.score(xi, examples)
     try out.sum().backward()
-    guard let g = xi.grad else { throw TensorError("no gradient reached the input") }
+    guard let g = xi.grad else { throw ExplainError("no gradient reached the input") }
     return (g, out.scalars)
 }
 

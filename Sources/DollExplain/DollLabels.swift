@@ -28,7 +28,7 @@ public struct DollLabelConfig: Codable, Equatable, Sendable {
             if s == "otsu" { self = .otsu }
             else if s.hasPrefix("p"), let p = Double(s.dropFirst()), p >= 0, p < 100 { self = .percentile(p) }
             else if let f = Float(s), f > 0, f < 1 { self = .fractionOfMax(f) }
-            else { throw TensorError("threshold must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(s)'") }
+            else { throw ExplainError("threshold must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(s)'") }
         }
     }
 
@@ -120,14 +120,14 @@ public final class DollLabeller {
     public var progress: ((Int, Int) -> Void)?
 
     public init(models: [ResNetClassifier], config: DollLabelConfig = DollLabelConfig()) throws {
-        guard let first = models.first else { throw TensorError("DoLL labelling needs at least one classifier") }
+        guard let first = models.first else { throw ExplainError("DoLL labelling needs at least one classifier") }
         for m in models where m.classes != first.classes {
-            throw TensorError("all classifiers must share the same classes")
+            throw ExplainError("all classifiers must share the same classes")
         }
-        guard config.normalizePercentile > 0 && config.normalizePercentile <= 100 else { throw TensorError("normalizePercentile must be in (0, 100]") }
-        if case let .percentile(p) = config.threshold, !(p >= 0 && p < 100) { throw TensorError("threshold percentile must be in [0, 100)") }
-        if case let .fractionOfMax(f) = config.threshold, !(f > 0 && f < 1) { throw TensorError("threshold fraction must be in (0, 1)") }
-        guard config.igSteps >= 1, config.internalBatch >= 1, config.minComponent >= 0 else { throw TensorError("igSteps and internalBatch must be ≥ 1, minComponent ≥ 0") }
+        guard config.normalizePercentile > 0 && config.normalizePercentile <= 100 else { throw ExplainError("normalizePercentile must be in (0, 100]") }
+        if case let .percentile(p) = config.threshold, !(p >= 0 && p < 100) { throw ExplainError("threshold percentile must be in [0, 100)") }
+        if case let .fractionOfMax(f) = config.threshold, !(f > 0 && f < 1) { throw ExplainError("threshold fraction must be in (0, 1)") }
+        guard config.igSteps >= 1, config.internalBatch >= 1, config.minComponent >= 0 else { throw ExplainError("igSteps and internalBatch must be ≥ 1, minComponent ≥ 0") }
         self.models = models; self.config = config
     }
 
@@ -151,7 +151,7 @@ public final class DollLabeller {
         let attributors = try models.map(attributor)
         var out = DollLabelSet(classes: classes, ids: [], masks: [], soft: [], config: config, sourceIndices: idx)
         for (done, i) in idx.enumerated() {
-            if shouldStop?() == true { throw TensorError("DoLL labelling interrupted after \(done) of \(idx.count) images") }
+            if shouldStop?() == true { throw ExplainError("DoLL labelling interrupted after \(done) of \(idx.count) images") }
             let sample = try dataset.sample(i)
             let x = try sample.image.unsqueezed(0)
             let positive = try positiveClasses(sample, x)
@@ -183,7 +183,7 @@ public final class DollLabeller {
         let allowed = classes.indices.filter { !skip.contains(classes[$0]) }
         switch config.positives {
         case .labels:
-            guard let l = sample.labels else { throw TensorError("sample '\(sample.id)' has no labels; use positives = predicted") }
+            guard let l = sample.labels else { throw ExplainError("sample '\(sample.id)' has no labels; use positives = predicted") }
             return allowed.filter { l[$0] > 0.5 }
         case let .predicted(cutoff):
             var p = [Float](repeating: 0, count: classes.count)
@@ -297,10 +297,10 @@ extension DollLabelSet {
     /// would empty a positive channel keeps the original mask). The soft maps become the
     /// segmenter's probabilities on positive channels.
     public func boosted(with predictions: [Tensor], mode: BoostMode) throws -> DollLabelSet {
-        guard predictions.count == masks.count else { throw TensorError("boost needs one prediction per labelled image (\(masks.count)), got \(predictions.count)") }
+        guard predictions.count == masks.count else { throw ExplainError("boost needs one prediction per labelled image (\(masks.count)), got \(predictions.count)") }
         var out = self
         for (j, p) in predictions.enumerated() {
-            guard p.shape == masks[j].shape else { throw TensorError("boost prediction \(shapeString(p.shape)) does not match the mask \(shapeString(masks[j].shape))") }
+            guard p.shape == masks[j].shape else { throw ExplainError("boost prediction \(shapeString(p.shape)) does not match the mask \(shapeString(masks[j].shape))") }
             var m = masks[j].scalars, soft = soft[j].scalars
             let pv = p.scalars, hw = m.count / classes.count
             for k in 0..<classes.count {

@@ -53,7 +53,7 @@ public final class SegmenterOutput: ExplainedModel {
     public init(_ unet: UNet, structures: [String] = []) throws {
         let k = unet.config.classes
         guard structures.isEmpty || structures.count == k else {
-            throw TensorError("the U-Net has \(k) output channels but \(structures.count) structure names were given")
+            throw ExplainError("the U-Net has \(k) output channels but \(structures.count) structure names were given")
         }
         self.unet = unet
         self.structures = structures.isEmpty ? (1...k).map { "channel\($0)" } : structures

@@ -13,11 +13,11 @@ public final class GradCAM: Attributor {
     /// `layer` defaults to the last stage. Grad-CAM needs named stages: classifiers only.
     public init(model: ExplainedModel, layer: String? = nil, output: AttributionOutput = .logit) throws {
         guard let classifier = model as? ResNetClassifier else {
-            throw TensorError("Grad-CAM needs a classifier's named stages; explain a U-Net with ig, saliency, smoothgrad or occlusion")
+            throw ExplainError("Grad-CAM needs a classifier's named stages; explain a U-Net with ig, saliency, smoothgrad or occlusion")
         }
         let layer = layer ?? classifier.stageNames.last!
         guard classifier.stageNames.contains(layer) else {
-            throw TensorError("unknown Grad-CAM layer '\(layer)'; choose one of \(classifier.stageNames.joined(separator: ", "))")
+            throw ExplainError("unknown Grad-CAM layer '\(layer)'; choose one of \(classifier.stageNames.joined(separator: ", "))")
         }
         self.classifier = classifier
         self.layer = layer
@@ -33,7 +33,7 @@ public final class GradCAM: Attributor {
             let a = feats[stage].requiringGrad()
             let out = try selectOutput(model.logits(fromStage: stage, a), target: t, output: output)
             try out.sum().backward()
-            guard let g = a.grad else { throw TensorError("Grad-CAM: no gradient at \(layer)") }
+            guard let g = a.grad else { throw ExplainError("Grad-CAM: no gradient at \(layer)") }
             return try Autograd.noGrad {
                 let alpha = try g.mean(axes: [2, 3], keepDims: true)                // [N, C, 1, 1]
                 let cam = try (a.detached() * alpha).sum(axis: 1, keepDims: true).relu()   // [N, 1, h, w]

@@ -11,14 +11,14 @@ public enum IGMethod: String, Codable, Sendable, CaseIterable {
     /// `captumTrapezoid`, the trapezoid weights are Captum's (end weights 1/(2n), inner 1/n,
     /// summing to (n−1)/n); otherwise the exact trapezoid rule on n points (summing to 1).
     public func rule(steps n: Int, captumTrapezoid: Bool = false) throws -> (alphas: [Double], weights: [Double]) {
-        guard n >= 1 else { throw TensorError("IG needs steps ≥ 1, got \(n)") }
+        guard n >= 1 else { throw ExplainError("IG needs steps ≥ 1, got \(n)") }
         let dn = Double(n)
         switch self {
         case .riemannLeft: return ((0..<n).map { Double($0) / dn }, Array(repeating: 1 / dn, count: n))
         case .riemannRight: return ((1...n).map { Double($0) / dn }, Array(repeating: 1 / dn, count: n))
         case .riemannMiddle: return ((0..<n).map { (Double($0) + 0.5) / dn }, Array(repeating: 1 / dn, count: n))
         case .riemannTrapezoid:
-            guard n >= 2 else { throw TensorError("the trapezoid rule needs steps ≥ 2, got \(n)") }
+            guard n >= 2 else { throw ExplainError("the trapezoid rule needs steps ≥ 2, got \(n)") }
             let alphas = (0..<n).map { Double($0) / Double(n - 1) }
             let inner = captumTrapezoid ? 1 / dn : 1 / Double(n - 1)
             var w = Array(repeating: inner, count: n)
@@ -88,8 +88,8 @@ public final class IntegratedGradients: Attributor {
     /// Attributions (same shape as the input) and the completeness delta per example. Several
     /// baselines are averaged (expected-gradients style); the delta then refers to the mean.
     public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
-        guard options.internalBatch >= 1 else { throw TensorError("internal batch must be ≥ 1, got \(options.internalBatch)") }
-        guard !options.baselines.isEmpty else { throw TensorError("IG needs at least one baseline") }
+        guard options.internalBatch >= 1 else { throw ExplainError("internal batch must be ≥ 1, got \(options.internalBatch)") }
+        guard !options.baselines.isEmpty else { throw ExplainError("IG needs at least one baseline") }
         let x = try batchInput(input, model: model)
         let t = try target.resolve(in: model)
         let (alphas, weights) = try options.method.rule(steps: options.steps, captumTrapezoid: options.captumTrapezoid)
@@ -167,7 +167,7 @@ public final class IntegratedGradients: Attributor {
             case "zeros": opt.baselines = [.zeros]
             case "blur": opt.baselines = [.blurred(sigma: 8)]
             case "noise": opt.baselines = [.uniformNoise(low: 0, high: 1, seed: 0)]
-            case let b: throw TensorError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
+            case let b: throw ExplainError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
             }
         }
         return IntegratedGradients(model: model, options: opt)

@@ -15,7 +15,7 @@ public final class NoiseTunnel: Attributor {
     public var model: ExplainedModel { base.model }
 
     public init(_ base: Attributor, kind: Kind = .smoothgrad, samples: Int = 20, sigma: Float = 0.1, seed: UInt64 = 0, batch: Int = 10) throws {
-        guard samples >= 1, sigma >= 0, batch >= 1 else { throw TensorError("NoiseTunnel: samples ≥ 1, sigma ≥ 0, batch ≥ 1") }
+        guard samples >= 1, sigma >= 0, batch >= 1 else { throw ExplainError("NoiseTunnel: samples ≥ 1, sigma ≥ 0, batch ≥ 1") }
         self.base = base; self.kind = kind; self.samples = samples; self.sigma = sigma; self.seed = seed; self.batch = batch
     }
 

@@ -14,7 +14,7 @@ public final class Occlusion: Attributor {
 
     public init(model: ExplainedModel, window: Int = 16, stride: Int = 8, baseline: Float = 0, batch: Int = 16,
                 output: AttributionOutput = .logit) throws {
-        guard window >= 1, stride >= 1, batch >= 1 else { throw TensorError("Occlusion: window, stride and batch must be ≥ 1") }
+        guard window >= 1, stride >= 1, batch >= 1 else { throw ExplainError("Occlusion: window, stride and batch must be ≥ 1") }
         self.model = model
         self.window = window
         self.stride = stride
@@ -26,7 +26,7 @@ public final class Occlusion: Attributor {
     public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
         let x = try batchInput(input, model: model), t = try target.resolve(in: model)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        guard window <= h, window <= w else { throw TensorError("Occlusion window \(window) is larger than the image \(h)x\(w)") }
+        guard window <= h, window <= w else { throw ExplainError("Occlusion window \(window) is larger than the image \(h)x\(w)") }
         let ys = Array(Swift.stride(from: 0, through: h - window, by: stride)), xs = Array(Swift.stride(from: 0, through: w - window, by: stride))
         let windows = ys.flatMap { y in xs.map { (y, $0) } }
         let per = c * h * w

@@ -60,7 +60,7 @@ let luaDispatch: doll_lua_dispatch_fn = { state, id in
         return try f.body(LuaArgs(L, function: f.name))
     } catch let e as LuaBindingError {
         lua_pushstring(L, "\(f.name): \(e.message)")
-    } catch let e as TensorError {
+    } catch let e as DollError {
         lua_pushstring(L, "\(f.name): \(e.message)")
     } catch {
         lua_pushstring(L, "\(f.name): \(fileErrorMessage(error))")

@@ -44,7 +44,7 @@ extension ExplainerBox: LuaObject {
     /// The model at argument `i` as explainers see it.
     static func explainedModel(_ a: LuaArgs, _ i: Int32) throws -> ExplainedModel {
         if let u = try? a.object(i, UNetBox.self, "model") {
-            do { return try SegmenterOutput(u.model, structures: u.structures) } catch let e as TensorError {
+            do { return try SegmenterOutput(u.model, structures: u.structures) } catch let e as DollError {
                 throw LuaBindingError(e.message + " (set them with doll.unet{structures = …} or seg:fit)")
             }
         }

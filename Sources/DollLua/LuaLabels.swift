@@ -59,7 +59,7 @@ extension LabelsBox: LuaObject {
         if let s = try o.integer("steps", in: 1...10_000) { cfg.igSteps = s }
         if let s = try o.number("sigma") { cfg.smoothing = s > 0 ? .gaussian(sigma: Float(s)) : .none }
         if let t = try o.string("threshold") {
-            do { cfg.threshold = try .init(parsing: t) } catch let e as TensorError { throw LuaBindingError("option 'threshold': \(e.message)") }
+            do { cfg.threshold = try .init(parsing: t) } catch let e as DollError { throw LuaBindingError("option 'threshold': \(e.message)") }
         }
         if try o.choice("positives", ["labels", "predicted"]) == "predicted" { cfg.positives = .predicted(cutoff: Float(try o.number("cutoff") ?? 0.5)) }
         if let mc = try o.integer("min_component", in: 0...1_000_000) { cfg.minComponent = mc }

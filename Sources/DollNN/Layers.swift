@@ -11,7 +11,7 @@ public final class Conv2d: Module, @unchecked Sendable {
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
                 dilation: Pair = 1, groups: Int = 1, bias: Bool = true, rng: inout RandomGenerator) throws {
         guard inChannels >= 1, outChannels >= 1, groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
-            throw TensorError("Conv2d(\(inChannels) → \(outChannels), groups \(groups)): channel counts must be positive and divisible by groups")
+            throw ModelError("Conv2d(\(inChannels) → \(outChannels), groups \(groups)): channel counts must be positive and divisible by groups")
         }
         weight = Parameter(try Tensor.kaimingNormal([outChannels, inChannels / groups, kernelSize.h, kernelSize.w], rng: &rng))
         let bound = 1 / Float(inChannels / groups * kernelSize.h * kernelSize.w).squareRoot()
@@ -33,7 +33,7 @@ public final class ConvTranspose2d: Module, @unchecked Sendable {
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
                 outputPadding: Pair = 0, bias: Bool = true, rng: inout RandomGenerator) throws {
-        guard inChannels >= 1, outChannels >= 1 else { throw TensorError("ConvTranspose2d needs positive channel counts") }
+        guard inChannels >= 1, outChannels >= 1 else { throw ModelError("ConvTranspose2d needs positive channel counts") }
         let fanIn = outChannels * kernelSize.h * kernelSize.w
         let bound = 1 / Float(fanIn).squareRoot()
         weight = Parameter(try Tensor.uniform([inChannels, outChannels, kernelSize.h, kernelSize.w], low: -bound, high: bound, rng: &rng))
@@ -56,7 +56,7 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
     public let eps: Float, momentum: Float
 
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) throws {
-        guard channels >= 1 else { throw TensorError("BatchNorm2d needs at least one channel") }
+        guard channels >= 1 else { throw ModelError("BatchNorm2d needs at least one channel") }
         weight = Parameter(try Tensor.ones([channels]))
         bias = Parameter(try Tensor.zeros([channels]))
         running_mean = Parameter(try Tensor.zeros([channels]), trainable: false)
@@ -102,7 +102,7 @@ public final class Linear: Module, @unchecked Sendable {
     public let bias: Parameter?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RandomGenerator) throws {
-        guard inFeatures >= 1, outFeatures >= 1 else { throw TensorError("Linear needs positive feature counts") }
+        guard inFeatures >= 1, outFeatures >= 1 else { throw ModelError("Linear needs positive feature counts") }
         let bound = 1 / Float(inFeatures).squareRoot()
         weight = Parameter(try Tensor.uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: &rng))
         self.bias = bias ? Parameter(try Tensor.uniform([outFeatures], low: -bound, high: bound, rng: &rng)) : nil
@@ -137,7 +137,7 @@ public final class Dropout: Module, @unchecked Sendable {
     public let p: Float
     private var rng: RandomGenerator
     public init(p: Float = 0.5, seed: UInt64 = 0) throws {
-        guard p >= 0 && p < 1 else { throw TensorError("Dropout probability must be in [0, 1), got \(p)") }
+        guard p >= 0 && p < 1 else { throw ModelError("Dropout probability must be in [0, 1), got \(p)") }
         self.p = p; rng = RandomGenerator(seed: seed)
     }
     public override func forward(_ x: Tensor) throws -> Tensor { try x.dropout(p: p, training: training, rng: &rng) }

@@ -11,13 +11,13 @@ public enum Loss {
     public static func bceWithLogits(_ logits: Tensor, _ targets: Tensor, weight: Tensor? = nil,
                                      posWeight: Tensor? = nil, mask: Tensor? = nil) throws -> Tensor {
         guard targets.shape == logits.shape else {
-            throw TensorError("bceWithLogits: targets \(shapeString(targets.shape)) must match logits \(shapeString(logits.shape))")
+            throw ModelError("bceWithLogits: targets \(shapeString(targets.shape)) must match logits \(shapeString(logits.shape))")
         }
         /// `t` broadcast to the logits' shape, as values.
         func expand(_ t: Tensor?, _ name: String) throws -> [Float]? {
             guard let t else { return nil }
             guard broadcasts(t.shape, to: logits.shape) else {
-                throw TensorError("bceWithLogits: \(name) \(shapeString(t.shape)) does not broadcast to logits \(shapeString(logits.shape))")
+                throw ModelError("bceWithLogits: \(name) \(shapeString(t.shape)) does not broadcast to logits \(shapeString(logits.shape))")
             }
             return try (t.detached() * Tensor(repeating: 1, shape: logits.shape)).scalars
         }
@@ -75,12 +75,12 @@ public enum Loss {
     /// pixels of each channel. `mask` (broadcast, 0 = ignore) removes pixels from both sums.
     public static func dice(_ logits: Tensor, _ targets: Tensor, mask: Tensor? = nil, smooth: Float = 1) throws -> Tensor {
         guard logits.rank >= 2, targets.shape == logits.shape else {
-            throw TensorError("dice: logits [N, C, ...] and targets of the same shape needed, got \(shapeString(logits.shape)) and \(shapeString(targets.shape))")
+            throw ModelError("dice: logits [N, C, ...] and targets of the same shape needed, got \(shapeString(logits.shape)) and \(shapeString(targets.shape))")
         }
         var p = logits.sigmoid(), t = targets.detached()
         if let mask {
             guard broadcasts(mask.shape, to: logits.shape) else {
-                throw TensorError("dice: mask \(shapeString(mask.shape)) does not broadcast to \(shapeString(logits.shape))")
+                throw ModelError("dice: mask \(shapeString(mask.shape)) does not broadcast to \(shapeString(logits.shape))")
             }
             p = try p * mask.detached()
             t = try t * mask.detached()
@@ -95,7 +95,7 @@ public enum Loss {
     /// Mean squared error.
     public static func mse(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
         guard prediction.shape == target.shape else {
-            throw TensorError("mse: shapes \(shapeString(prediction.shape)) and \(shapeString(target.shape)) differ")
+            throw ModelError("mse: shapes \(shapeString(prediction.shape)) and \(shapeString(target.shape)) differ")
         }
         return try (prediction - target).square().mean()
     }

@@ -28,7 +28,7 @@ public enum Metrics {
     /// Per-class AUROC for scores/labels `[N, C]`; entries where `mask` is 0 are ignored.
     public static func aurocPerClass(scores: Tensor, labels: Tensor, mask: Tensor? = nil) throws -> [Double] {
         guard scores.rank == 2, labels.shape == scores.shape, mask == nil || mask!.shape == scores.shape else {
-            throw TensorError("auroc needs scores and labels [N, C] of the same shape, got \(shapeString(scores.shape)) and \(shapeString(labels.shape))")
+            throw ModelError("auroc needs scores and labels [N, C] of the same shape, got \(shapeString(scores.shape)) and \(shapeString(labels.shape))")
         }
         let n = scores.shape[0], c = scores.shape[1]
         let s = scores.scalars, y = labels.scalars, m = mask?.scalars
@@ -78,10 +78,10 @@ public struct SegmentationMetrics: Sendable {
     /// broadcast per channel; 0 = ignore). Targets ≥ 0.5 count as foreground.
     public mutating func add(probabilities p: Tensor, targets t: Tensor, mask: Tensor? = nil) throws {
         guard p.rank == 4, p.shape == t.shape, p.shape[1] == channels else {
-            throw TensorError("segmentation metrics need probabilities and targets [N, \(channels), H, W], got \(shapeString(p.shape)) and \(shapeString(t.shape))")
+            throw ModelError("segmentation metrics need probabilities and targets [N, \(channels), H, W], got \(shapeString(p.shape)) and \(shapeString(t.shape))")
         }
         if let mask, !(mask.shape == p.shape || mask.shape == [p.shape[0], 1, p.shape[2], p.shape[3]]) {
-            throw TensorError("segmentation mask must be \(shapeString(p.shape)) or [N, 1, H, W], got \(shapeString(mask.shape))")
+            throw ModelError("segmentation mask must be \(shapeString(p.shape)) or [N, 1, H, W], got \(shapeString(mask.shape))")
         }
         let n = p.shape[0], hw = p.shape[2] * p.shape[3]
         let ps = p.scalars, ts = t.scalars, ms = mask?.scalars

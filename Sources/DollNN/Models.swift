@@ -1,21 +1,6 @@
 import DollTensor
 import Foundation
 
-/// Named label sets for multi-label classifiers.
-public enum LabelPreset {
-    /// CheXpert's 14 observations, in the order of its CSV columns.
-    public static let chexpert = [
-        "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-        "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-        "Fracture", "Support Devices",
-    ]
-    /// NIH ChestX-ray14's 14 findings, in the order of its label file.
-    public static let nih = [
-        "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
-        "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
-    ]
-}
-
 /// conv(3, s, p1, no bias) → BN → ReLU → conv(3, 1, p1, no bias) → BN, plus a shortcut
 /// (identity, or 1×1 conv + BN named `down.0`/`down.1` when the shape changes); ReLU of the sum.
 public final class BasicBlock: Module, @unchecked Sendable {
@@ -83,7 +68,7 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
     public init(_ config: Config = Config()) throws {
         guard !config.widths.isEmpty, config.widths.count == config.blocks.count, config.widths.allSatisfy({ $0 >= 1 }),
               config.blocks.allSatisfy({ $0 >= 1 }), !config.classes.isEmpty, config.inChannels >= 1 else {
-            throw TensorError("ResNetClassifier: widths and blocks must be non-empty, equally long and positive, with at least one class")
+            throw ModelError("ResNetClassifier: widths and blocks must be non-empty, equally long and positive, with at least one class")
         }
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
@@ -110,7 +95,7 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
     /// Feature maps after the stem and after each stage (used by U-Net encoders and Grad-CAM).
     public func features(_ x: Tensor) throws -> [Tensor] {
         guard x.rank == 4, x.shape[1] == config.inChannels else {
-            throw TensorError("ResNetClassifier expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
+            throw ModelError("ResNetClassifier expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
         }
         var h = try stem(x)
         var out = [h]
@@ -161,7 +146,7 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
 
     /// Runs the network from the output of stage `stage` (0 = stem, k = layer k) to the logits.
     public func logits(fromStage stage: Int, _ h: Tensor) throws -> Tensor {
-        guard stage >= 0 && stage <= layers.count else { throw TensorError("stage \(stage) out of range 0…\(layers.count)") }
+        guard stage >= 0 && stage <= layers.count else { throw ModelError("stage \(stage) out of range 0…\(layers.count)") }
         var h = h
         for l in layers[stage...] { h = try l(h) }
         return try fc(h.globalAvgPool2d())
@@ -170,7 +155,7 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
     /// Index of a class by name.
     public func classIndex(_ name: String) throws -> Int {
         guard let i = classes.firstIndex(of: name) else {
-            throw TensorError("unknown class '\(name)'; classes are: \(classes.joined(separator: ", "))")
+            throw ModelError("unknown class '\(name)'; classes are: \(classes.joined(separator: ", "))")
         }
         return i
     }
@@ -242,7 +227,7 @@ public final class ResNetEncoder: UNetEncoder {
     let inChannels: Int
 
     init(inChannels: Int, widths: [Int], blocks: [Int], seed: UInt64) throws {
-        guard blocks.count == widths.count else { throw TensorError("UNet resnet encoder: blocks and widths must have the same length") }
+        guard blocks.count == widths.count else { throw ModelError("UNet resnet encoder: blocks and widths must have the same length") }
         trunk = try ResNetClassifier(.init(inChannels: inChannels, widths: widths, blocks: blocks, classes: ["unused"], seed: seed))
         self.inChannels = inChannels
     }
@@ -300,7 +285,7 @@ public final class UNet: Module, @unchecked Sendable {
 
     public init(_ config: Config = Config()) throws {
         guard config.classes >= 1, config.inChannels >= 1, config.widths.count >= 2, config.widths.allSatisfy({ $0 >= 1 }) else {
-            throw TensorError("UNet: need ≥ 1 class, ≥ 1 input channel and at least two positive widths")
+            throw ModelError("UNet: need ≥ 1 class, ≥ 1 input channel and at least two positive widths")
         }
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
@@ -337,10 +322,10 @@ public final class UNet: Module, @unchecked Sendable {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == config.inChannels else {
-            throw TensorError("UNet expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
+            throw ModelError("UNet expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
         }
         guard x.shape[2] % sizeMultiple == 0, x.shape[3] % sizeMultiple == 0 else {
-            throw TensorError("UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
+            throw ModelError("UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
         }
         var (skips, h) = try encoder.encode(x)
         for (u, d) in zip(ups, decs) {
@@ -358,7 +343,7 @@ public final class UNet: Module, @unchecked Sendable {
         var a = config, b = other.config
         a.classes = 0; b.classes = 0; a.seed = 0; b.seed = 0
         guard a == b else {
-            throw TensorError("the U-Nets differ in more than their head (\(other.config.encoder.rawValue) widths \(other.config.widths) "
+            throw ModelError("the U-Nets differ in more than their head (\(other.config.encoder.rawValue) widths \(other.config.widths) "
                 + "blocks \(other.config.blocks) vs \(config.encoder.rawValue) widths \(config.widths) blocks \(config.blocks))")
         }
         var dict = other.stateDict().filter { !$0.key.hasPrefix("head.") }
@@ -371,7 +356,7 @@ public final class UNet: Module, @unchecked Sendable {
     /// Returns how many tensors were copied.
     @discardableResult
     public func loadEncoder(from classifier: ResNetClassifier) throws -> Int {
-        guard let trunk = (encoder as? ResNetEncoder)?.trunk else { throw TensorError("loadEncoder needs a UNet with the resnet encoder") }
+        guard let trunk = (encoder as? ResNetEncoder)?.trunk else { throw ModelError("loadEncoder needs a UNet with the resnet encoder") }
         var dict = classifier.stateDict().filter { !$0.key.hasPrefix("fc.") }
         for (k, v) in trunk.stateDict() where k.hasPrefix("fc.") { dict[k] = v }
         try trunk.loadStateDict(dict)

@@ -38,7 +38,7 @@ open class Module: @unchecked Sendable {
 
     /// The module's computation. Subclasses override this.
     open func forward(_ x: Tensor) throws -> Tensor {
-        throw TensorError("\(type(of: self)) does not implement forward")
+        throw ModelError("\(type(of: self)) does not implement forward")
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }
@@ -135,7 +135,7 @@ open class Module: @unchecked Sendable {
             }
         }
         guard problems.isEmpty else {
-            throw TensorError("cannot load state dict into \(type(of: self)): " + problems.prefix(5).joined(separator: "; ") +
+            throw ModelError("cannot load state dict into \(type(of: self)): " + problems.prefix(5).joined(separator: "; ") +
                               (problems.count > 5 ? "; and \(problems.count - 5) more" : ""))
         }
         for (name, p) in named { if let t = dict[name] { p.value = t.detached() } }

@@ -21,8 +21,8 @@ public class OptimizerBase {
     public var learningRateScales: [Float]
 
     init(_ parameters: [Parameter], learningRate: Float, weightDecay: Float) throws {
-        guard learningRate > 0, learningRate.isFinite else { throw TensorError("learning rate must be positive and finite, got \(learningRate)") }
-        guard weightDecay >= 0 else { throw TensorError("weight decay must be ≥ 0, got \(weightDecay)") }
+        guard learningRate > 0, learningRate.isFinite else { throw ModelError("learning rate must be positive and finite, got \(learningRate)") }
+        guard weightDecay >= 0 else { throw ModelError("weight decay must be ≥ 0, got \(weightDecay)") }
         self.parameters = parameters.filter(\.trainable)
         self.learningRate = learningRate
         self.weightDecay = weightDecay
@@ -47,7 +47,7 @@ public final class SGD: OptimizerBase, Optimizer {
     private var velocity: [[Float]?]
 
     public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) throws {
-        guard momentum >= 0 && momentum < 1 else { throw TensorError("momentum must be in [0, 1), got \(momentum)") }
+        guard momentum >= 0 && momentum < 1 else { throw ModelError("momentum must be in [0, 1), got \(momentum)") }
         self.momentum = momentum; self.nesterov = nesterov
         velocity = []
         try super.init(parameters, learningRate: learningRate, weightDecay: weightDecay)
@@ -79,7 +79,7 @@ public final class Adam: OptimizerBase, Optimizer {
 
     public init(_ parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false) throws {
-        guard (0..<1).contains(beta1), (0..<1).contains(beta2), eps > 0 else { throw TensorError("Adam: betas must be in [0, 1) and eps > 0") }
+        guard (0..<1).contains(beta1), (0..<1).contains(beta2), eps > 0 else { throw ModelError("Adam: betas must be in [0, 1) and eps > 0") }
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.decoupled = decoupled
         m = []; v = []
         try super.init(parameters, learningRate: learningRate, weightDecay: weightDecay)
@@ -115,7 +115,7 @@ public final class Adam: OptimizerBase, Optimizer {
 /// before clipping.
 @discardableResult
 public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float) throws -> Float {
-    guard maxNorm > 0 else { throw TensorError("clipGradNorm: maxNorm must be positive, got \(maxNorm)") }
+    guard maxNorm > 0 else { throw ModelError("clipGradNorm: maxNorm must be positive, got \(maxNorm)") }
     var total = 0.0
     for p in parameters { p.grad?.withUnsafeBufferPointer { for x in $0 { total += Double(x) * Double(x) } } }
     let norm = Float(total.squareRoot())

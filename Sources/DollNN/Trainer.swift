@@ -93,7 +93,7 @@ public final class Trainer {
     public var shouldStop: (() -> Bool)?
 
     public init(model: Module, task: TrainingTask, config: Config = Config()) throws {
-        guard config.epochs >= 1, config.batchSize >= 1 else { throw TensorError("Trainer: epochs and batch size must be ≥ 1") }
+        guard config.epochs >= 1, config.batchSize >= 1 else { throw ModelError("Trainer: epochs and batch size must be ≥ 1") }
         self.model = model; self.task = task; self.config = config
     }
 
@@ -143,7 +143,7 @@ public final class Trainer {
     /// Trains on `train`, validating on `validation` after each epoch when given.
     public func fit(train: BatchSource, validation: BatchSource? = nil) throws -> TrainingHistory {
         defer { Tensor.releaseCachedMemory() }
-        guard train.count >= 1 else { throw TensorError("Trainer.fit: the training set is empty") }
+        guard train.count >= 1 else { throw ModelError("Trainer.fit: the training set is empty") }
         let optimizer = try makeOptimizer()
         var rng = RandomGenerator(seed: config.seed)
         let stepsPerEpoch = (train.count + config.batchSize - 1) / config.batchSize
@@ -178,7 +178,7 @@ public final class Trainer {
                 let logits = try model(batch.input)
                 let l = try loss(logits, batch)
                 let lv = try l.item()
-                guard lv.isFinite else { throw TensorError("training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)") }
+                guard lv.isFinite else { throw ModelError("training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)") }
                 try l.backward()
                 if let c = config.clipNorm { try clipGradNorm(model.parameters(), maxNorm: c) }
                 try optimizer.step()

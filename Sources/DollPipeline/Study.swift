@@ -74,17 +74,17 @@ public struct StudyConfig: Codable, Sendable {
     /// Changes one setting from text (lists are comma-separated).
     public mutating func set(_ key: String, _ value: String) throws {
         func int(_ range: ClosedRange<Int>) throws -> Int {
-            guard let v = Int(value), range.contains(v) else { throw TensorError("study setting '\(key)' must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            guard let v = Int(value), range.contains(v) else { throw StudyError("study setting '\(key)' must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
             return v
         }
         func double(_ range: ClosedRange<Double>) throws -> Double {
-            guard let v = Double(value), range.contains(v) else { throw TensorError("study setting '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            guard let v = Double(value), range.contains(v) else { throw StudyError("study setting '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
             return v
         }
         func list<T>(_ parse: (String) -> T?) throws -> [T] {
             let parts = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let out = parts.compactMap(parse)
-            guard !out.isEmpty, out.count == parts.count else { throw TensorError("study setting '\(key)' must be a comma-separated list, got '\(value)'") }
+            guard !out.isEmpty, out.count == parts.count else { throw StudyError("study setting '\(key)' must be a comma-separated list, got '\(value)'") }
             return out
         }
         switch key {
@@ -95,12 +95,12 @@ public struct StudyConfig: Codable, Sendable {
         case "classifier_epochs": classifierEpochs = try int(1...10_000)
         case "difficulty": difficulty = try double(0...1)
         case "classification":
-            guard ["phantoms", "chexpert", "labelcsv"].contains(value) else { throw TensorError("study setting 'classification' must be phantoms, chexpert or labelcsv") }
+            guard ["phantoms", "chexpert", "labelcsv"].contains(value) else { throw StudyError("study setting 'classification' must be phantoms, chexpert or labelcsv") }
             classification = value
         case "classification_csv": classificationCSV = value
         case "classification_root": classificationRoot = value
         case "explainer":
-            guard let e = DollLabelConfig.Explainer(rawValue: value) else { throw TensorError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion") }
+            guard let e = DollLabelConfig.Explainer(rawValue: value) else { throw StudyError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion") }
             labels.explainer = e
         case "ig_steps": labels.igSteps = try int(1...10_000)
         case "threshold": labels.threshold = try .init(parsing: value)
@@ -110,11 +110,11 @@ public struct StudyConfig: Codable, Sendable {
         case "pretrain_epochs": pretrainEpochs = try int(1...10_000)
         case "boost":
             if value == "none" { boost = nil } else {
-                guard let m = DollLabelSet.BoostMode(rawValue: value) else { throw TensorError("study setting 'boost' must be intersect, union or none") }
+                guard let m = DollLabelSet.BoostMode(rawValue: value) else { throw StudyError("study setting 'boost' must be intersect, union or none") }
                 boost = m
             }
         case "downstream":
-            guard let d = Downstream(rawValue: value) else { throw TensorError("study setting 'downstream' must be phantom, phantom-infection, jsrt or covid") }
+            guard let d = Downstream(rawValue: value) else { throw StudyError("study setting 'downstream' must be phantom, phantom-infection, jsrt or covid") }
             downstream = d
             switch d {
             case .phantomAnatomy, .jsrt: structures = ["lungs", "heart", "clavicles"]
@@ -126,7 +126,7 @@ public struct StudyConfig: Codable, Sendable {
         case "test_images": downstreamTest = try int(1...1_000_000)
         case "fractions":
             fractions = try list { Double($0) }
-            guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw TensorError("study setting 'fractions' must lie in (0, 1]") }
+            guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw StudyError("study setting 'fractions' must lie in (0, 1]") }
         case "seeds": finetuneSeeds = try list { UInt64($0).flatMap { $0 <= UInt64(Int32.max) ? $0 : nil } }
         case "finetune_epochs": finetuneEpochs = try int(1...10_000)
         case "min_steps": minSteps = try int(0...1_000_000)
@@ -134,7 +134,7 @@ public struct StudyConfig: Codable, Sendable {
         case "lr": learningRate = Float(try double(1e-7...1))
         case "encoder_lr_scale": encoderLearningRateScale = Float(try double(0...10))
         default:
-            throw TensorError("unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
+            throw StudyError("unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
         }
     }
 
@@ -153,7 +153,7 @@ public struct StudyConfig: Codable, Sendable {
             c.classifierWidths = [32, 64, 128, 256]; c.classifierBlocks = [2, 2, 2, 2]; c.classifierEpochs = 20
             c.labels.igSteps = 50; c.pretrainEpochs = 20; c.downstreamTrain = 1000; c.downstreamTest = 500
             c.finetuneSeeds = [1, 2, 3]; c.finetuneEpochs = 30; c.minSteps = 300
-        default: throw TensorError("unknown preset '\(name)' (quick, full, tiny)")
+        default: throw StudyError("unknown preset '\(name)' (quick, full, tiny)")
         }
         return c
     }
@@ -209,7 +209,7 @@ public final class Study {
             return (CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000),
                     try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages))
         default:
-            guard let csv = c.classificationCSV else { throw TensorError("classification '\(c.classification)' needs classification_csv (a labels CSV)") }
+            guard let csv = c.classificationCSV else { throw StudyError("classification '\(c.classification)' needs classification_csv (a labels CSV)") }
             let all: Dataset = c.classification == "chexpert"
                 ? try CheXpertDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
                 : try LabelCSVDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
@@ -227,11 +227,11 @@ public final class Study {
             let cfg = PhantomConfig(size: c.imageSize, seed: c.seed &+ 1000, difficulty: c.difficulty)
             return (try PhantomDataset(count: c.downstreamTrain, config: cfg), try PhantomDataset(count: c.downstreamTest, config: cfg, first: c.downstreamTrain))
         case .jsrt:
-            guard let root = c.dataRoot else { throw TensorError("the jsrt downstream task needs dataRoot (…/shared/data/jsrt)") }
+            guard let root = c.dataRoot else { throw StudyError("the jsrt downstream task needs dataRoot (…/shared/data/jsrt)") }
             return (CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "1"))),
                     CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "2"))))
         case .covid:
-            guard let root = c.dataRoot else { throw TensorError("the covid downstream task needs dataRoot (…/shared/data/covid_seg)") }
+            guard let root = c.dataRoot else { throw StudyError("the covid downstream task needs dataRoot (…/shared/data/covid_seg)") }
             let all = CachedDataset(try SegmentationFolder(root: root, size: c.imageSize))
             let (a, b) = try all.split(fraction: 0.6, seed: c.seed)
             return (a, b)

@@ -1,12 +1,21 @@
 import CDollKernels
 import Foundation
 
-/// An error raised by a tensor operation: a shape, argument or format problem, with a message
-/// that says what was expected and what was given.
-public struct TensorError: Error, CustomStringConvertible, Equatable, Sendable {
+/// An error of any doll layer: a sentence that says what was expected and what was given. Each
+/// layer has its own type (`TensorError`, `DataError`, `ModelError`, `ExplainError`, `StudyError`),
+/// so a caller can tell where a problem arose; all are caught alike at the Lua and CLI borders.
+public protocol DollError: Error, CustomStringConvertible, Sendable {
+    var message: String { get }
+}
+
+extension DollError {
+    public var description: String { message }
+}
+
+/// An error raised by a tensor operation: a shape, argument or format problem.
+public struct TensorError: DollError, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// Formats a shape the way error messages and `description` show it: `[2, 3, 4]`.

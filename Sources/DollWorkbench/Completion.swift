@@ -1,6 +1,7 @@
 import DollExplain
 import DollLua
 import DollNN
+import DollTensor
 import DollViz
 import Foundation
 

@@ -42,7 +42,7 @@ struct StudyCommand: ParsableCommand {
                 guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set needs key=value, got '\(s)'") }
                 try cfg.set(String(s[..<eq]), String(s[s.index(after: eq)...]))
             }
-        } catch let e as TensorError { throw ValidationError(e.message) }
+        } catch let e as DollError { throw ValidationError(e.message) }
         installInterruptHandler()
         let study = Study(config: cfg, outputDirectory: out)
         study.shouldStop = interruptRequested

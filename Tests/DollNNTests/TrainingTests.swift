@@ -178,11 +178,11 @@ struct ModuleTests {
     @Test func badStateDictsNameTheTensor() throws {
         let m = try ResNetClassifier(.init(widths: [4, 8], blocks: [1, 1], classes: ["a"]))
         var missing = m.stateDict(); missing["fc.bias"] = nil
-        #expect { try m.loadStateDict(missing) } throws: { ($0 as? TensorError)?.message.contains("missing tensor 'fc.bias'") == true }
+        #expect { try m.loadStateDict(missing) } throws: { ($0 as? ModelError)?.message.contains("missing tensor 'fc.bias'") == true }
         var extra = m.stateDict(); extra["fc.extra"] = Tensor([1])
-        #expect { try m.loadStateDict(extra) } throws: { ($0 as? TensorError)?.message.contains("unexpected tensor 'fc.extra'") == true }
+        #expect { try m.loadStateDict(extra) } throws: { ($0 as? ModelError)?.message.contains("unexpected tensor 'fc.extra'") == true }
         var shaped = m.stateDict(); shaped["stem.0.weight"] = try Tensor.zeros([4, 1, 5, 5])
-        #expect { try m.loadStateDict(shaped) } throws: { ($0 as? TensorError)?.message.contains("'stem.0.weight' has shape [4, 1, 5, 5]") == true }
+        #expect { try m.loadStateDict(shaped) } throws: { ($0 as? ModelError)?.message.contains("'stem.0.weight' has shape [4, 1, 5, 5]") == true }
         let before = m.stateDict()["fc.weight"]!.scalars
         #expect(m.stateDict()["fc.weight"]!.scalars == before)   // nothing changed by failed loads
     }
@@ -195,7 +195,7 @@ struct ModuleTests {
         #expect(seg.stateDict()["encoder.layer2.0.conv1.weight"]!.scalars == clf.stateDict()["layer2.0.conv1.weight"]!.scalars)
         let y = try seg(randomInput([2, 1, 32, 32]))
         #expect(y.shape == [2, 14, 32, 32])
-        #expect(throws: TensorError.self) { try seg(randomInput([1, 1, 30, 30])) }
+        #expect(throws: ModelError.self) { try seg(randomInput([1, 1, 30, 30])) }
     }
 }
 

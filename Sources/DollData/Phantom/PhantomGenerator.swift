@@ -83,16 +83,13 @@
 // PhantomBones.swift (ribs, clavicles, spine, vessels, devices) · PhantomComposition.swift
 // (attenuation, display, helpers).
 
+import DollTensor
 import Foundation
 
 // MARK: - Public API
 
 /// CheXpert's 14 observations in CSV column order (index = label position).
-public let phantomObservations: [String] = [
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-    "Fracture", "Support Devices",
-]
+public let phantomObservations: [String] = LabelPreset.chexpert
 
 /// Anatomy masks always produced: "left_lung", "right_lung", "heart", "left_clavicle", "right_clavicle" (patient's left/right).
 public let phantomAnatomy: [String] = ["left_lung", "right_lung", "heart", "left_clavicle", "right_clavicle"]
