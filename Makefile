@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build lint test demo bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -10,8 +10,12 @@ setup:
 build: setup
 	$(SWIFT) build -c $(CONFIG)
 
+# The toolchain's formatter with .swift-format (lines of 120); warnings fail the build.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
 # Numeric suites are heavy: tests run in release.
-test: setup
+test: setup lint
 	$(SWIFT) test -c $(CONFIG) -Xswiftc -enable-testing
 
 bench: build

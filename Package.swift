@@ -14,7 +14,7 @@ let package = Package(
         .library(name: "DollViz", targets: ["DollViz"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // System libraries (Debian packages installed by scripts/setup.sh).
@@ -42,12 +42,19 @@ let package = Package(
         // The DoLL study end to end and its report.
         .target(name: "DollPipeline", dependencies: ["DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
         // The `doll` Lua module: userdata and functions over every Swift capability.
-        .target(name: "DollLua", dependencies: ["CDollSupport", "CLua", "DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
+        .target(
+            name: "DollLua",
+            dependencies: ["CDollSupport", "CLua", "DollTensor", "DollData", "DollNN", "DollExplain", "DollViz"]),
 
         // readline's callback interface behind a small C API (Ctrl-C cancels the line).
         .target(name: "CLineEditor", dependencies: ["CReadline", "CDollSupport"]),
         // The interactive side: REPL, notebooks and their reports, sessions.
-        .target(name: "DollWorkbench", dependencies: ["DollLua", "DollPipeline", "DollExplain", "DollNN", "DollViz", "DollTensor", "CLua", "CLineEditor", "CDollSupport"]),
+        .target(
+            name: "DollWorkbench",
+            dependencies: [
+                "DollLua", "DollPipeline", "DollExplain", "DollNN", "DollViz", "DollTensor", "CLua", "CLineEditor",
+                "CDollSupport",
+            ]),
 
         // Command-line entry point.
         .executableTarget(
@@ -70,11 +77,16 @@ let package = Package(
         .testTarget(name: "DollTensorTests", dependencies: ["DollTensor", "CDollKernels", "DollTestSupport"]),
         .testTarget(name: "DollNNTests", dependencies: ["DollNN", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "DollDataTests", dependencies: ["DollData", "DollTensor", "DollTestSupport"]),
-        .testTarget(name: "DollExplainTests", dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor", "DollTestSupport"]),
+        .testTarget(
+            name: "DollExplainTests",
+            dependencies: ["DollExplain", "DollNN", "DollData", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua", "DollTestSupport"]),
-        .testTarget(name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData", "DollTestSupport"]),
-        .testTarget(name: "DollWorkbenchTests", dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor", "DollTestSupport"]),
+        .testTarget(
+            name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData", "DollTestSupport"]),
+        .testTarget(
+            name: "DollWorkbenchTests",
+            dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLua", "CPNG", "CJPEG", "CReadline", "CBLAS"]),
     ]
 )

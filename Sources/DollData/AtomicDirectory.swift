@@ -37,10 +37,12 @@ public enum AtomicDirectory {
                     }
                     try? fm.removeItem(atPath: previous)
                 } else {
-                    try? fm.removeItem(atPath: tmp)   // now holds the old contents
+                    try? fm.removeItem(atPath: tmp)  // now holds the old contents
                 }
             } else {
-                guard rename(tmp, target) == 0 else { throw DataError("cannot create '\(target)': \(String(cString: strerror(errno)))") }
+                guard rename(tmp, target) == 0 else {
+                    throw DataError("cannot create '\(target)': \(String(cString: strerror(errno)))")
+                }
             }
             _ = doll_fsync_directory(parent)
         } catch {

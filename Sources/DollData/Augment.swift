@@ -23,7 +23,8 @@ public struct AugmentConfig: Codable, Equatable, Sendable {
     public init() {}
     /// No augmentation at all.
     public static let none: AugmentConfig = {
-        var c = AugmentConfig(); c.rotation = 0; c.scale = 0; c.shift = 0; c.brightness = 0; c.contrast = 0; c.gamma = 0; c.noise = 0
+        var c = AugmentConfig(); c.rotation = 0; c.scale = 0; c.shift = 0; c.brightness = 0; c.contrast = 0;
+        c.gamma = 0; c.noise = 0
         return c
     }()
 }
@@ -39,9 +40,13 @@ public final class AugmentedDataset: Dataset {
 
     public init(_ base: Dataset, config: AugmentConfig = AugmentConfig(), seed: UInt64 = 0) throws {
         if config.horizontalFlip {
-            let lateral = (base.structures + base.classes).filter { $0.lowercased().contains("left") || $0.lowercased().contains("right") }
+            let lateral = (base.structures + base.classes).filter {
+                $0.lowercased().contains("left") || $0.lowercased().contains("right")
+            }
             if !lateral.isEmpty || !base.classes.isEmpty || !base.structures.isEmpty {
-                throw DataError("horizontal flips would swap the patient's left and right (data has \(lateral.isEmpty ? "anatomy with laterality" : lateral.joined(separator: ", "))); leave horizontalFlip off for radiographs")
+                throw DataError(
+                    "horizontal flips would swap the patient's left and right (data has \(lateral.isEmpty ? "anatomy with laterality" : lateral.joined(separator: ", "))); leave horizontalFlip off for radiographs"
+                )
             }
         }
         self.base = base; self.config = config; self.seed = seed
@@ -55,7 +60,8 @@ public final class AugmentedDataset: Dataset {
 
     public func sample(_ i: Int) throws -> Sample {
         var s = try base.sample(i)
-        var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(i))
+        var rng = RandomGenerator(
+            seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(i))
         func sym(_ m: Float) -> Float { (rng.nextUniform() * 2 - 1) * m }
         let angle = sym(config.rotation) * .pi / 180, sc = 1 + sym(config.scale)
         let tx = sym(config.shift) * Float(size), ty = sym(config.shift) * Float(size)
@@ -63,7 +69,9 @@ public final class AugmentedDataset: Dataset {
         let geometric = angle != 0 || sc != 1 || tx != 0 || ty != 0 || flip
         if geometric {
             s.image = try Augment.affine(s.image, angle: angle, scale: sc, tx: tx, ty: ty, flip: flip, nearest: false)
-            for (k, m) in s.masks { s.masks[k] = try Augment.affine(m, angle: angle, scale: sc, tx: tx, ty: ty, flip: flip, nearest: true) }
+            for (k, m) in s.masks {
+                s.masks[k] = try Augment.affine(m, angle: angle, scale: sc, tx: tx, ty: ty, flip: flip, nearest: true)
+            }
         }
         let b = sym(config.brightness), c = 1 + sym(config.contrast), g = Foundation.exp(sym(config.gamma))
         let noise = config.noise
@@ -85,31 +93,39 @@ public final class AugmentedDataset: Dataset {
 public enum Augment {
     /// Rotates by `angle` (radians) and scales about the centre, then shifts by (tx, ty) pixels;
     /// optional horizontal flip. Outside samples are 0. `[C, H, W]` → same shape.
-    public static func affine(_ t: Tensor, angle: Float, scale: Float, tx: Float, ty: Float, flip: Bool, nearest: Bool) throws -> Tensor {
+    public static func affine(
+        _ t: Tensor, angle: Float, scale: Float, tx: Float, ty: Float, flip: Bool, nearest: Bool
+    ) throws -> Tensor {
         let (c, h, w) = try ImageOps.dims(t)
         let src = t.scalars
         var out = [Float](repeating: 0, count: src.count)
         let cx = Float(w - 1) / 2, cy = Float(h - 1) / 2
         let ca = Foundation.cos(angle) / scale, sa = Foundation.sin(angle) / scale
-        for y in 0..<h { for x in 0..<w {
-            // inverse map: output pixel → source position
-            let dx = (flip ? Float(w - 1 - x) : Float(x)) - cx - tx, dy = Float(y) - cy - ty
-            let sx = ca * dx + sa * dy + cx, sy = -sa * dx + ca * dy + cy
-            for ch in 0..<c {
-                let plane = ch * h * w
-                var v: Float = 0
-                if nearest {
-                    let ix = Int(sx.rounded()), iy = Int(sy.rounded())
-                    if ix >= 0 && ix < w && iy >= 0 && iy < h { v = src[plane + iy * w + ix] }
-                } else {
-                    let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
-                    let fx = sx - Float(x0), fy = sy - Float(y0)
-                    func at(_ xx: Int, _ yy: Int) -> Float { (xx >= 0 && xx < w && yy >= 0 && yy < h) ? src[plane + yy * w + xx] : 0 }
-                    v = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy
+        for y in 0..<h {
+            for x in 0..<w {
+                // inverse map: output pixel → source position
+                let dx = (flip ? Float(w - 1 - x) : Float(x)) - cx - tx, dy = Float(y) - cy - ty
+                let sx = ca * dx + sa * dy + cx, sy = -sa * dx + ca * dy + cy
+                for ch in 0..<c {
+                    let plane = ch * h * w
+                    var v: Float = 0
+                    if nearest {
+                        let ix = Int(sx.rounded()), iy = Int(sy.rounded())
+                        if ix >= 0 && ix < w && iy >= 0 && iy < h { v = src[plane + iy * w + ix] }
+                    } else {
+                        let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
+                        let fx = sx - Float(x0), fy = sy - Float(y0)
+                        func at(_ xx: Int, _ yy: Int) -> Float {
+                            (xx >= 0 && xx < w && yy >= 0 && yy < h) ? src[plane + yy * w + xx] : 0
+                        }
+                        v =
+                            (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy)
+                            + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy
+                    }
+                    out[plane + y * w + x] = v
                 }
-                out[plane + y * w + x] = v
             }
-        } }
+        }
         return try Tensor(out, shape: t.shape)
     }
 }

@@ -15,7 +15,9 @@ public struct Sample: Sendable {
     public var labelMask: [Float]?
     public var masks: [String: Tensor]
 
-    public init(id: String, image: Tensor, labels: [Float]? = nil, labelMask: [Float]? = nil, masks: [String: Tensor] = [:]) {
+    public init(
+        id: String, image: Tensor, labels: [Float]? = nil, labelMask: [Float]? = nil, masks: [String: Tensor] = [:]
+    ) {
         self.id = id; self.image = image; self.labels = labels; self.labelMask = labelMask; self.masks = masks
     }
 }
@@ -60,7 +62,9 @@ extension Dataset {
 
     /// Stacks images, mask targets `[B, S, H, W]` (0/1) and a validity mask `[B, S, H, W]`
     /// (0 where the mask said "ignore") for the named structures.
-    public func segmentationBatch(_ indices: [Int], structures names: [String]) throws -> (images: Tensor, targets: Tensor, valid: Tensor) {
+    public func segmentationBatch(
+        _ indices: [Int], structures names: [String]
+    ) throws -> (images: Tensor, targets: Tensor, valid: Tensor) {
         for n in names where !structures.contains(n) {
             throw DataError("unknown structure '\(n)'; \(summary) has: \(structures.joined(separator: ", "))")
         }
@@ -86,16 +90,21 @@ extension Dataset {
         var rng = RandomGenerator(seed: seed)
         let order = rng.permutation(count)
         let k = Int((Double(count) * fraction).rounded())
-        return (try Subset(self, indices: Array(order[..<k]).sorted(), name: "split \(fraction)"),
-                try Subset(self, indices: Array(order[k...]).sorted(), name: "split rest"))
+        return (
+            try Subset(self, indices: Array(order[..<k]).sorted(), name: "split \(fraction)"),
+            try Subset(self, indices: Array(order[k...]).sorted(), name: "split rest")
+        )
     }
 
     /// A deterministic random subset with `fraction` of the samples (at least one).
     public func subset(fraction: Double, seed: UInt64) throws -> Subset {
-        guard fraction > 0 && fraction <= 1 else { throw DataError("subset fraction must be in (0, 1], got \(fraction)") }
+        guard fraction > 0 && fraction <= 1 else {
+            throw DataError("subset fraction must be in (0, 1], got \(fraction)")
+        }
         var rng = RandomGenerator(seed: seed)
         let k = Swift.max(1, Int((Double(count) * fraction).rounded()))
-        return try Subset(self, indices: Array(rng.permutation(count).prefix(k)).sorted(), name: "\(Int(fraction * 100))%")
+        return try Subset(
+            self, indices: Array(rng.permutation(count).prefix(k)).sorted(), name: "\(Int(fraction * 100))%")
     }
 }
 
@@ -106,7 +115,9 @@ public final class Subset: Dataset {
     let name: String
 
     public init(_ base: Dataset, indices: [Int], name: String = "subset") throws {
-        for i in indices where i < 0 || i >= base.count { throw DataError("subset index \(i) out of range 0..<\(base.count)") }
+        for i in indices where i < 0 || i >= base.count {
+            throw DataError("subset index \(i) out of range 0..<\(base.count)")
+        }
         self.base = base; self.indices = indices; self.name = name
     }
     public var count: Int { indices.count }
@@ -175,12 +186,16 @@ public enum CSV {
                     pendingQuote = false
                     if ch == "\"" { field.append("\""); continue }
                     inQuotes = false
-                } else if ch == "\"" { pendingQuote = true; continue } else { field.append(ch); continue }
+                } else if ch == "\"" {
+                    pendingQuote = true; continue
+                } else {
+                    field.append(ch); continue
+                }
             }
             switch ch {
             case "\"" where field.isEmpty: inQuotes = true
             case ",": row.append(field); field = ""
-            case "\n", "\r\n", "\r":   // LF, CRLF (one Character in Swift) or a lone CR end a row
+            case "\n", "\r\n", "\r":  // LF, CRLF (one Character in Swift) or a lone CR end a row
                 row.append(field); field = ""
                 if !(row.count == 1 && row[0].isEmpty) { rows.append(row) }
                 row = []
@@ -194,7 +209,9 @@ public enum CSV {
     /// Reads a CSV file with a header row; returns the header and the data rows, checking that
     /// every row has the header's number of fields.
     public static func read(path: String) throws -> (header: [String], rows: [[String]]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("cannot read CSV file '\(path)'") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError("cannot read CSV file '\(path)'")
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw DataError("\(path): not valid UTF-8 text") }
         let all = parse(text)
         guard let header = all.first, !header.isEmpty else { throw DataError("\(path): empty CSV (no header row)") }

@@ -37,14 +37,17 @@ public enum ImageIO {
 
     /// The error for an image over the limit, saying how to raise it.
     static func tooLarge(_ kind: String, _ w: Int, _ h: Int) -> DataError {
-        DataError("\(kind) is \(w)x\(h) pixels, more than the limit of \(maxPixels) pixels "
-                  + "(set DOLL_MAX_PIXELS or ImageIO.maxPixels to accept larger images)")
+        DataError(
+            "\(kind) is \(w)x\(h) pixels, more than the limit of \(maxPixels) pixels "
+                + "(set DOLL_MAX_PIXELS or ImageIO.maxPixels to accept larger images)")
     }
 
     /// Reads a PNG or JPEG (chosen by magic bytes) as a grayscale tensor `[1, H, W]` in [0, 1].
     /// Colour is converted to luminance; 16-bit PNGs keep their full precision.
     public static func readGray(path: String) throws -> Tensor {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("cannot read image file '\(path)'") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError("cannot read image file '\(path)'")
+        }
         do { return try decodeGray(data) } catch let e as DataError { throw DataError("\(path): \(e.message)") }
     }
 
@@ -71,16 +74,18 @@ public enum ImageIO {
         var channels: Int32 = 0, depth: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = data.withUnsafeBytes { raw in
-            doll_png_decode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), gray ? 0 : 1,
-                            &out, &w, &h, &channels, &depth, &err, err.count)
+            doll_png_decode(
+                raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), gray ? 0 : 1,
+                &out, &w, &h, &channels, &depth, &err, err.count)
         }
         if rc == -2 { throw tooLarge("PNG", Int(w), Int(h)) }
         guard rc == 0, let out else { throw DataError("corrupt PNG: \(cString(err))") }
         defer { doll_free(out) }
         guard w > 0, h > 0 else { throw DataError("PNG is \(w)x\(h) pixels") }
         let n = Int(w) * Int(h) * Int(channels)
-        return RawImage(width: Int(w), height: Int(h), channels: Int(channels), bitDepth: Int(depth),
-                        samples: Array(UnsafeBufferPointer(start: out, count: n)))
+        return RawImage(
+            width: Int(w), height: Int(h), channels: Int(channels), bitDepth: Int(depth),
+            samples: Array(UnsafeBufferPointer(start: out, count: n)))
     }
 
     private static func message(of image: inout png_image) -> String {
@@ -96,7 +101,9 @@ public enum ImageIO {
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = data.withUnsafeBytes { raw in
-            doll_jpeg_decode_gray(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), &out, &w, &h, &err, err.count)
+            doll_jpeg_decode_gray(
+                raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, UInt64(maxPixels), &out, &w, &h, &err,
+                err.count)
         }
         guard rc == 0, let out else {
             let msg = cString(err)
@@ -114,27 +121,38 @@ public enum ImageIO {
     }
 
     /// Encodes 8-bit gray (1 channel) or RGB (3 channels) pixels as JPEG.
-    public static func encodeJPEG(pixels: [UInt8], width: Int, height: Int, channels: Int, quality: Int = 90) throws -> Data {
-        guard pixels.count == width * height * channels else { throw DataError("JPEG encode: \(pixels.count) bytes for \(width)x\(height)x\(channels)") }
+    public static func encodeJPEG(
+        pixels: [UInt8], width: Int, height: Int, channels: Int, quality: Int = 90
+    ) throws -> Data {
+        guard pixels.count == width * height * channels else {
+            throw DataError("JPEG encode: \(pixels.count) bytes for \(width)x\(height)x\(channels)")
+        }
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = doll_jpeg_encode(pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &out, &size, &err, err.count)
+        let rc = doll_jpeg_encode(
+            pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &out, &size, &err, err.count)
         guard rc == 0, let out else { throw DataError("JPEG encode failed: \(cString(err))") }
         defer { doll_free(out) }
         return Data(bytes: out, count: size)
     }
 
     /// Encodes pixels as PNG: 8-bit gray (channels 1), RGB (3) or RGBA (4), or 16-bit gray.
-    public static func encodePNG(samples: [UInt16], width: Int, height: Int, channels: Int, bitDepth: Int = 8) throws -> Data {
+    public static func encodePNG(
+        samples: [UInt16], width: Int, height: Int, channels: Int, bitDepth: Int = 8
+    ) throws -> Data {
         guard width > 0, height > 0, [1, 3, 4].contains(channels), bitDepth == 8 || (bitDepth == 16 && channels == 1),
-              samples.count == width * height * channels else {
-            throw DataError("PNG encode: need \(width)x\(height)x\(channels) samples at 8 bits (or 16-bit gray), got \(samples.count)")
+            samples.count == width * height * channels
+        else {
+            throw DataError(
+                "PNG encode: need \(width)x\(height)x\(channels) samples at 8 bits (or 16-bit gray), got \(samples.count)"
+            )
         }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width); image.height = UInt32(height)
-        image.format = bitDepth == 16 ? formatLinearY : (channels == 1 ? formatGray : (channels == 3 ? formatRGB : formatRGBA))
+        image.format =
+            bitDepth == 16 ? formatLinearY : (channels == 1 ? formatGray : (channels == 3 ? formatRGB : formatRGBA))
         defer { png_image_free(&image) }
         var size: png_alloc_size_t = 0
         let ok: Int32
@@ -145,16 +163,22 @@ public enum ImageIO {
             }
         } else {
             let bytes = samples.map { UInt8(clamping: $0) }
-            ok = bytes.withUnsafeBytes { src in png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, 0, nil) }
+            ok = bytes.withUnsafeBytes { src in
+                png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, 0, nil)
+            }
         }
         guard ok != 0 else { throw DataError("PNG encode failed: \(message(of: &image))") }
         var out = Data(count: Int(size))
         let ok2: Int32 = out.withUnsafeMutableBytes { dst in
             if bitDepth == 16 {
-                return samples.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+                return samples.withUnsafeBytes {
+                    png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil)
+                }
             }
             let bytes = samples.map { UInt8(clamping: $0) }
-            return bytes.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+            return bytes.withUnsafeBytes {
+                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil)
+            }
         }
         guard ok2 != 0 else { throw DataError("PNG encode failed: \(message(of: &image))") }
         return out.prefix(Int(size))
@@ -172,12 +196,14 @@ public enum ImageIO {
             let c = v.isNaN ? 0 : Swift.min(Swift.max(v, 0), 1)
             return UInt16((c * maxV).rounded())
         }
-        try AtomicFile.write(try encodePNG(samples: samples, width: w, height: h, channels: 1, bitDepth: bitDepth), to: path)
+        try AtomicFile.write(
+            try encodePNG(samples: samples, width: w, height: h, channels: 1, bitDepth: bitDepth), to: path)
     }
 
     /// Writes 8-bit RGB or RGBA bytes as PNG, atomically.
     public static func writeRGB(bytes: [UInt8], width: Int, height: Int, channels: Int = 3, to path: String) throws {
-        try AtomicFile.write(try encodePNG(samples: bytes.map(UInt16.init), width: width, height: height, channels: channels), to: path)
+        try AtomicFile.write(
+            try encodePNG(samples: bytes.map(UInt16.init), width: width, height: height, channels: channels), to: path)
     }
 }
 

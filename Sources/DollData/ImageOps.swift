@@ -30,21 +30,28 @@ public enum ImageOps {
     }
 
     /// Resizes `[C, H, W]` to `[C, outH, outW]`.
-    public static func resize(_ t: Tensor, height outH: Int, width outW: Int, interpolation: Interpolation) throws -> Tensor {
+    public static func resize(
+        _ t: Tensor, height outH: Int, width outW: Int, interpolation: Interpolation
+    ) throws -> Tensor {
         let (c, h, w) = try dims(t)
-        guard outH >= 1, outW >= 1, outH * outW <= ImageIO.maxPixels else { throw DataError("resize target \(outH)x\(outW) is invalid") }
+        guard outH >= 1, outW >= 1, outH * outW <= ImageIO.maxPixels else {
+            throw DataError("resize target \(outH)x\(outW) is invalid")
+        }
         if h == outH && w == outW { return t }
         switch interpolation {
         case .bilinear:
             return try t.unsqueezed(0).upsampleBilinear(size: Pair(outH, outW)).squeezed(0)
         case .nearest, .area:
-            if interpolation == .area && (outH > h || outW > w) { return try resize(t, height: outH, width: outW, interpolation: .bilinear) }
+            if interpolation == .area && (outH > h || outW > w) {
+                return try resize(t, height: outH, width: outW, interpolation: .bilinear)
+            }
             let src = t.scalars
             var out: [Float] = []
             out.reserveCapacity(c * outH * outW)
             for ch in 0..<c {
                 let plane = Array(src[(ch * h * w)..<((ch + 1) * h * w)])
-                out += Resample.resize(plane, width: w, height: h, channels: 1, toWidth: outW, toHeight: outH, filter: interpolation)
+                out += Resample.resize(
+                    plane, width: w, height: h, channels: 1, toWidth: outW, toHeight: outH, filter: interpolation)
             }
             return try Tensor(out, shape: [c, outH, outW])
         }
@@ -64,8 +71,10 @@ public enum ImageOps {
             return try r.padded([(top, size - nh - top), (left, size - nw - left)])
         case .crop:
             let s = Double(size) / Double(Swift.min(h, w))
-            let nh = Swift.max(size, Int((Double(h) * s).rounded())), nw = Swift.max(size, Int((Double(w) * s).rounded()))
-            return try centerCrop(resize(t, height: nh, width: nw, interpolation: interpolation), height: size, width: size)
+            let nh = Swift.max(size, Int((Double(h) * s).rounded())),
+                nw = Swift.max(size, Int((Double(w) * s).rounded()))
+            return try centerCrop(
+                resize(t, height: nh, width: nw, interpolation: interpolation), height: size, width: size)
         }
     }
 
@@ -98,31 +107,37 @@ public enum ImageOps {
     /// pixels blend the four nearest tiles' maps bilinearly.
     public static func clahe(_ t: Tensor, tiles: Int = 8, clipLimit: Float = 2) throws -> Tensor {
         let (c, h, w) = try dims(t)
-        guard tiles >= 1, tiles <= Swift.min(h, w), clipLimit >= 1 else { throw DataError("clahe: tiles in 1…min(H, W), clipLimit ≥ 1") }
+        guard tiles >= 1, tiles <= Swift.min(h, w), clipLimit >= 1 else {
+            throw DataError("clahe: tiles in 1…min(H, W), clipLimit ≥ 1")
+        }
         var v = t.scalars
         let n = h * w
         for ch in 0..<c {
             var maps = [[Float]](repeating: [], count: tiles * tiles)
-            for ty in 0..<tiles { for tx in 0..<tiles {
-                let y0 = ty * h / tiles, y1 = (ty + 1) * h / tiles, x0 = tx * w / tiles, x1 = (tx + 1) * w / tiles
-                var hist = [Int](repeating: 0, count: 256)
-                for y in y0..<y1 { for x in x0..<x1 { hist[bin(v[ch * n + y * w + x])] += 1 } }
-                let count = (y1 - y0) * (x1 - x0)
-                let limit = Swift.max(1, Int(clipLimit * Float(count) / 256))
-                var excess = 0
-                for i in 0..<256 where hist[i] > limit { excess += hist[i] - limit; hist[i] = limit }
-                for i in 0..<256 { hist[i] += excess / 256 + (i < excess % 256 ? 1 : 0) }
-                let cdf = cumulative(hist)
-                maps[ty * tiles + tx] = cdf.map { Float($0) / Float(Swift.max(count, 1)) }
-            } }
+            for ty in 0..<tiles {
+                for tx in 0..<tiles {
+                    let y0 = ty * h / tiles, y1 = (ty + 1) * h / tiles, x0 = tx * w / tiles, x1 = (tx + 1) * w / tiles
+                    var hist = [Int](repeating: 0, count: 256)
+                    for y in y0..<y1 { for x in x0..<x1 { hist[bin(v[ch * n + y * w + x])] += 1 } }
+                    let count = (y1 - y0) * (x1 - x0)
+                    let limit = Swift.max(1, Int(clipLimit * Float(count) / 256))
+                    var excess = 0
+                    for i in 0..<256 where hist[i] > limit { excess += hist[i] - limit; hist[i] = limit }
+                    for i in 0..<256 { hist[i] += excess / 256 + (i < excess % 256 ? 1 : 0) }
+                    let cdf = cumulative(hist)
+                    maps[ty * tiles + tx] = cdf.map { Float($0) / Float(Swift.max(count, 1)) }
+                }
+            }
             var out = [Float](repeating: 0, count: n)
             for y in 0..<h {
                 let fy = (Float(y) + 0.5) / Float(h) * Float(tiles) - 0.5
-                let ty0 = Swift.max(0, Swift.min(tiles - 1, Int(fy.rounded(.down)))), ty1 = Swift.min(tiles - 1, ty0 + 1)
+                let ty0 = Swift.max(0, Swift.min(tiles - 1, Int(fy.rounded(.down)))),
+                    ty1 = Swift.min(tiles - 1, ty0 + 1)
                 let ay = Swift.max(0, Swift.min(1, fy - Float(ty0)))
                 for x in 0..<w {
                     let fx = (Float(x) + 0.5) / Float(w) * Float(tiles) - 0.5
-                    let tx0 = Swift.max(0, Swift.min(tiles - 1, Int(fx.rounded(.down)))), tx1 = Swift.min(tiles - 1, tx0 + 1)
+                    let tx0 = Swift.max(0, Swift.min(tiles - 1, Int(fx.rounded(.down)))),
+                        tx1 = Swift.min(tiles - 1, tx0 + 1)
                     let ax = Swift.max(0, Swift.min(1, fx - Float(tx0)))
                     let b = bin(v[ch * n + y * w + x])
                     let top = maps[ty0 * tiles + tx0][b] * (1 - ax) + maps[ty0 * tiles + tx1][b] * ax
@@ -151,7 +166,9 @@ public enum ImageOps {
         return Autograd.noGrad { t.adding(-lo).scaled(1 / (hi - lo)).clamped(0, 1) }
     }
 
-    @inline(__always) static func bin(_ v: Float) -> Int { v.isNaN ? 0 : Swift.min(255, Swift.max(0, Int(v * 255 + 0.5))) }
+    @inline(__always) static func bin(_ v: Float) -> Int {
+        v.isNaN ? 0 : Swift.min(255, Swift.max(0, Int(v * 255 + 0.5)))
+    }
 
     static func cumulative(_ hist: [Int]) -> [Int] {
         var out = hist

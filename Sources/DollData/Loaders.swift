@@ -9,7 +9,11 @@ func loadImage(_ path: String, size: Int, mode: FitMode) throws -> Tensor {
 /// Reads a mask PNG: 0 → 0, 255 → 1, 127/128 → 0.5 ("ignore"), fitted with nearest neighbour.
 func loadMask(_ path: String, size: Int, mode: FitMode) throws -> Tensor {
     let raw = try ImageIO.readGray(path: path)
-    let coded = Autograd.noGrad { Tensor.mapValues(raw) { v in let b = v * 255; return b > 191 ? 1 : (b > 63 ? 0.5 : 0) } }
+    let coded = Autograd.noGrad {
+        Tensor.mapValues(raw) { v in
+            let b = v * 255; return b > 191 ? 1 : (b > 63 ? 0.5 : 0)
+        }
+    }
     return try ImageOps.fit(coded, size: size, mode: mode, interpolation: .nearest)
 }
 
@@ -54,13 +58,17 @@ public final class CheXpertDataset: Dataset {
     public let rows: [Row]
     public var structures: [String] { [] }
 
-    public init(csv: String, root: String? = nil, policy: UncertaintyPolicy = .ones, frontalOnly: Bool = true,
-                size: Int = 224, mode: FitMode = .squash) throws {
+    public init(
+        csv: String, root: String? = nil, policy: UncertaintyPolicy = .ones, frontalOnly: Bool = true,
+        size: Int = 224, mode: FitMode = .squash
+    ) throws {
         guard size >= 8 && size <= 2048 else { throw DataError("CheXpert: image size must be in 8…2048, got \(size)") }
         let (header, body) = try CSV.read(path: csv)
         let fixed = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"]
         guard Array(header.prefix(5)) == fixed else {
-            throw DataError("\(csv): not a CheXpert label file (expected columns \(fixed.joined(separator: ",")) first, got \(CSV.describeColumns(header)))")
+            throw DataError(
+                "\(csv): not a CheXpert label file (expected columns \(fixed.joined(separator: ",")) first, got \(CSV.describeColumns(header)))"
+            )
         }
         let obs = Array(header.dropFirst(5))
         guard !obs.isEmpty else { throw DataError("\(csv): no observation columns") }
@@ -73,7 +81,10 @@ public final class CheXpertDataset: Dataset {
                 case "1.0", "1": raw.append(1)
                 case "0.0", "0": raw.append(0)
                 case "-1.0", "-1": raw.append(-1)
-                default: throw DataError("\(csv): line \(i + 2), column '\(obs[j])': unexpected label value '\(v)' (expected 1.0, 0.0, -1.0 or blank)")
+                default:
+                    throw DataError(
+                        "\(csv): line \(i + 2), column '\(obs[j])': unexpected label value '\(v)' (expected 1.0, 0.0, -1.0 or blank)"
+                    )
                 }
             }
             let row = Row(path: r[0], sex: r[1], age: r[2], view: r[3], projection: r[4], raw: raw)
@@ -81,8 +92,11 @@ public final class CheXpertDataset: Dataset {
             rows.append(row)
         }
         guard !rows.isEmpty else {
-            throw DataError(body.isEmpty ? "\(csv): the file has a header but no data rows"
-                                         : "\(csv): none of its \(body.count) rows is a frontal view (pass frontalOnly: false to use laterals)")
+            throw DataError(
+                body.isEmpty
+                    ? "\(csv): the file has a header but no data rows"
+                    : "\(csv): none of its \(body.count) rows is a frontal view (pass frontalOnly: false to use laterals)"
+            )
         }
         self.csvPath = csv; self.root = root ?? parentDirectory(csv)
         self.policy = policy; self.frontalOnly = frontalOnly; self.size = size; self.mode = mode
@@ -90,7 +104,9 @@ public final class CheXpertDataset: Dataset {
     }
 
     public var count: Int { rows.count }
-    public var summary: String { "CheXpert \(csvPath) (\(count) \(frontalOnly ? "frontal " : "")images, U-\(policy.rawValue.capitalized), \(size)px)" }
+    public var summary: String {
+        "CheXpert \(csvPath) (\(count) \(frontalOnly ? "frontal " : "")images, U-\(policy.rawValue.capitalized), \(size)px)"
+    }
 
     /// Labels and mask of one row under the policy.
     public func labels(of row: Row) -> (labels: [Float], mask: [Float]) {
@@ -116,7 +132,12 @@ public final class CheXpertDataset: Dataset {
         for (j, name) in classes.enumerated() {
             var c = (0, 0, 0, 0)
             for r in rows {
-                switch r.raw[j] { case .some(1): c.0 += 1; case .some(0): c.1 += 1; case .some(-1): c.2 += 1; default: c.3 += 1 }
+                switch r.raw[j] {
+                case .some(1): c.0 += 1;
+                case .some(0): c.1 += 1;
+                case .some(-1): c.2 += 1;
+                default: c.3 += 1
+                }
             }
             out[name] = c
         }
@@ -128,7 +149,9 @@ public final class CheXpertDataset: Dataset {
         let direct = joinPath(root, row.path)
         if FileManager.default.fileExists(atPath: direct) { return direct }
         let parts = row.path.split(separator: "/", maxSplits: 1)
-        if parts.count == 2, (root as NSString).lastPathComponent == String(parts[0]) { return joinPath(root, String(parts[1])) }
+        if parts.count == 2, (root as NSString).lastPathComponent == String(parts[0]) {
+            return joinPath(root, String(parts[1]))
+        }
         return direct
     }
 
@@ -136,8 +159,9 @@ public final class CheXpertDataset: Dataset {
         try checkIndex(i)
         let row = rows[i]
         let (l, m) = labels(of: row)
-        return Sample(id: row.path, image: try loadImage(imagePath(row), size: size, mode: mode), labels: l,
-                      labelMask: policy == .ignore ? m : nil)
+        return Sample(
+            id: row.path, image: try loadImage(imagePath(row), size: size, mode: mode), labels: l,
+            labelMask: policy == .ignore ? m : nil)
     }
 }
 
@@ -153,14 +177,20 @@ public final class LabelCSVDataset: Dataset {
     /// - Parameters:
     ///   - classes: label columns to use (default: every column whose values are all 0/1, except `exclude`).
     ///   - split: keep rows whose `splitColumn` equals this value.
-    public init(csv: String, root: String? = nil, pathColumn: String = "Path", classes: [String]? = nil, exclude: [String] = [],
-                splitColumn: String = "split", split: String? = nil, size: Int = 224, mode: FitMode = .squash) throws {
+    public init(
+        csv: String, root: String? = nil, pathColumn: String = "Path", classes: [String]? = nil, exclude: [String] = [],
+        splitColumn: String = "split", split: String? = nil, size: Int = 224, mode: FitMode = .squash
+    ) throws {
         guard size >= 8 && size <= 2048 else { throw DataError("label CSV: image size must be in 8…2048, got \(size)") }
         let (header, body) = try CSV.read(path: csv)
-        guard let pathIdx = header.firstIndex(of: pathColumn) else { throw DataError("\(csv): no '\(pathColumn)' column (columns: \(CSV.describeColumns(header)))") }
+        guard let pathIdx = header.firstIndex(of: pathColumn) else {
+            throw DataError("\(csv): no '\(pathColumn)' column (columns: \(CSV.describeColumns(header)))")
+        }
         var rows = body
         if let split {
-            guard let s = header.firstIndex(of: splitColumn) else { throw DataError("\(csv): no split column '\(splitColumn)'") }
+            guard let s = header.firstIndex(of: splitColumn) else {
+                throw DataError("\(csv): no split column '\(splitColumn)'")
+            }
             rows = rows.filter { $0[s] == split }
             guard !rows.isEmpty else { throw DataError("\(csv): no rows with \(splitColumn) = '\(split)'") }
         }
@@ -170,20 +200,25 @@ public final class LabelCSVDataset: Dataset {
             names = classes
         } else {
             names = header.enumerated().filter { j, name in
-                j != pathIdx && !exclude.contains(name) && name != splitColumn && body.allSatisfy { CSV.binary($0[j]) != nil }
+                j != pathIdx && !exclude.contains(name) && name != splitColumn
+                    && body.allSatisfy { CSV.binary($0[j]) != nil }
             }.map(\.element)
             guard !names.isEmpty else {
-                throw DataError("\(csv): no label column holds only 0/1 values (columns: \(CSV.describeColumns(header)))")
+                throw DataError(
+                    "\(csv): no label column holds only 0/1 values (columns: \(CSV.describeColumns(header)))")
             }
         }
         guard !rows.isEmpty else { throw DataError("\(csv): the file has a header but no data rows") }
         let cols = names.map { header.firstIndex(of: $0)! }
         var labels: [[Float]] = []
         for (i, r) in rows.enumerated() {
-            labels.append(try cols.map { j in
-                guard let v = CSV.binary(r[j]) else { throw DataError("\(csv): row \(i + 2), column '\(header[j])': '\(r[j])' is not 0 or 1") }
-                return v
-            })
+            labels.append(
+                try cols.map { j in
+                    guard let v = CSV.binary(r[j]) else {
+                        throw DataError("\(csv): row \(i + 2), column '\(header[j])': '\(r[j])' is not 0 or 1")
+                    }
+                    return v
+                })
         }
         self.csvPath = csv; self.root = root ?? parentDirectory(csv)
         self.size = size; self.mode = mode; self.classes = names
@@ -194,7 +229,8 @@ public final class LabelCSVDataset: Dataset {
     public var summary: String { "label CSV \(csvPath) (\(count) images, \(classes.count) labels, \(size)px)" }
     public func sample(_ i: Int) throws -> Sample {
         try checkIndex(i)
-        return Sample(id: ids[i], image: try loadImage(joinPath(root, ids[i]), size: size, mode: mode), labels: labelRows[i])
+        return Sample(
+            id: ids[i], image: try loadImage(joinPath(root, ids[i]), size: size, mode: mode), labels: labelRows[i])
     }
 }
 
@@ -218,13 +254,21 @@ public final class SegmentationFolder: Dataset {
     /// - Parameters:
     ///   - filter: `(column, value)` to keep rows of `split.csv`/`metadata.csv`, e.g. `("fold", "1")`.
     ///   - unions: derived structures; defaults to `defaultUnions` restricted to available parts.
-    public init(root: String, size: Int = 256, mode: FitMode = .squash, filter: (String, String)? = nil,
-                unions: [String: [String]]? = nil) throws {
-        guard size >= 8 && size <= 2048 else { throw DataError("segmentation folder: image size must be in 8…2048, got \(size)") }
+    public init(
+        root: String, size: Int = 256, mode: FitMode = .squash, filter: (String, String)? = nil,
+        unions: [String: [String]]? = nil
+    ) throws {
+        guard size >= 8 && size <= 2048 else {
+            throw DataError("segmentation folder: image size must be in 8…2048, got \(size)")
+        }
         let fm = FileManager.default
         let imgDir = joinPath(root, "images"), maskDir = joinPath(root, "masks")
-        guard let files = try? fm.contentsOfDirectory(atPath: imgDir) else { throw DataError("\(root): no images/ folder") }
-        var ids = files.filter { $0.lowercased().hasSuffix(".png") || $0.lowercased().hasSuffix(".jpg") }.map { ($0 as NSString).deletingPathExtension }.sorted()
+        guard let files = try? fm.contentsOfDirectory(atPath: imgDir) else {
+            throw DataError("\(root): no images/ folder")
+        }
+        var ids = files.filter { $0.lowercased().hasSuffix(".png") || $0.lowercased().hasSuffix(".jpg") }.map {
+            ($0 as NSString).deletingPathExtension
+        }.sorted()
         guard !ids.isEmpty else { throw DataError("\(imgDir): no PNG or JPEG images") }
         let structs = ((try? fm.contentsOfDirectory(atPath: maskDir)) ?? []).filter {
             var dir: ObjCBool = false
@@ -241,14 +285,20 @@ public final class SegmentationFolder: Dataset {
             ids = ids.filter { keep.contains($0) }
             guard !ids.isEmpty else { throw DataError("\(table): no images with \(column) = '\(value)'") }
         }
-        let un = (unions ?? SegmentationFolder.defaultUnions).filter { !structs.contains($0.key) && $0.value.allSatisfy(structs.contains) }
-        for (k, parts) in un where !parts.allSatisfy(structs.contains) { throw DataError("union '\(k)' needs masks \(parts)") }
+        let un = (unions ?? SegmentationFolder.defaultUnions).filter {
+            !structs.contains($0.key) && $0.value.allSatisfy(structs.contains)
+        }
+        for (k, parts) in un where !parts.allSatisfy(structs.contains) {
+            throw DataError("union '\(k)' needs masks \(parts)")
+        }
         self.root = root; self.size = size; self.mode = mode; self.ids = ids
         self.baseStructures = structs; self.derived = un
     }
 
     public var count: Int { ids.count }
-    public var summary: String { "segmentation folder \(root) (\(count) images, masks: \(structures.joined(separator: ", ")), \(size)px)" }
+    public var summary: String {
+        "segmentation folder \(root) (\(count) images, masks: \(structures.joined(separator: ", ")), \(size)px)"
+    }
 
     func imagePath(_ id: String) -> String {
         let png = joinPath(root, "images/\(id).png")
@@ -259,7 +309,9 @@ public final class SegmentationFolder: Dataset {
         try checkIndex(i)
         let id = ids[i]
         var masks: [String: Tensor] = [:]
-        for s in baseStructures { masks[s] = try loadMask(joinPath(root, "masks/\(s)/\(id).png"), size: size, mode: mode) }
+        for s in baseStructures {
+            masks[s] = try loadMask(joinPath(root, "masks/\(s)/\(id).png"), size: size, mode: mode)
+        }
         for (name, parts) in derived {
             var u = masks[parts[0]]!
             for p in parts.dropFirst() { u = try u.maximum(masks[p]!) }
@@ -280,20 +332,26 @@ public final class ImageFolder: Dataset {
     public var summary: String { "image folder \(root) (\(files.count) images, \(size)px)" }
 
     public init(root: String, size: Int = 256, mode: FitMode = .squash) throws {
-        guard size >= 8 && size <= 2048 else { throw DataError("image folder: image size must be in 8…2048, got \(size)") }
+        guard size >= 8 && size <= 2048 else {
+            throw DataError("image folder: image size must be in 8…2048, got \(size)")
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw DataError("no folder at '\(root)'")
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        files = entries.filter { name in ["png", "jpg", "jpeg"].contains((name as NSString).pathExtension.lowercased()) && !name.hasPrefix(".") }.sorted()
+        files = entries.filter { name in
+            ["png", "jpg", "jpeg"].contains((name as NSString).pathExtension.lowercased()) && !name.hasPrefix(".")
+        }.sorted()
         guard !files.isEmpty else { throw DataError("\(root): no PNG or JPEG images") }
         self.root = root; self.size = size; self.mode = mode
     }
 
     public func sample(_ i: Int) throws -> Sample {
         try checkIndex(i)
-        return Sample(id: (files[i] as NSString).deletingPathExtension, image: try loadImage(joinPath(root, files[i]), size: size, mode: mode))
+        return Sample(
+            id: (files[i] as NSString).deletingPathExtension,
+            image: try loadImage(joinPath(root, files[i]), size: size, mode: mode))
     }
 }
 
@@ -313,12 +371,16 @@ public final class CovidQuExDataset: Dataset {
         var base = root
         let nested = joinPath(root, "Infection Segmentation Data/\(split)")
         if fm.fileExists(atPath: nested) { base = nested }
-        guard let entries = try? fm.contentsOfDirectory(atPath: base) else { throw DataError("\(root): cannot list folder") }
+        guard let entries = try? fm.contentsOfDirectory(atPath: base) else {
+            throw DataError("\(root): cannot list folder")
+        }
         let classes = entries.filter { fm.fileExists(atPath: joinPath(base, "\($0)/images")) }.sorted()
         guard !classes.isEmpty else { throw DataError("\(base): no '<class>/images' folders (COVID-QU-Ex layout)") }
         var items: [(Int, String)] = []
         for (ci, c) in classes.enumerated() {
-            let names = ((try? fm.contentsOfDirectory(atPath: joinPath(base, "\(c)/images"))) ?? []).filter { $0.hasSuffix(".png") }.sorted()
+            let names = ((try? fm.contentsOfDirectory(atPath: joinPath(base, "\(c)/images"))) ?? []).filter {
+                $0.hasSuffix(".png")
+            }.sorted()
             items += names.map { (ci, $0) }
         }
         guard !items.isEmpty else { throw DataError("\(base): no images") }
@@ -326,15 +388,20 @@ public final class CovidQuExDataset: Dataset {
     }
 
     public var count: Int { items.count }
-    public var summary: String { "COVID-QU-Ex \(root) (\(count) images, classes: \(classes.joined(separator: ", ")), \(size)px)" }
+    public var summary: String {
+        "COVID-QU-Ex \(root) (\(count) images, classes: \(classes.joined(separator: ", ")), \(size)px)"
+    }
     public func sample(_ i: Int) throws -> Sample {
         try checkIndex(i)
         let (ci, name) = items[i]
         let dir = joinPath(root, classes[ci])
         var labels = [Float](repeating: 0, count: classes.count); labels[ci] = 1
-        return Sample(id: "\(classes[ci])/\(name)", image: try loadImage(joinPath(dir, "images/\(name)"), size: size, mode: mode),
-                      labels: labels,
-                      masks: ["lungs": try loadMask(joinPath(dir, "lung masks/\(name)"), size: size, mode: mode),
-                              "infection": try loadMask(joinPath(dir, "infection masks/\(name)"), size: size, mode: mode)])
+        return Sample(
+            id: "\(classes[ci])/\(name)", image: try loadImage(joinPath(dir, "images/\(name)"), size: size, mode: mode),
+            labels: labels,
+            masks: [
+                "lungs": try loadMask(joinPath(dir, "lung masks/\(name)"), size: size, mode: mode),
+                "infection": try loadMask(joinPath(dir, "infection masks/\(name)"), size: size, mode: mode),
+            ])
     }
 }

@@ -14,9 +14,13 @@ public final class PhantomDataset: Dataset {
     public let first: Int
 
     public init(count: Int, config: PhantomConfig = PhantomConfig(), first: Int = 0) throws {
-        guard count >= 1 && count <= 10_000_000 else { throw DataError("phantoms: count must be in 1…10000000, got \(count)") }
+        guard count >= 1 && count <= 10_000_000 else {
+            throw DataError("phantoms: count must be in 1…10000000, got \(count)")
+        }
         guard first >= 0 else { throw DataError("phantoms: first index must be ≥ 0, got \(first)") }
-        do { generator = try PhantomGenerator(config: config) } catch let e as PhantomError { throw DataError("phantoms: \(e.message)") }
+        do { generator = try PhantomGenerator(config: config) } catch let e as PhantomError {
+            throw DataError("phantoms: \(e.message)")
+        }
         self.count = count; self.first = first
     }
 
@@ -25,7 +29,9 @@ public final class PhantomDataset: Dataset {
     public var classes: [String] { phantomObservations }
     /// Observations that can carry a mask (all but "No Finding").
     public static let findingStructures = Array(phantomObservations.dropFirst())
-    public var structures: [String] { phantomAnatomy + ["lungs", "clavicles", "infection"] + PhantomDataset.findingStructures }
+    public var structures: [String] {
+        phantomAnatomy + ["lungs", "clavicles", "infection"] + PhantomDataset.findingStructures
+    }
     public var summary: String {
         "phantoms (\(count) images \(first)…\(first + count - 1), \(size)px, seed \(config.seed), difficulty \(config.difficulty))"
     }
@@ -62,10 +68,13 @@ public final class PhantomDataset: Dataset {
             try ImageIO.writeGray(try Tensor(p.pixels, shape: [1, s, s]), to: joinPath(root, "images/\(p.id).png"))
             for name in structs {
                 let m = p.masks[name] ?? [UInt8](repeating: 0, count: s * s)
-                try AtomicFile.write(try ImageIO.encodePNG(samples: m.map { $0 > 0 ? 255 : 0 }, width: s, height: s, channels: 1),
-                                     to: joinPath(root, "masks/\(name)/\(p.id).png"))
+                try AtomicFile.write(
+                    try ImageIO.encodePNG(samples: m.map { $0 > 0 ? 255 : 0 }, width: s, height: s, channels: 1),
+                    to: joinPath(root, "masks/\(name)/\(p.id).png"))
             }
-            csv += "images/\(p.id).png,Unknown,0,Frontal,PA," + p.labels.map { $0 == 1 ? "1.0" : "0.0" }.joined(separator: ",") + "\n"
+            csv +=
+                "images/\(p.id).png,Unknown,0,Frontal,PA,"
+                + p.labels.map { $0 == 1 ? "1.0" : "0.0" }.joined(separator: ",") + "\n"
             split += "\(p.id),\(i % 2 + 1)\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: joinPath(root, "train.csv"))

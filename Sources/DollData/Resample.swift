@@ -30,26 +30,40 @@ public enum Resample {
     }
 
     /// Resizes `height × width × channels` interleaved values to `toHeight × toWidth × channels`.
-    public static func resize(_ src: [Float], width w: Int, height h: Int, channels c: Int, toWidth ow: Int, toHeight oh: Int,
-                              filter: Interpolation) -> [Float] {
+    public static func resize(
+        _ src: [Float], width w: Int, height h: Int, channels c: Int, toWidth ow: Int, toHeight oh: Int,
+        filter: Interpolation
+    ) -> [Float] {
         if w == ow && h == oh { return src }
         let tx = taps(w, ow, filter), ty = taps(h, oh, filter)
         var tmp = [Float](repeating: 0, count: h * ow * c)
-        src.withUnsafeBufferPointer { s in tmp.withUnsafeMutableBufferPointer { t in
-            for y in 0..<h { for x in 0..<ow { for ch in 0..<c {
-                var acc: Float = 0
-                for (i, wt) in tx[x] { acc += s[(y * w + i) * c + ch] * wt }
-                t[(y * ow + x) * c + ch] = acc
-            } } }
-        } }
+        src.withUnsafeBufferPointer { s in
+            tmp.withUnsafeMutableBufferPointer { t in
+                for y in 0..<h {
+                    for x in 0..<ow {
+                        for ch in 0..<c {
+                            var acc: Float = 0
+                            for (i, wt) in tx[x] { acc += s[(y * w + i) * c + ch] * wt }
+                            t[(y * ow + x) * c + ch] = acc
+                        }
+                    }
+                }
+            }
+        }
         var out = [Float](repeating: 0, count: oh * ow * c)
-        tmp.withUnsafeBufferPointer { t in out.withUnsafeMutableBufferPointer { o in
-            for y in 0..<oh { for x in 0..<ow { for ch in 0..<c {
-                var acc: Float = 0
-                for (i, wt) in ty[y] { acc += t[(i * ow + x) * c + ch] * wt }
-                o[(y * ow + x) * c + ch] = acc
-            } } }
-        } }
+        tmp.withUnsafeBufferPointer { t in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        for ch in 0..<c {
+                            var acc: Float = 0
+                            for (i, wt) in ty[y] { acc += t[(i * ow + x) * c + ch] * wt }
+                            o[(y * ow + x) * c + ch] = acc
+                        }
+                    }
+                }
+            }
+        }
         return out
     }
 }

@@ -21,7 +21,9 @@ public enum AttributionTarget: Sendable, ExpressibleByIntegerLiteral, Expressibl
             return i
         case let .name(n):
             guard let i = names.firstIndex(of: n) else {
-                throw ExplainError("unknown \(model.targetKind) '\(n)'; the \(model.targetKind) names are: \(names.joined(separator: ", "))")
+                throw ExplainError(
+                    "unknown \(model.targetKind) '\(n)'; the \(model.targetKind) names are: \(names.joined(separator: ", "))"
+                )
             }
             return i
         }
@@ -53,7 +55,8 @@ public enum Baseline: Sendable {
             return try Tensor.uniform(x.shape, low: lo, high: hi, rng: &rng)
         case let .tensor(t):
             guard let b = broadcastable(t.shape, to: x.shape) else {
-                throw ExplainError("baseline of shape \(shapeString(t.shape)) does not broadcast to the input \(shapeString(x.shape))")
+                throw ExplainError(
+                    "baseline of shape \(shapeString(t.shape)) does not broadcast to the input \(shapeString(x.shape))")
             }
             return b ? try (t.detached() + Tensor.zeros(x.shape)) : t.detached()
         }
@@ -101,7 +104,9 @@ func batchInput(_ x: Tensor, model: ExplainedModel) throws -> Tensor {
         throw ExplainError("expected an image [\(c), H, W] or a batch [N, \(c), H, W], got \(shapeString(x.shape))")
     }
     guard b.shape[0] >= 1 else { throw ExplainError("the batch holds no images (shape \(shapeString(b.shape)))") }
-    guard b.shape[2] >= 8, b.shape[3] >= 8 else { throw ExplainError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)") }
+    guard b.shape[2] >= 8, b.shape[3] >= 8 else {
+        throw ExplainError("image \(b.shape[2])x\(b.shape[3]) is too small (at least 8x8)")
+    }
     if let problem = model.sizeProblem(b) { throw ExplainError(problem) }
     return b.detached()
 }

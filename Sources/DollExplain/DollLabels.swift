@@ -25,10 +25,17 @@ public struct DollLabelConfig: Codable, Equatable, Sendable {
 
         /// `"otsu"`, `"pNN"` (percentile NN) or a fraction of the maximum like `"0.5"`.
         public init(parsing s: String) throws {
-            if s == "otsu" { self = .otsu }
-            else if s.hasPrefix("p"), let p = Double(s.dropFirst()), p >= 0, p < 100 { self = .percentile(p) }
-            else if let f = Float(s), f > 0, f < 1 { self = .fractionOfMax(f) }
-            else { throw ExplainError("threshold must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(s)'") }
+            if s == "otsu" {
+                self = .otsu
+            } else if s.hasPrefix("p"), let p = Double(s.dropFirst()), p >= 0, p < 100 {
+                self = .percentile(p)
+            } else if let f = Float(s), f > 0, f < 1 {
+                self = .fractionOfMax(f)
+            } else {
+                throw ExplainError(
+                    "threshold must be \"otsu\", \"pNN\" (percentile) or a fraction of the max like \"0.5\", got '\(s)'"
+                )
+            }
         }
     }
 
@@ -66,7 +73,9 @@ public struct DollLabelSet {
     /// Indices into the source dataset, in order.
     public var sourceIndices: [Int]
 
-    public init(classes: [String], ids: [String], masks: [Tensor], soft: [Tensor], config: DollLabelConfig, sourceIndices: [Int]) {
+    public init(
+        classes: [String], ids: [String], masks: [Tensor], soft: [Tensor], config: DollLabelConfig, sourceIndices: [Int]
+    ) {
         self.classes = classes; self.ids = ids; self.masks = PackedMasks(masks); self.soft = QuantizedMaps(soft)
         self.config = config; self.sourceIndices = sourceIndices
     }
@@ -82,7 +91,8 @@ public struct DollLabelSet {
     private func writeContents(to root: String, images: Dataset, progress: ((Int, Int) -> Void)?) throws {
         let fm = FileManager.default
         for d in ["images"] + classes.map({ "masks/\(safeName($0))" }) {
-            try fm.createDirectory(atPath: (root as NSString).appendingPathComponent(d), withIntermediateDirectories: true)
+            try fm.createDirectory(
+                atPath: (root as NSString).appendingPathComponent(d), withIntermediateDirectories: true)
         }
         for (k, id) in ids.enumerated() {
             let name = safeName(id)
@@ -91,8 +101,9 @@ public struct DollLabelSet {
             for (c, cls) in classes.enumerated() {
                 let bytes = (0..<hw).map { UInt16(s[c * hw + $0] > 0.5 ? 255 : 0) }
                 let side = m.shape[1]
-                try AtomicFile.write(try ImageIO.encodePNG(samples: bytes, width: m.shape[2], height: side, channels: 1),
-                                     to: root + "/masks/\(safeName(cls))/\(name).png")
+                try AtomicFile.write(
+                    try ImageIO.encodePNG(samples: bytes, width: m.shape[2], height: side, channels: 1),
+                    to: root + "/masks/\(safeName(cls))/\(name).png")
             }
             progress?(k + 1, ids.count)
         }
@@ -102,12 +113,15 @@ public struct DollLabelSet {
             let schema = 1, kind = "doll-labels"
             let classes: [String], ids: [String], config: DollLabelConfig, source: String
         }
-        try AtomicFile.write(try enc.encode(Manifest(classes: classes, ids: ids, config: config, source: images.summary)),
-                             to: root + "/manifest.json")
+        try AtomicFile.write(
+            try enc.encode(Manifest(classes: classes, ids: ids, config: config, source: images.summary)),
+            to: root + "/manifest.json")
     }
 
     /// Dataset structure name for a class (file-system safe).
-    public func safeName(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }) }
+    public func safeName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
 }
 
 /// Produces DoLL labels from K classifiers.
@@ -124,10 +138,18 @@ public final class DollLabeller {
         for m in models where m.classes != first.classes {
             throw ExplainError("all classifiers must share the same classes")
         }
-        guard config.normalizePercentile > 0 && config.normalizePercentile <= 100 else { throw ExplainError("normalizePercentile must be in (0, 100]") }
-        if case let .percentile(p) = config.threshold, !(p >= 0 && p < 100) { throw ExplainError("threshold percentile must be in [0, 100)") }
-        if case let .fractionOfMax(f) = config.threshold, !(f > 0 && f < 1) { throw ExplainError("threshold fraction must be in (0, 1)") }
-        guard config.igSteps >= 1, config.internalBatch >= 1, config.minComponent >= 0 else { throw ExplainError("igSteps and internalBatch must be ≥ 1, minComponent ≥ 0") }
+        guard config.normalizePercentile > 0 && config.normalizePercentile <= 100 else {
+            throw ExplainError("normalizePercentile must be in (0, 100]")
+        }
+        if case let .percentile(p) = config.threshold, !(p >= 0 && p < 100) {
+            throw ExplainError("threshold percentile must be in [0, 100)")
+        }
+        if case let .fractionOfMax(f) = config.threshold, !(f > 0 && f < 1) {
+            throw ExplainError("threshold fraction must be in (0, 1)")
+        }
+        guard config.igSteps >= 1, config.internalBatch >= 1, config.minComponent >= 0 else {
+            throw ExplainError("igSteps and internalBatch must be ≥ 1, minComponent ≥ 0")
+        }
         self.models = models; self.config = config
     }
 
@@ -135,9 +157,13 @@ public final class DollLabeller {
 
     func attributor(_ m: ResNetClassifier) throws -> Attributor {
         switch config.explainer {
-        case .ig: return IntegratedGradients(model: m, options: .init(steps: config.igSteps, method: config.igMethod, internalBatch: config.internalBatch))
+        case .ig:
+            return IntegratedGradients(
+                model: m,
+                options: .init(steps: config.igSteps, method: config.igMethod, internalBatch: config.internalBatch))
         case .saliency: return Saliency(model: m)
-        case .smoothgrad: return try NoiseTunnel(Saliency(model: m), kind: .smoothgrad, samples: 16, sigma: 0.1, seed: 0)
+        case .smoothgrad:
+            return try NoiseTunnel(Saliency(model: m), kind: .smoothgrad, samples: 16, sigma: 0.1, seed: 0)
         case .gradcam: return try GradCAM(model: m)
         case .occlusion: return try Occlusion(model: m, window: Swift.max(4, m.config.widths.count * 2), stride: 4)
         }
@@ -151,7 +177,9 @@ public final class DollLabeller {
         let attributors = try models.map(attributor)
         var out = DollLabelSet(classes: classes, ids: [], masks: [], soft: [], config: config, sourceIndices: idx)
         for (done, i) in idx.enumerated() {
-            if shouldStop?() == true { throw ExplainError("DoLL labelling interrupted after \(done) of \(idx.count) images") }
+            if shouldStop?() == true {
+                throw ExplainError("DoLL labelling interrupted after \(done) of \(idx.count) images")
+            }
             let sample = try dataset.sample(i)
             let x = try sample.image.unsqueezed(0)
             let positive = try positiveClasses(sample, x)
@@ -183,7 +211,9 @@ public final class DollLabeller {
         let allowed = classes.indices.filter { !skip.contains(classes[$0]) }
         switch config.positives {
         case .labels:
-            guard let l = sample.labels else { throw ExplainError("sample '\(sample.id)' has no labels; use positives = predicted") }
+            guard let l = sample.labels else {
+                throw ExplainError("sample '\(sample.id)' has no labels; use positives = predicted")
+            }
             return allowed.filter { l[$0] > 0.5 }
         case let .predicted(cutoff):
             var p = [Float](repeating: 0, count: classes.count)
@@ -202,10 +232,12 @@ public final class DollLabeller {
     func channelSum(_ a: Tensor, size s: Int) throws -> [Float] {
         let v = a.scalars, ch = v.count / (s * s)
         var out = [Float](repeating: 0, count: s * s)
-        for c in 0..<ch { for p in 0..<(s * s) {
-            let x = v[c * s * s + p]
-            out[p] += config.sign == .absolute ? Swift.abs(x) : Swift.max(x, 0)
-        } }
+        for c in 0..<ch {
+            for p in 0..<(s * s) {
+                let x = v[c * s * s + p]
+                out[p] += config.sign == .absolute ? Swift.abs(x) : Swift.max(x, 0)
+            }
+        }
         return out.map { $0.isFinite ? $0 : 0 }
     }
 
@@ -297,15 +329,21 @@ extension DollLabelSet {
     /// would empty a positive channel keeps the original mask). The soft maps become the
     /// segmenter's probabilities on positive channels.
     public func boosted(with predictions: [Tensor], mode: BoostMode) throws -> DollLabelSet {
-        guard predictions.count == masks.count else { throw ExplainError("boost needs one prediction per labelled image (\(masks.count)), got \(predictions.count)") }
+        guard predictions.count == masks.count else {
+            throw ExplainError(
+                "boost needs one prediction per labelled image (\(masks.count)), got \(predictions.count)")
+        }
         var out = self
         for (j, p) in predictions.enumerated() {
-            guard p.shape == masks[j].shape else { throw ExplainError("boost prediction \(shapeString(p.shape)) does not match the mask \(shapeString(masks[j].shape))") }
+            guard p.shape == masks[j].shape else {
+                throw ExplainError(
+                    "boost prediction \(shapeString(p.shape)) does not match the mask \(shapeString(masks[j].shape))")
+            }
             var m = masks[j].scalars, soft = soft[j].scalars
             let pv = p.scalars, hw = m.count / classes.count
             for k in 0..<classes.count {
                 let range = (k * hw)..<((k + 1) * hw)
-                guard m[range].contains(where: { $0 > 0.5 }) else { continue }   // negative observation
+                guard m[range].contains(where: { $0 > 0.5 }) else { continue }  // negative observation
                 var refined = m
                 for i in range {
                     let pred = pv[i] > 0.5

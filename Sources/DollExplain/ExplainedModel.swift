@@ -73,7 +73,8 @@ public final class SegmenterOutput: ExplainedModel {
     public func scorer(for inputs: Tensor, target: Int, output: AttributionOutput) throws -> Scorer {
         let (n, h, w) = (inputs.shape[0], inputs.shape[2], inputs.shape[3])
         // Region per example, [N, 1, H, W] of 0/1, from the U-Net's own segmentation of the input.
-        let p = try Autograd.noGrad { try selectOutput(unet(inputs.detached()), target: target, output: .probability) }.scalars
+        let p = try Autograd.noGrad { try selectOutput(unet(inputs.detached()), target: target, output: .probability) }
+            .scalars
         var region = [Float](repeating: 0, count: n * h * w)
         for e in 0..<n {
             let part = (e * h * w)..<((e + 1) * h * w)

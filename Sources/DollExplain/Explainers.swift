@@ -26,8 +26,10 @@ public struct ExplainerSpec: Sendable {
     public let options: [String]
     public let make: @Sendable (ExplainedModel, ExplainerOptions) throws -> Attributor
 
-    public init(name: String, signature: String, summary: String, options: [String] = [],
-                make: @escaping @Sendable (ExplainedModel, ExplainerOptions) throws -> Attributor) {
+    public init(
+        name: String, signature: String, summary: String, options: [String] = [],
+        make: @escaping @Sendable (ExplainedModel, ExplainerOptions) throws -> Attributor
+    ) {
         self.name = name
         self.signature = signature
         self.summary = summary

@@ -23,7 +23,8 @@ public final class InputXGradient: Attributor {
 
     public static let spec = ExplainerSpec(
         name: "input_x_gradient", signature: "doll.input_x_gradient(model, {output=\"logit\"}) → Explainer",
-        summary: "Input × Gradient: each pixel times the gradient of the target's score there (signed; IG with one step from a zero baseline).",
+        summary:
+            "Input × Gradient: each pixel times the gradient of the target's score there (signed; IG with one step from a zero baseline).",
         options: ["output"]
     ) { model, o in
         InputXGradient(model: model, output: try outputOption(o))

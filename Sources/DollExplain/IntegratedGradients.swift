@@ -70,8 +70,11 @@ public final class IntegratedGradients: Attributor {
         public var output = AttributionOutput.logit
         /// Use Captum's trapezoid weights (sum (n−1)/n) to reproduce Captum numbers.
         public var captumTrapezoid = false
-        public init(steps: Int = 50, method: IGMethod = .gaussLegendre, baselines: [Baseline] = [.zeros], internalBatch: Int = 25,
-                    output: AttributionOutput = .logit, captumTrapezoid: Bool = false) {
+        public init(
+            steps: Int = 50, method: IGMethod = .gaussLegendre, baselines: [Baseline] = [.zeros],
+            internalBatch: Int = 25,
+            output: AttributionOutput = .logit, captumTrapezoid: Bool = false
+        ) {
             self.steps = steps; self.method = method; self.baselines = baselines; self.internalBatch = internalBatch
             self.output = output; self.captumTrapezoid = captumTrapezoid
         }
@@ -88,7 +91,9 @@ public final class IntegratedGradients: Attributor {
     /// Attributions (same shape as the input) and the completeness delta per example. Several
     /// baselines are averaged (expected-gradients style); the delta then refers to the mean.
     public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
-        guard options.internalBatch >= 1 else { throw ExplainError("internal batch must be ≥ 1, got \(options.internalBatch)") }
+        guard options.internalBatch >= 1 else {
+            throw ExplainError("internal batch must be ≥ 1, got \(options.internalBatch)")
+        }
         guard !options.baselines.isEmpty else { throw ExplainError("IG needs at least one baseline") }
         let x = try batchInput(input, model: model)
         let t = try target.resolve(in: model)
@@ -109,7 +114,9 @@ public final class IntegratedGradients: Attributor {
     }
 
     /// One baseline: the interpolants of all examples are evaluated in chunks of `internalBatch`.
-    func integrate(_ x: Tensor, _ b: Tensor, scorer: Scorer, alphas: [Double], weights: [Double]) throws -> (Tensor, [Float]) {
+    func integrate(
+        _ x: Tensor, _ b: Tensor, scorer: Scorer, alphas: [Double], weights: [Double]
+    ) throws -> (Tensor, [Float]) {
         let n = x.shape[0], per = x.count / n, steps = alphas.count
         let diff = try x - b
         let bs = b.scalars, ds = diff.scalars
@@ -148,8 +155,10 @@ public final class IntegratedGradients: Attributor {
 
     public static let spec = ExplainerSpec(
         name: "ig",
-        signature: "doll.ig(model, {steps=50, method=\"gausslegendre\", baseline=\"zeros\", batch=25, output=\"logit\", captum_trapezoid=false}) → Explainer",
-        summary: "Integrated Gradients of a classifier's class or a U-Net's structure. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)), a number (a constant image) or a Tensor (an image of the input's shape or broadcastable to it); batch is interpolants per pass; output is logit or probability.",
+        signature:
+            "doll.ig(model, {steps=50, method=\"gausslegendre\", baseline=\"zeros\", batch=25, output=\"logit\", captum_trapezoid=false}) → Explainer",
+        summary:
+            "Integrated Gradients of a classifier's class or a U-Net's structure. method is riemann_left, riemann_right, riemann_middle, riemann_trapezoid or gausslegendre; baseline is zeros, blur (Gaussian σ = 8 px), noise (uniform in [0, 1)), a number (a constant image) or a Tensor (an image of the input's shape or broadcastable to it); batch is interpolants per pass; output is logit or probability.",
         options: ["steps", "method", "baseline", "batch", "output", "captum_trapezoid"]
     ) { model, o in
         var opt = Options()
@@ -167,7 +176,8 @@ public final class IntegratedGradients: Attributor {
             case "zeros": opt.baselines = [.zeros]
             case "blur": opt.baselines = [.blurred(sigma: 8)]
             case "noise": opt.baselines = [.uniformNoise(low: 0, high: 1, seed: 0)]
-            case let b: throw ExplainError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
+            case let b:
+                throw ExplainError("option 'baseline' must be a number, a Tensor, or zeros, blur or noise; got '\(b)'")
             }
         }
         return IntegratedGradients(model: model, options: opt)

@@ -20,7 +20,7 @@ public struct PackedMasks: RandomAccessCollection, Sendable {
             let n = shape.reduce(1, *)
             var v = [Float](repeating: 0, count: n)
             for i in 0..<n where b[i >> 3] & (1 << UInt8(i & 7)) != 0 { v[i] = 1 }
-            return try! Tensor(v, shape: shape)   // the shape was valid when packed
+            return try! Tensor(v, shape: shape)  // the shape was valid when packed
         }
         set { (shapes[position], bits[position]) = PackedMasks.pack(newValue) }
     }
@@ -54,7 +54,8 @@ public struct QuantizedMaps: RandomAccessCollection, Sendable {
     public var byteCount: Int { levels.reduce(0) { $0 + 2 * $1.count } }
 
     public subscript(position: Int) -> Tensor {
-        get { try! Tensor(levels[position].map { Float($0) / 65535 }, shape: shapes[position]) }   // shape valid when stored
+        // shape valid when stored
+        get { try! Tensor(levels[position].map { Float($0) / 65535 }, shape: shapes[position]) }
         set { (shapes[position], levels[position]) = QuantizedMaps.quantize(newValue) }
     }
 

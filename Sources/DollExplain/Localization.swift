@@ -9,7 +9,8 @@ public enum Localization {
         guard let best = map.indices.max(by: { clean(map[$0]) < clean(map[$1]) }) else { return false }
         let h = map.count / width, by = best / width, bx = best % width
         for y in Swift.max(0, by - tolerance)...Swift.min(h - 1, by + tolerance) {
-            for x in Swift.max(0, bx - tolerance)...Swift.min(width - 1, bx + tolerance) where mask[y * width + x] > 0.5 { return true }
+            for x in Swift.max(0, bx - tolerance)...Swift.min(width - 1, bx + tolerance) where mask[y * width + x] > 0.5
+            { return true }
         }
         return false
     }
@@ -17,16 +18,21 @@ public enum Localization {
     /// Fraction of the image the mask covers: the chance level of the pointing game (with a
     /// tolerance, of the mask dilated by `tolerance` pixels, Chebyshev distance).
     public static func coverage(_ mask: [Float], width: Int = 1, tolerance: Int = 0) -> Double {
-        guard tolerance > 0, width > 0 else { return Double(mask.filter { $0 > 0.5 }.count) / Double(Swift.max(mask.count, 1)) }
+        guard tolerance > 0, width > 0 else {
+            return Double(mask.filter { $0 > 0.5 }.count) / Double(Swift.max(mask.count, 1))
+        }
         let h = mask.count / width
         var hit = 0
-        for y in 0..<h { for x in 0..<width {
-            var inside = false
-            for yy in Swift.max(0, y - tolerance)...Swift.min(h - 1, y + tolerance) where !inside {
-                for xx in Swift.max(0, x - tolerance)...Swift.min(width - 1, x + tolerance) where mask[yy * width + xx] > 0.5 { inside = true; break }
+        for y in 0..<h {
+            for x in 0..<width {
+                var inside = false
+                for yy in Swift.max(0, y - tolerance)...Swift.min(h - 1, y + tolerance) where !inside {
+                    for xx in Swift.max(0, x - tolerance)...Swift.min(width - 1, x + tolerance)
+                    where mask[yy * width + xx] > 0.5 { inside = true; break }
+                }
+                if inside { hit += 1 }
             }
-            if inside { hit += 1 }
-        } }
+        }
         return Double(hit) / Double(Swift.max(mask.count, 1))
     }
 
@@ -84,7 +90,9 @@ public enum Localization {
             means.append(s / Double(v.count))
         }
         means.sort()
-        return Summary(mean: mean, low: means[Int(0.025 * Double(resamples - 1))], high: means[Int(0.975 * Double(resamples - 1))], n: v.count)
+        return Summary(
+            mean: mean, low: means[Int(0.025 * Double(resamples - 1))], high: means[Int(0.975 * Double(resamples - 1))],
+            n: v.count)
     }
 
     public struct Summary: Codable, Equatable, Sendable, CustomStringConvertible {

@@ -26,10 +26,10 @@ public final class Saliency: Attributor {
 
     public static let spec = ExplainerSpec(
         name: "saliency", signature: "doll.saliency(model, {absolute=true, output=\"logit\"}) → Explainer",
-        summary: "Saliency: the gradient of the target's score (a class logit, or a U-Net structure's summed logits) with respect to each pixel; absolute by default.",
+        summary:
+            "Saliency: the gradient of the target's score (a class logit, or a U-Net structure's summed logits) with respect to each pixel; absolute by default.",
         options: ["absolute", "output"]
     ) { model, o in
         Saliency(model: model, absolute: try o.bool("absolute") ?? true, output: try outputOption(o))
     }
 }
-

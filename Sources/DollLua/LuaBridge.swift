@@ -102,7 +102,9 @@ public struct LuaArgs {
     func describe(_ i: Int32) -> String { i > count ? "nothing" : typeName(i) }
 
     public func number(_ i: Int32, _ what: String) throws -> Double {
-        guard lua_type(L, i) == LUA_TNUMBER else { throw LuaBindingError("\(label(i, what)) must be a number, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TNUMBER else {
+            throw LuaBindingError("\(label(i, what)) must be a number, got \(describe(i))")
+        }
         return lua_tonumberx(L, i, nil)
     }
 
@@ -111,9 +113,13 @@ public struct LuaArgs {
     /// An integer (a number with no fractional part) within `range`.
     public func integer(_ i: Int32, _ what: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int {
         let v = try number(i, what)
-        guard v.isFinite, v == v.rounded(), v >= -9.0e15, v <= 9.0e15 else { throw LuaBindingError("\(label(i, what)) must be an integer, got \(v)") }
+        guard v.isFinite, v == v.rounded(), v >= -9.0e15, v <= 9.0e15 else {
+            throw LuaBindingError("\(label(i, what)) must be an integer, got \(v)")
+        }
         let n = Int(v)
-        guard range.contains(n) else { throw LuaBindingError("\(label(i, what)) must be in \(range.lowerBound)…\(range.upperBound), got \(n)") }
+        guard range.contains(n) else {
+            throw LuaBindingError("\(label(i, what)) must be in \(range.lowerBound)…\(range.upperBound), got \(n)")
+        }
         return n
     }
 
@@ -127,7 +133,9 @@ public struct LuaArgs {
     public func optString(_ i: Int32, _ what: String) throws -> String? { isNil(i) ? nil : try string(i, what) }
 
     public func boolean(_ i: Int32, _ what: String) throws -> Bool {
-        guard lua_type(L, i) == LUA_TBOOLEAN else { throw LuaBindingError("\(label(i, what)) must be a boolean, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TBOOLEAN else {
+            throw LuaBindingError("\(label(i, what)) must be a boolean, got \(describe(i))")
+        }
         return lua_toboolean(L, i) != 0
     }
 
@@ -135,7 +143,8 @@ public struct LuaArgs {
     /// userdata of other libraries such as io files).
     func dollObject(_ i: Int32) -> AnyObject? {
         guard lua_type(L, i) == LUA_TUSERDATA, userdataTypeName(i)?.hasPrefix("doll.") == true,
-              lua_rawlen(L, i) == MemoryLayout<Int64>.size, let raw = lua_touserdata(L, i) else { return nil }
+            lua_rawlen(L, i) == MemoryLayout<Int64>.size, let raw = lua_touserdata(L, i)
+        else { return nil }
         return LuaRegistry.shared.object(raw.load(as: Int64.self))
     }
 
@@ -147,11 +156,15 @@ public struct LuaArgs {
         return obj
     }
 
-    public func optObject<T: AnyObject>(_ i: Int32, _ type: T.Type, _ what: String) throws -> T? { isNil(i) ? nil : try object(i, type, what) }
+    public func optObject<T: AnyObject>(_ i: Int32, _ type: T.Type, _ what: String) throws -> T? {
+        isNil(i) ? nil : try object(i, type, what)
+    }
 
     /// The options table of this function: the keys its `LuaDocs` entry lists are allowed.
     public func options(_ i: Int32) throws -> LuaOptions {
-        guard let doc = LuaDocs.doc(function) else { throw LuaBindingError("\(function) has no LuaDocs entry, so its options are unknown") }
+        guard let doc = LuaDocs.doc(function) else {
+            throw LuaBindingError("\(function) has no LuaDocs entry, so its options are unknown")
+        }
         return try options(i, allowed: doc.options)
     }
 
@@ -159,7 +172,9 @@ public struct LuaArgs {
     /// keys are an error with a "did you mean" hint).
     public func options(_ i: Int32, allowed: [String]) throws -> LuaOptions {
         if isNil(i) { return LuaOptions(args: self, index: 0, present: []) }
-        guard lua_type(L, i) == LUA_TTABLE else { throw LuaBindingError("\(label(i, "options")) must be a table, got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TTABLE else {
+            throw LuaBindingError("\(label(i, "options")) must be a table, got \(describe(i))")
+        }
         let idx = lua_absindex(L, i)
         var keys: [String] = []
         var badKey: String? = nil
@@ -167,17 +182,18 @@ public struct LuaArgs {
         while lua_next(L, idx) != 0 {
             if lua_type(L, -2) == LUA_TSTRING, let k = lua_tolstring(L, -2, nil) {
                 keys.append(String(cString: k))
-                lua_settop(L, -2)                 // pop the value, keep the key for lua_next
+                lua_settop(L, -2)  // pop the value, keep the key for lua_next
             } else {
                 badKey = String(cString: lua_typename(L, lua_type(L, -2)))
-                lua_settop(L, -3)                 // pop value and key: iteration ends here
+                lua_settop(L, -3)  // pop value and key: iteration ends here
                 break
             }
         }
         if let badKey { throw LuaBindingError("options table keys must be strings (got a \(badKey) key)") }
         for k in keys where !allowed.contains(k) {
             let hint = didYouMean(k, allowed).map { " (did you mean '\($0)'?)" } ?? ""
-            throw LuaBindingError("unknown option '\(k)'\(hint); options are: \(allowed.sorted().joined(separator: ", "))")
+            throw LuaBindingError(
+                "unknown option '\(k)'\(hint); options are: \(allowed.sorted().joined(separator: ", "))")
         }
         return LuaOptions(args: self, index: idx, present: Set(keys))
     }
@@ -208,7 +224,9 @@ public struct LuaArgs {
     /// Pushes a Lua array of integers.
     public func push(integers: [Int]) {
         lua_createtable(L, Int32(integers.count), 0)
-        for (i, v) in integers.enumerated() { lua_pushinteger(L, lua_Integer(v)); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        for (i, v) in integers.enumerated() {
+            lua_pushinteger(L, lua_Integer(v)); lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
     }
 
     /// Pushes a table with string keys and number values.
@@ -253,7 +271,9 @@ public struct LuaOptions {
     }
     public func string(_ key: String) throws -> String? { try get(key) { try args.string($0, key) } }
     public func bool(_ key: String) throws -> Bool? { try get(key) { try args.boolean($0, key) } }
-    public func object<T: AnyObject>(_ key: String, _ type: T.Type) throws -> T? { try get(key) { try args.object($0, type, key) } }
+    public func object<T: AnyObject>(_ key: String, _ type: T.Type) throws -> T? {
+        try get(key) { try args.object($0, type, key) }
+    }
 
     /// A list of strings (`{"a", "b"}`) or a single string.
     public func strings(_ key: String) throws -> [String]? {
@@ -273,7 +293,8 @@ public struct LuaOptions {
         guard let v = try string(key) else { return nil }
         guard allowed.contains(v) else {
             let hint = didYouMean(v, allowed).map { " (did you mean '\($0)'?)" } ?? ""
-            throw LuaBindingError("option '\(key)' must be one of \(allowed.joined(separator: ", ")), got '\(v)'\(hint)")
+            throw LuaBindingError(
+                "option '\(key)' must be one of \(allowed.joined(separator: ", ")), got '\(v)'\(hint)")
         }
         return v
     }
@@ -282,7 +303,9 @@ public struct LuaOptions {
 extension LuaArgs {
     /// Reads a Lua sequence at `i` with `read` applied to each element (at the stack top).
     public func list<T>(_ i: Int32, _ what: String, limit: Int = 1 << 24, _ read: (Int32) throws -> T) throws -> [T] {
-        guard lua_type(L, i) == LUA_TTABLE else { throw LuaBindingError("\(what) must be a table (list), got \(describe(i))") }
+        guard lua_type(L, i) == LUA_TTABLE else {
+            throw LuaBindingError("\(what) must be a table (list), got \(describe(i))")
+        }
         let idx = lua_absindex(L, i)
         let n = Int(lua_rawlen(L, idx))
         guard n <= limit else { throw LuaBindingError("\(what) has \(n) elements, more than the limit \(limit)") }
@@ -291,7 +314,9 @@ extension LuaArgs {
         for k in 1...Swift.max(n, 1) where n > 0 {
             lua_rawgeti(L, idx, lua_Integer(k))
             defer { lua_settop(L, -2) }
-            do { out.append(try read(-1)) } catch let e as LuaBindingError { throw LuaBindingError("\(what)[\(k)]: \(e.message)") }
+            do { out.append(try read(-1)) } catch let e as LuaBindingError {
+                throw LuaBindingError("\(what)[\(k)]: \(e.message)")
+            }
         }
         return out
     }
@@ -303,7 +328,9 @@ func didYouMean(_ s: String, _ candidates: [String]) -> String? {
         var prev = Array(0...b.count)
         for (i, ca) in a.enumerated() {
             var cur = [i + 1] + Array(repeating: 0, count: b.count)
-            for (j, cb) in b.enumerated() { cur[j + 1] = Swift.min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1)) }
+            for (j, cb) in b.enumerated() {
+                cur[j + 1] = Swift.min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))
+            }
             prev = cur
         }
         return prev[b.count]

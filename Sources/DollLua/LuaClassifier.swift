@@ -32,7 +32,9 @@ extension ClassifierBox: LuaObject {
                 if let w = try o.integer("width", in: 1...512) { cfg.widths = [w, 2 * w, 4 * w, 8 * w] }
                 if let ws = try o.numbers("widths") { cfg.widths = try ws.map { try positive($0, "widths") } }
                 if let bs = try o.numbers("blocks") { cfg.blocks = try bs.map { try positive($0, "blocks") } }
-                if cfg.blocks.count != cfg.widths.count { cfg.blocks = Array(repeating: cfg.blocks.first ?? 2, count: cfg.widths.count) }
+                if cfg.blocks.count != cfg.widths.count {
+                    cfg.blocks = Array(repeating: cfg.blocks.first ?? 2, count: cfg.widths.count)
+                }
                 if let c = try o.strings("classes") {
                     cfg.classes = c == ["nih"] ? LabelPreset.nih : (c == ["chexpert"] ? LabelPreset.chexpert : c)
                 }
@@ -46,7 +48,9 @@ extension ClassifierBox: LuaObject {
     /// A classifier saved by `Classifier:save` (`doll.kind` = classifier).
     static func fromFile(_ file: SafeTensors.File, path: String) throws -> ClassifierBox {
         let cfg = try modelConfig(ResNetClassifier.Config.self, file, path: path)
-        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) { throw LuaBindingError("'\(path)': the configuration \(problem)") }
+        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) {
+            throw LuaBindingError("'\(path)': the configuration \(problem)")
+        }
         let m = try ResNetClassifier(cfg)
         try m.loadStateDict(file.tensors)
         return ClassifierBox(m)
@@ -59,15 +63,17 @@ extension ClassifierBox: LuaObject {
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
                 let o = try a.options(3)
                 let val = try o.object("val", DatasetBox.self)?.ds
-                let n = try fit(a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
-                                val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
+                let n = try fit(
+                    a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
+                    val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
                 if ds.count > 0 { clf.setTrainedImageSize(Array(try ds.sample(0).image.shape.suffix(2))) }
                 return n
             },
             method("evaluate") { a in
                 let clf = try a.object(1, ClassifierBox.self, "self").model
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let r = try Trainer(model: clf, task: .multiLabel(classes: clf.classes)).evaluate(ClassificationSource(ds))
+                let r = try Trainer(model: clf, task: .multiLabel(classes: clf.classes)).evaluate(
+                    ClassificationSource(ds))
                 a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 return 1
             },
@@ -107,7 +113,8 @@ extension ClassifierBox: LuaObject {
             x = t.rank == 3 ? try t.unsqueezed(0) : t
         }
         guard x.rank == 4, x.shape[0] > 0 else {
-            throw LuaBindingError("predict needs images [N, C, H, W] or one image [C, H, W] (N ≥ 1), got \(shapeString(x.shape))")
+            throw LuaBindingError(
+                "predict needs images [N, C, H, W] or one image [C, H, W] (N ≥ 1), got \(shapeString(x.shape))")
         }
         if let problem = clf.sizeMismatch(x) { throw LuaBindingError(problem) }
         clf.eval()
@@ -136,15 +143,19 @@ extension ClassifierBox: LuaObject {
 
     static let sessionType = "classifier"
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         for (k, v) in model.stateDict() { session.tensors["\(id)/\(k)"] = v }
         return ["config": try LuaSession.jsonObject(model.config), "weights": id + "/"]
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
         let cfg = try record.decode(ResNetClassifier.Config.self, "config")
-        if let problem = ModelFileLimits.problem(cfg, values: record.totalValues) { throw record.error(".config \(problem)") }
+        if let problem = ModelFileLimits.problem(cfg, values: record.totalValues) {
+            throw record.error(".config \(problem)")
+        }
         let names = try ResNetClassifier(cfg).stateDict().keys.sorted()
         let weights = try record.weights("weights", need: names)
         return LuaSession.Restorer { _ in

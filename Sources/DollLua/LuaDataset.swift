@@ -49,41 +49,53 @@ extension DatasetBox: LuaObject {
         [
             builder("phantoms") { a in
                 let o = try a.options(1)
-                var cfg = PhantomConfig(size: try o.integer("size", in: 32...1024) ?? 128, seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 1))
+                var cfg = PhantomConfig(
+                    size: try o.integer("size", in: 32...1024) ?? 128,
+                    seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 1))
                 if let d = try o.number("difficulty") { cfg.difficulty = d }
                 if let nz = try o.number("noise") { cfg.noise = nz }
                 if let inf = try o.number("infection") { cfg.infectionPrevalence = inf }
-                let ds = try PhantomDataset(count: try o.integer("n", in: 1...1_000_000) ?? 256, config: cfg,
-                                            first: try o.integer("first", in: 0...Int(Int32.max)) ?? 0)
+                let ds = try PhantomDataset(
+                    count: try o.integer("n", in: 1...1_000_000) ?? 256, config: cfg,
+                    first: try o.integer("first", in: 0...Int(Int32.max)) ?? 0)
                 return push(a, CachedDataset(ds, capacity: 4096))
             },
             builder("chexpert") { a in
                 let o = try a.options(1)
-                guard let csv = try o.string("csv") else { throw LuaBindingError("option 'csv' (path of train.csv/valid.csv) is required") }
-                let policy = UncertaintyPolicy(rawValue: try o.choice("policy", ["ones", "zeros", "ignore"]) ?? "ones")!
-                let ds = try CheXpertDataset(csv: csv, root: try o.string("root"), policy: policy, frontalOnly: try o.bool("frontal") ?? true,
-                                             size: try o.integer("size", in: 8...2048) ?? 224)
+                guard let csv = try o.string("csv") else {
+                    throw LuaBindingError("option 'csv' (path of train.csv/valid.csv) is required")
+                }
+                let policy = UncertaintyPolicy(
+                    rawValue: try o.choice("policy", ["ones", "zeros", "ignore"]) ?? "ones")!
+                let ds = try CheXpertDataset(
+                    csv: csv, root: try o.string("root"), policy: policy, frontalOnly: try o.bool("frontal") ?? true,
+                    size: try o.integer("size", in: 8...2048) ?? 224)
                 return push(a, CachedDataset(ds))
             },
             builder("labelcsv") { a in
                 let o = try a.options(1)
                 guard let csv = try o.string("csv") else { throw LuaBindingError("option 'csv' is required") }
-                let ds = try LabelCSVDataset(csv: csv, root: try o.string("root"), pathColumn: try o.string("path_column") ?? "Path",
-                                             classes: try o.strings("classes"), exclude: try o.strings("exclude") ?? [],
-                                             split: try o.string("split"), size: try o.integer("size", in: 8...2048) ?? 224)
+                let ds = try LabelCSVDataset(
+                    csv: csv, root: try o.string("root"), pathColumn: try o.string("path_column") ?? "Path",
+                    classes: try o.strings("classes"), exclude: try o.strings("exclude") ?? [],
+                    split: try o.string("split"), size: try o.integer("size", in: 8...2048) ?? 224)
                 return push(a, CachedDataset(ds))
             },
             builder("folder") { a in
                 let o = try a.options(1)
                 guard let root = try o.string("root") else { throw LuaBindingError("option 'root' is required") }
-                return push(a, CachedDataset(try ImageFolder(root: root, size: try o.integer("size", in: 8...2048) ?? 256)))
+                return push(
+                    a, CachedDataset(try ImageFolder(root: root, size: try o.integer("size", in: 8...2048) ?? 256)))
             },
             builder("segdata") { a in
                 let o = try a.options(1)
                 guard let root = try o.string("root") else { throw LuaBindingError("option 'root' is required") }
                 let size = try o.integer("size", in: 8...2048) ?? 256
                 if try o.choice("layout", ["folder", "covidquex"]) == "covidquex" {
-                    return push(a, CachedDataset(try CovidQuExDataset(root: root, split: try o.string("split") ?? "Test", size: size)))
+                    return push(
+                        a,
+                        CachedDataset(
+                            try CovidQuExDataset(root: root, split: try o.string("split") ?? "Test", size: size)))
                 }
                 var filter: (String, String)? = nil
                 if let f = try o.integer("fold", in: 1...10) { filter = ("fold", "\(f)") }
@@ -103,7 +115,9 @@ extension DatasetBox: LuaObject {
     }
 
     static func methods() -> [String: Int32] {
-        func seed(_ a: LuaArgs) throws -> UInt64 { UInt64(try a.isNil(3) ? 0 : a.integer(3, "seed", in: 0...Int(Int32.max))) }
+        func seed(_ a: LuaArgs) throws -> UInt64 {
+            UInt64(try a.isNil(3) ? 0 : a.integer(3, "seed", in: 0...Int(Int32.max)))
+        }
         return methodTable([
             method("classes") { a in
                 LuaModule.pushStrings(a.L, try a.object(1, DatasetBox.self, "self").ds.classes)
@@ -121,14 +135,16 @@ extension DatasetBox: LuaObject {
                 let ds = try a.object(1, DatasetBox.self, "self").ds
                 let (x, y) = try ds.split(fraction: try a.number(2, "fraction"), seed: try seed(a))
                 let first = a.recipe(result: 1)
-                let second = a.recipe(result: 2)   // before pushing results
+                let second = a.recipe(result: 2)  // before pushing results
                 a.push(object: DatasetBox(x, recipe: first))
                 a.push(object: DatasetBox(y, recipe: second))
                 return 2
             },
             method("subset") { a in
                 let ds = try a.object(1, DatasetBox.self, "self").ds
-                a.push(object: DatasetBox(try ds.subset(fraction: try a.number(2, "fraction"), seed: try seed(a)), recipe: a.recipe()))
+                a.push(
+                    object: DatasetBox(
+                        try ds.subset(fraction: try a.number(2, "fraction"), seed: try seed(a)), recipe: a.recipe()))
                 return 1
             },
             method("images") { a in
@@ -143,10 +159,15 @@ extension DatasetBox: LuaObject {
     // MARK: sessions: the recipe, not the pixels
 
     static let sessionType = "dataset"
-    static let sessionBuilders = ["doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "doll.folder", "Dataset:split", "Dataset:subset"]
+    static let sessionBuilders = [
+        "doll.phantoms", "doll.chexpert", "doll.labelcsv", "doll.segdata", "doll.folder", "Dataset:split",
+        "Dataset:subset",
+    ]
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         guard let recipe else {
             summary.skipped.append("\(path) (dataset without a recipe: \(ds.summary))")
             return nil

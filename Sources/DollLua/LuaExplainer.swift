@@ -23,7 +23,8 @@ extension ExplainerBox: LuaObject {
     var luaDescription: String {
         let m = attributor.model
         let what = m is ResNetClassifier ? "classifier" : "U-Net"
-        return "Explainer: \(kind) on a \(what) with \(m.targetNames.count) \(m.targetKind)\(m.targetNames.count == 1 ? "" : "s") (\(m.targetNames.prefix(4).joined(separator: ", "))\(m.targetNames.count > 4 ? ", …" : ""))"
+        return
+            "Explainer: \(kind) on a \(what) with \(m.targetNames.count) \(m.targetKind)\(m.targetNames.count == 1 ? "" : "s") (\(m.targetNames.prefix(4).joined(separator: ", "))\(m.targetNames.count > 4 ? ", …" : ""))"
     }
 
     var workspaceDetail: (text: String, bytes: Int) { (kind, 0) }
@@ -77,8 +78,10 @@ extension ExplainerBox: LuaObject {
     static let sessionType = "explainer"
     static var sessionBuilders: [String] { Explainers.all.map { "doll." + $0.name } }
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         guard let recipe else {
             summary.skipped.append("\(path) (explainer without a recipe)")
             return nil

@@ -41,9 +41,12 @@ enum LuaFunctions {
                 let kv = mask.scalars
                 let q = try map.quantile(0.95)
                 let ov = Localization.overlap(prediction: mv.map { $0 > q ? 1 : 0 }, mask: kv)
-                a.push(record: [("pointing", Localization.pointingHit(map: mv, mask: kv, width: w) ? 1 : 0),
-                                ("auprc", Localization.auprc(map: mv, mask: kv)), ("energy", Localization.energyInMask(map: mv, mask: kv)),
-                                ("dice", ov.dice), ("iou", ov.iou), ("chance", Localization.coverage(kv))])
+                a.push(record: [
+                    ("pointing", Localization.pointingHit(map: mv, mask: kv, width: w) ? 1 : 0),
+                    ("auprc", Localization.auprc(map: mv, mask: kv)),
+                    ("energy", Localization.energyInMask(map: mv, mask: kv)),
+                    ("dice", ov.dice), ("iou", ov.iou), ("chance", Localization.coverage(kv)),
+                ])
                 return 1
             },
         ]
@@ -53,7 +56,9 @@ enum LuaFunctions {
     private static func mapAndMask(_ a: LuaArgs) throws -> (Tensor, Tensor) {
         let map = try LuaTensor.tensor(a, 1, "map")
         let mask = try LuaTensor.tensor(a, 2, "mask")
-        guard map.count == mask.count, map.rank >= 2 else { throw LuaBindingError("map and mask must have the same [H, W] size") }
+        guard map.count == mask.count, map.rank >= 2 else {
+            throw LuaBindingError("map and mask must have the same [H, W] size")
+        }
         return (map, mask)
     }
 }
@@ -62,7 +67,9 @@ enum LuaFunctions {
 
 /// An integer entry of a size list (`widths`, `blocks`).
 func positive(_ v: Double, _ what: String) throws -> Int {
-    guard v == v.rounded(), v >= 1, v <= 4096 else { throw LuaBindingError("\(what) entries must be integers in 1…4096, got \(v)") }
+    guard v == v.rounded(), v >= 1, v <= 4096 else {
+        throw LuaBindingError("\(what) entries must be integers in 1…4096, got \(v)")
+    }
     return Int(v)
 }
 
@@ -82,7 +89,9 @@ func trainerConfig(_ o: LuaOptions) throws -> Trainer.Config {
         c.weightDecay = Float(wd)
     }
     if let p = try o.integer("patience", in: 1...100_000) { c.patience = p }
-    if let s = try o.choice("schedule", ["constant", "cosine"]) { c.schedule = s == "cosine" ? .cosine(minFactor: 0.01) : .constant }
+    if let s = try o.choice("schedule", ["constant", "cosine"]) {
+        c.schedule = s == "cosine" ? .cosine(minFactor: 0.01) : .constant
+    }
     if let w = try o.integer("warmup", in: 0...1_000_000) { c.warmupSteps = w }
     if let cl = try o.number("clip") {
         guard cl > 0 else { throw LuaBindingError("option 'clip' must be > 0") }
@@ -95,7 +104,9 @@ func trainerConfig(_ o: LuaOptions) throws -> Trainer.Config {
 func pushHistory(_ a: LuaArgs, _ h: TrainingHistory) {
     lua_createtable(a.L, Int32(h.epochs.count), 2)
     for (i, e) in h.epochs.enumerated() {
-        var rec: [(String, Double)] = [("epoch", Double(e.epoch)), ("loss", e.trainLoss), ("lr", e.learningRate), ("seconds", e.seconds)]
+        var rec: [(String, Double)] = [
+            ("epoch", Double(e.epoch)), ("loss", e.trainLoss), ("lr", e.learningRate), ("seconds", e.seconds),
+        ]
         rec += e.validation.sorted { $0.key < $1.key }.map { ("val_" + $0.key, $0.value) }
         a.push(record: rec)
         lua_rawseti(a.L, -2, lua_Integer(i + 1))
@@ -109,7 +120,9 @@ func pushHistory(_ a: LuaArgs, _ h: TrainingHistory) {
 }
 
 /// Trains `model` (Ctrl-C stops between steps) and pushes the history.
-func fit(_ a: LuaArgs, model: Module, task: TrainingTask, train: BatchSource, val: BatchSource?, config: Trainer.Config) throws -> Int32 {
+func fit(
+    _ a: LuaArgs, model: Module, task: TrainingTask, train: BatchSource, val: BatchSource?, config: Trainer.Config
+) throws -> Int32 {
     let trainer = try Trainer(model: model, task: task, config: config)
     trainer.shouldStop = { doll_lua_interrupted() != 0 }
     defer { doll_lua_clear_interrupt() }

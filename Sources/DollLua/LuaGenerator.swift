@@ -37,7 +37,7 @@ public final class GeneratorBox {
     /// Uniform integer in `range` (rejection sampling, no modulo bias).
     func integer(in range: ClosedRange<Int64>) -> Int64 {
         let span = UInt64(bitPattern: range.upperBound &- range.lowerBound) &+ 1
-        if span == 0 { return Int64(bitPattern: next()) }            // the whole 64-bit range
+        if span == 0 { return Int64(bitPattern: next()) }  // the whole 64-bit range
         let limit = UInt64.max - UInt64.max % span
         var x = next()
         while x >= limit { x = next() }
@@ -53,7 +53,10 @@ extension GeneratorBox: LuaObject {
     static func builders() -> [(String, Int32)] {
         [
             builder("generator") { a in
-                let seed = try a.isNil(1) ? (LuaModule.state(of: a.L)?.nextSeed() ?? 0) : UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
+                let seed =
+                    try a.isNil(1)
+                    ? (LuaModule.state(of: a.L)?.nextSeed() ?? 0)
+                    : UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
                 a.push(object: GeneratorBox(seed: seed))
                 return 1
             }
@@ -66,7 +69,9 @@ extension GeneratorBox: LuaObject {
         func tensor(_ a: LuaArgs, _ value: () -> Double) throws -> Int32 {
             let shape = try LuaTensor.shape(a, from: 2)
             let n = shape.reduce(1, *)
-            guard n <= 1 << 28 else { throw LuaBindingError("a tensor of \(n) values is more than a generator fills (2^28)") }
+            guard n <= 1 << 28 else {
+                throw LuaBindingError("a tensor of \(n) values is more than a generator fills (2^28)")
+            }
             return LuaTensor.push(a, try Tensor((0..<n).map { _ in Float(value()) }, shape: shape))
         }
         return methodTable([
@@ -74,7 +79,9 @@ extension GeneratorBox: LuaObject {
                 let g = try this(a)
                 let lo = try a.optNumber(2, "low") ?? 0
                 let hi = try a.optNumber(3, "high") ?? 1
-                guard lo < hi, lo.isFinite, hi.isFinite else { throw LuaBindingError("uniform needs finite low < high, got \(lo), \(hi)") }
+                guard lo < hi, lo.isFinite, hi.isFinite else {
+                    throw LuaBindingError("uniform needs finite low < high, got \(lo), \(hi)")
+                }
                 a.push(lo + (hi - lo) * g.uniform())
                 return 1
             },
@@ -82,7 +89,9 @@ extension GeneratorBox: LuaObject {
                 let g = try this(a)
                 let mean = try a.optNumber(2, "mean") ?? 0
                 let std = try a.optNumber(3, "std") ?? 1
-                guard std >= 0, std.isFinite, mean.isFinite else { throw LuaBindingError("normal needs a finite mean and std ≥ 0") }
+                guard std >= 0, std.isFinite, mean.isFinite else {
+                    throw LuaBindingError("normal needs a finite mean and std ≥ 0")
+                }
                 a.push(mean + std * g.normal())
                 return 1
             },
@@ -125,16 +134,22 @@ extension GeneratorBox: LuaObject {
 
     static let sessionType = "generator"
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         ["seed": String(seed), "draws": String(draws)]
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
-        guard let s = record.raw["seed"] as? String, let seed = UInt64(s), let d = record.raw["draws"] as? String, let draws = UInt64(d) else {
+        guard let s = record.raw["seed"] as? String, let seed = UInt64(s), let d = record.raw["draws"] as? String,
+            let draws = UInt64(d)
+        else {
             throw record.error(" needs a seed and a number of draws (decimal strings)")
         }
-        guard draws <= maxRestoredDraws else { throw record.error(" has \(draws) draws, more than a session replays (\(maxRestoredDraws))") }
+        guard draws <= maxRestoredDraws else {
+            throw record.error(" has \(draws) draws, more than a session replays (\(maxRestoredDraws))")
+        }
         return LuaSession.Restorer { _ in GeneratorBox(seed: seed, draws: draws) }
     }
 }

@@ -44,7 +44,7 @@ extension LuaState {
     func setGlobalRaw(_ name: String) {
         lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
         lua_pushstring(L, name)
-        lua_rotate(L, -3, -1)        // value, G, key → G, key, value
+        lua_rotate(L, -3, -1)  // value, G, key → G, key, value
         lua_rawset(L, -3)
         lua_settop(L, -2)
     }
@@ -71,7 +71,8 @@ extension LuaState {
                 return text.contains(where: { $0 == "." || $0 == "e" || $0 == "n" || $0 == "i" }) ? text : text + ".0"
             }
             if let box = LuaArgs(L, function: "show").dollObject(i) as? TensorBox { return box.t.summary }
-            if lua_type(L, i) == LUA_TUSERDATA { return String(luaToString(L, i).prefix { $0 != "\n" }) }   // one line inside a table
+            // one line inside a table
+            if lua_type(L, i) == LUA_TUSERDATA { return String(luaToString(L, i).prefix { $0 != "\n" }) }
         }
         guard lua_type(L, i) == LUA_TTABLE else { return luaToString(L, i) }
         guard lua_checkstack(L, 6) != 0 else { return "{...}" }
@@ -99,8 +100,14 @@ extension LuaState {
             if !isArrayKey {
                 if named.count < 200 {
                     let key: String
-                    if lua_type(L, -2) == LUA_TSTRING, let k = Self.cleanString(L, -2), Self.isIdentifier(k) { key = k }
-                    else { key = "[" + (lua_type(L, -2) == LUA_TSTRING ? Self.quoted(luaToString(L, -2)) : luaToString(L, -2)) + "]" }
+                    if lua_type(L, -2) == LUA_TSTRING, let k = Self.cleanString(L, -2), Self.isIdentifier(k) {
+                        key = k
+                    } else {
+                        key =
+                            "["
+                            + (lua_type(L, -2) == LUA_TSTRING ? Self.quoted(luaToString(L, -2)) : luaToString(L, -2))
+                            + "]"
+                    }
                     named.append((key, show(-1, depth: depth + 1)))
                 } else {
                     more += 1
@@ -156,15 +163,19 @@ extension LuaState {
 
     /// A Lua name: letters, digits and `_`, not starting with a digit (keywords included).
     public static func isName(_ s: String) -> Bool {
-        guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else { return false }
+        guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && CharacterSet.letters.contains(f)) else {
+            return false
+        }
         return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
     }
 
     /// A name usable as an identifier (not a keyword).
     static func isIdentifier(_ s: String) -> Bool { isName(s) && !keywords.contains(s) }
 
-    public static let keywords: Set<String> = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
-                                               "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"]
+    public static let keywords: Set<String> = [
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ]
 
     /// All global names (strings keys of `_G`).
     public func globalNames() -> [String] {

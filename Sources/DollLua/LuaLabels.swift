@@ -24,7 +24,9 @@ extension LabelsBox: LuaObject {
         "DoLL labels: \(labels.ids.count) images × \(labels.classes.count) classes (explainer \(labels.config.explainer.rawValue))"
     }
 
-    var workspaceDetail: (text: String, bytes: Int) { ("\(labels.ids.count) images", labels.masks.byteCount + labels.soft.byteCount) }
+    var workspaceDetail: (text: String, bytes: Int) {
+        ("\(labels.ids.count) images", labels.masks.byteCount + labels.soft.byteCount)
+    }
     var luaLength: Int? { labels.ids.count }
 
     /// `labels[i]` is `{id, mask, soft}`.
@@ -46,7 +48,9 @@ extension LabelsBox: LuaObject {
 
     /// `doll.labels({classifier, …}, dataset, {options})`.
     private static func make(_ a: LuaArgs) throws -> Int32 {
-        let models = try a.list(1, "classifiers", limit: 64) { try a.object($0, ClassifierBox.self, "classifier").model }
+        let models = try a.list(1, "classifiers", limit: 64) {
+            try a.object($0, ClassifierBox.self, "classifier").model
+        }
         let dsBox = try a.object(2, DatasetBox.self, "dataset")
         let ds = dsBox.ds
         let o = try a.options(3)
@@ -55,13 +59,19 @@ extension LabelsBox: LuaObject {
             for m in models { if let problem = m.sizeMismatch(image) { throw LuaBindingError(problem) } }
         }
         var cfg = DollLabelConfig()
-        if let e = try o.choice("explainer", ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"]) { cfg.explainer = .init(rawValue: e)! }
+        if let e = try o.choice("explainer", ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"]) {
+            cfg.explainer = .init(rawValue: e)!
+        }
         if let s = try o.integer("steps", in: 1...10_000) { cfg.igSteps = s }
         if let s = try o.number("sigma") { cfg.smoothing = s > 0 ? .gaussian(sigma: Float(s)) : .none }
         if let t = try o.string("threshold") {
-            do { cfg.threshold = try .init(parsing: t) } catch let e as DollError { throw LuaBindingError("option 'threshold': \(e.message)") }
+            do { cfg.threshold = try .init(parsing: t) } catch let e as DollError {
+                throw LuaBindingError("option 'threshold': \(e.message)")
+            }
         }
-        if try o.choice("positives", ["labels", "predicted"]) == "predicted" { cfg.positives = .predicted(cutoff: Float(try o.number("cutoff") ?? 0.5)) }
+        if try o.choice("positives", ["labels", "predicted"]) == "predicted" {
+            cfg.positives = .predicted(cutoff: Float(try o.number("cutoff") ?? 0.5))
+        }
         if let mc = try o.integer("min_component", in: 0...1_000_000) { cfg.minComponent = mc }
         if let k = try o.integer("keep", in: 0...1000) { cfg.keepLargest = k == 0 ? nil : k }
         if let r = try o.string("restrict") { cfg.restrictTo = r }
@@ -102,8 +112,10 @@ extension LabelsBox: LuaObject {
 
     static let sessionType = "labels"
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         guard let images = try session.encodeObject(imagesBox, path: path + ".images", summary: &summary) else {
             summary.skipped.append("\(path) (DoLL labels whose image dataset cannot be saved)")
             return nil
@@ -114,19 +126,25 @@ extension LabelsBox: LuaObject {
         }
         for (k, m) in labels.masks.enumerated() { session.tensors["\(id)/mask/\(k)"] = m }
         for (k, s) in labels.soft.enumerated() { session.tensors["\(id)/soft/\(k)"] = s }
-        return ["classes": labels.classes, "ids": labels.ids, "source_indices": labels.sourceIndices,
-                "config": config, "images": ["object": images], "tensors": id + "/"]
+        return [
+            "classes": labels.classes, "ids": labels.ids, "source_indices": labels.sourceIndices,
+            "config": config, "images": ["object": images], "tensors": id + "/",
+        ]
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
         let o = record.raw
-        guard let classes = o["classes"] as? [String], let ids = o["ids"] as? [String], let src = o["source_indices"] as? [Int],
-              ids.count == src.count, case .object(let images) = try record.value("images") else {
+        guard let classes = o["classes"] as? [String], let ids = o["ids"] as? [String],
+            let src = o["source_indices"] as? [Int],
+            ids.count == src.count, case .object(let images) = try record.value("images")
+        else {
             throw record.error(" needs classes, ids, source_indices (as many as ids) and images")
         }
         let cfg = try record.decode(DollLabelConfig.self, "config")
         let parts = try record.weights("tensors", need: ids.indices.flatMap { ["mask/\($0)", "soft/\($0)"] })
-        guard !classes.isEmpty, src.allSatisfy({ $0 >= 0 }) else { throw record.error(" needs classes and non-negative source_indices") }
+        guard !classes.isEmpty, src.allSatisfy({ $0 >= 0 }) else {
+            throw record.error(" needs classes and non-negative source_indices")
+        }
         let masks = ids.indices.map { parts["mask/\($0)"]! }
         let soft = ids.indices.map { parts["soft/\($0)"]! }
         let shapes = zip(masks, soft).flatMap { [$0.shape, $1.shape] }
@@ -135,11 +153,14 @@ extension LabelsBox: LuaObject {
             throw record.error(" masks must all be [\(classes.count), H, W]")
         }
         return LuaSession.Restorer(dependencies: [images]) { context in
-            guard let imgBox = context.object(images) as? DatasetBox else { throw SessionError("its image dataset could not be restored") }
+            guard let imgBox = context.object(images) as? DatasetBox else {
+                throw SessionError("its image dataset could not be restored")
+            }
             guard src.allSatisfy({ $0 < imgBox.ds.count }) else {
                 throw SessionError("its source indices exceed the image dataset (\(imgBox.ds.count) images)")
             }
-            let set = DollLabelSet(classes: classes, ids: ids, masks: masks, soft: soft, config: cfg, sourceIndices: src)
+            let set = DollLabelSet(
+                classes: classes, ids: ids, masks: masks, soft: soft, config: cfg, sourceIndices: src)
             return LabelsBox(set, imagesBox: imgBox)
         }
     }

@@ -49,7 +49,7 @@ enum LuaModule {
     static func install(into state: LuaState) {
         let L = state.L
         LuaTypes.register(L)
-        lua_createtable(L, 0, 64)                       // the doll table
+        lua_createtable(L, 0, 64)  // the doll table
         for (name, id) in moduleFunctions {
             lua_pushstring(L, name)
             doll_lua_push_function(L, id)

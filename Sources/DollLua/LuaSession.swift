@@ -37,7 +37,9 @@ extension LuaArgs {
         let idx = lua_absindex(L, i)
         switch lua_type(L, idx) {
         case LUA_TBOOLEAN: return .boolean(lua_toboolean(L, idx) != 0)
-        case LUA_TNUMBER: return lua_isinteger(L, idx) != 0 ? .integer(lua_tointegerx(L, idx, nil)) : .number(lua_tonumberx(L, idx, nil))
+        case LUA_TNUMBER:
+            return lua_isinteger(L, idx) != 0
+                ? .integer(lua_tointegerx(L, idx, nil)) : .number(lua_tonumberx(L, idx, nil))
         case LUA_TSTRING: return .string(String(cString: lua_tolstring(L, idx, nil)))
         case LUA_TNIL, LUA_TNONE: return LuaRecipe.Value.none
         case LUA_TUSERDATA:
@@ -48,7 +50,9 @@ extension LuaArgs {
             var entries: [(LuaRecipe.Value, LuaRecipe.Value)] = []
             lua_pushnil(L)
             while lua_next(L, idx) != 0 {
-                guard let k = recipeValue(-2, depth: depth + 1), let v = recipeValue(-1, depth: depth + 1) else { lua_settop(L, -3); return nil }
+                guard let k = recipeValue(-2, depth: depth + 1), let v = recipeValue(-1, depth: depth + 1) else {
+                    lua_settop(L, -3); return nil
+                }
                 entries.append((k, v))
                 lua_settop(L, -2)
                 guard entries.count <= 100_000 else { lua_settop(L, -2); return nil }
@@ -94,10 +98,13 @@ public enum LuaSession {
             "skipped": summary.skipped,
         ]
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
-        let tensorBytes = try SafeTensors.encode(enc.tensors, arrays: enc.arrays, metadata: ["doll.kind": "session", "doll.generation": generation])
+        let tensorBytes = try SafeTensors.encode(
+            enc.tensors, arrays: enc.arrays, metadata: ["doll.kind": "session", "doll.generation": generation])
         summary.bytes = json.count + tensorBytes.count
         try AtomicDirectory.replace(path) { tmp in
-            for (name, data) in [("manifest.json", json), (tensorsFile, tensorBytes)] { try AtomicFile.write(data, to: tmp + "/" + name) }
+            for (name, data) in [("manifest.json", json), (tensorsFile, tensorBytes)] {
+                try AtomicFile.write(data, to: tmp + "/" + name)
+            }
         }
         return summary
     }
@@ -127,7 +134,7 @@ public enum LuaSession {
 
         mutating func encodeGlobals(skipNames: Set<String>, summary: inout Summary) throws {
             guard lua_checkstack(L, 16) != 0 else { throw WriteError("Lua stack exhausted") }
-            lua_createtable(L, 0, 0)                         // anchor: id → table, keeps the walk's tables reachable
+            lua_createtable(L, 0, 0)  // anchor: id → table, keeps the walk's tables reachable
             anchor = lua_gettop(L)
             defer { lua_settop(L, anchor - 1) }
             lua_rawgeti(L, DOLL_LUA_REGISTRYINDEX, lua_Integer(LUA_RIDX_GLOBALS))
@@ -136,14 +143,20 @@ public enum LuaSession {
             lua_pushnil(L)
             while lua_next(L, g) != 0 {
                 if lua_type(L, -2) == LUA_TSTRING {
-                    if let k = LuaState.cleanString(L, -2) { names.append(k) } else { summary.skipped.append("a global whose name is not clean UTF-8") }
+                    if let k = LuaState.cleanString(L, -2) {
+                        names.append(k)
+                    } else {
+                        summary.skipped.append("a global whose name is not clean UTF-8")
+                    }
                 }
                 lua_settop(L, -2)
             }
             for name in names.sorted() where !skipNames.contains(name) {
                 lua_pushstring(L, name)
                 lua_rawget(L, g)
-                if let v = try encodeValue(-1, path: name, summary: &summary) { globals[name] = v; summary.globals.append(name) }
+                if let v = try encodeValue(-1, path: name, summary: &summary) {
+                    globals[name] = v; summary.globals.append(name)
+                }
                 lua_settop(L, -2)
             }
             var next = 0
@@ -161,13 +174,16 @@ public enum LuaSession {
                 }
                 lua_pushnil(L)
                 while lua_next(L, t) != 0 {
-                    if let bulk, lua_isinteger(L, -2) != 0, (1...Int64(bulk.count)).contains(lua_tointegerx(L, -2, nil)) {
+                    if let bulk, lua_isinteger(L, -2) != 0, (1...Int64(bulk.count)).contains(lua_tointegerx(L, -2, nil))
+                    {
                         lua_settop(L, -2)
                         continue
                     }
-                    let keyPath = path.count > 120 ? path : path + "[" + keyText(-2) + "]"   // deep chains keep a short path
+                    // deep chains keep a short path
+                    let keyPath = path.count > 120 ? path : path + "[" + keyText(-2) + "]"
                     if let k = try encodeValue(-2, path: keyPath, summary: &summary, isKey: true),
-                       let v = try encodeValue(-1, path: keyPath, summary: &summary) {
+                        let v = try encodeValue(-1, path: keyPath, summary: &summary)
+                    {
                         entries.append([k, v])
                     }
                     lua_settop(L, -2)
@@ -193,7 +209,11 @@ public enum LuaSession {
                 lua_rawgeti(L, t, lua_Integer(k))
                 defer { lua_settop(L, -2) }
                 guard lua_type(L, -1) == LUA_TNUMBER, (lua_isinteger(L, -1) != 0) == integers else { return nil }
-                if integers { ints.append(lua_tointegerx(L, -1, nil)) } else { doubles.append(lua_tonumberx(L, -1, nil)) }
+                if integers {
+                    ints.append(lua_tointegerx(L, -1, nil))
+                } else {
+                    doubles.append(lua_tonumberx(L, -1, nil))
+                }
             }
             return integers ? .int64(ints) : .float64(doubles)
         }
@@ -201,13 +221,15 @@ public enum LuaSession {
         func keyText(_ i: Int32) -> String {
             switch lua_type(L, i) {
             case LUA_TSTRING: return "\"" + String(cString: lua_tolstring(L, i, nil)) + "\""
-            case LUA_TNUMBER: return lua_isinteger(L, i) != 0 ? String(lua_tointegerx(L, i, nil)) : "\(lua_tonumberx(L, i, nil))"
+            case LUA_TNUMBER:
+                return lua_isinteger(L, i) != 0 ? String(lua_tointegerx(L, i, nil)) : "\(lua_tonumberx(L, i, nil))"
             default: return String(cString: lua_typename(L, lua_type(L, i)))
             }
         }
 
         /// The JSON form of the value at `i`, or nil (and a `skipped` entry) when it is not data.
-        mutating func encodeValue(_ i: Int32, path: String, summary: inout Summary, isKey: Bool = false) throws -> Any? {
+        mutating func encodeValue(_ i: Int32, path: String, summary: inout Summary, isKey: Bool = false) throws -> Any?
+        {
             let idx = lua_absindex(L, i)
             switch lua_type(L, idx) {
             case LUA_TBOOLEAN: return ["b": lua_toboolean(L, idx) != 0]
@@ -251,7 +273,7 @@ public enum LuaSession {
             }
             objectCount += 1
             let id = "O\(objectCount)"
-            objectIDs[ObjectIdentifier(obj)] = id   // before what it refers to (no self-reference possible)
+            objectIDs[ObjectIdentifier(obj)] = id  // before what it refers to (no self-reference possible)
             guard var record = try object.sessionRecord(&self, id: id, path: path, summary: &summary) else {
                 objectIDs[ObjectIdentifier(obj)] = nil
                 return nil
@@ -290,7 +312,8 @@ public enum LuaSession {
                 var out: [[Any]] = []
                 for (k, x) in entries {
                     guard let ke = try encodeRecipeValue(k, path: path, summary: &summary),
-                          let xe = try encodeRecipeValue(x, path: path, summary: &summary) else { return nil }
+                        let xe = try encodeRecipeValue(x, path: path, summary: &summary)
+                    else { return nil }
                     out.append([ke, xe])
                 }
                 return ["inline": out]
@@ -304,7 +327,6 @@ public enum LuaSession {
         try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v))
     }
 }
-
 
 extension LuaSession {
     static let baselineKey = "doll.session.baseline"
@@ -365,7 +387,9 @@ extension LuaSession {
     /// Names of the sessions in `directory`, sorted.
     public static func names() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map { String($0.dropLast(".dollsession".count)) }.sorted()
+            .filter { $0.hasSuffix(".dollsession") && !$0.hasPrefix(".") }.map {
+                String($0.dropLast(".dollsession".count))
+            }.sorted()
     }
 
     /// The most recently saved session's path, if any.
@@ -378,7 +402,8 @@ extension LuaSession {
     /// Records a named session (one in `directory`) as the last one; a save to an explicit path
     /// elsewhere writes nothing in the state directory.
     static func rememberLast(_ path: String) {
-        let abs = ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
+        let abs = ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString)
+            .standardizingPath
         guard parentDirectory(abs) == (directory as NSString).standardizingPath else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         AtomicDirectory.removeStaleTemporaries(parent: directory, base: "LAST")
@@ -396,20 +421,31 @@ extension LuaSession {
     /// `doll.session.save/load/list`.
     static func install(_ L: OpaquePointer) {
         let fns: [(String, LuaFunction)] = [
-            ("save", { a in
-                let s = try save(a.L, name: try a.string(1, "name or path"))
-                pushSummary(a, s); return 1
-            }),
-            ("load", { a in
-                let name = try a.optString(1, "name or path") ?? (last ?? "")
-                guard !name.isEmpty else { throw LuaBindingError("no session name given and no session saved yet") }
-                let s: Summary
-                do { s = try load(a.L, from: path(for: name)) } catch let e as SessionError { throw LuaBindingError(e.message) }
-                pushSummary(a, s); return 1
-            }),
-            ("list", { a in
-                LuaModule.pushStrings(a.L, names()); return 1
-            }),
+            (
+                "save",
+                { a in
+                    let s = try save(a.L, name: try a.string(1, "name or path"))
+                    pushSummary(a, s); return 1
+                }
+            ),
+            (
+                "load",
+                { a in
+                    let name = try a.optString(1, "name or path") ?? (last ?? "")
+                    guard !name.isEmpty else { throw LuaBindingError("no session name given and no session saved yet") }
+                    let s: Summary
+                    do { s = try load(a.L, from: path(for: name)) } catch let e as SessionError {
+                        throw LuaBindingError(e.message)
+                    }
+                    pushSummary(a, s); return 1
+                }
+            ),
+            (
+                "list",
+                { a in
+                    LuaModule.pushStrings(a.L, names()); return 1
+                }
+            ),
         ]
         lua_getglobal(L, "doll")
         lua_createtable(L, 0, Int32(fns.count))

@@ -45,13 +45,17 @@ extension LuaSession {
 
         /// Calls a registered builder with validated arguments and returns result number `result`.
         func call(_ function: String, args: [Value], result: Int) throws -> AnyObject {
-            guard let fid = LuaModule.functionID(function) else { throw SessionError("builder '\(function)' is not available") }
+            guard let fid = LuaModule.functionID(function) else {
+                throw SessionError("builder '\(function)' is not available")
+            }
             let top = lua_gettop(L)
             defer { lua_settop(L, top) }
             doll_lua_push_function(L, fid)
             for arg in args { try LuaSession.push(arg, L: L, objects: objectAnchor, tables: nil) }
             guard doll_lua_pcall_traceback(L, Int32(args.count), Int32(result)) == LUA_OK else {
-                let msg = lua_type(L, -1) == LUA_TSTRING ? String(cString: lua_tolstring(L, -1, nil)) : "error in '\(function)'"
+                let msg =
+                    lua_type(L, -1) == LUA_TSTRING
+                    ? String(cString: lua_tolstring(L, -1, nil)) : "error in '\(function)'"
                 throw SessionError(msg.components(separatedBy: "\nstack traceback:").first ?? msg)
             }
             // The wanted result is the last one.
@@ -76,7 +80,9 @@ extension LuaSession {
 
         /// A Codable field.
         func decode<T: Decodable>(_ t: T.Type, _ key: String) throws -> T {
-            guard let x = raw[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else { throw error(".\(key) is missing") }
+            guard let x = raw[key], JSONSerialization.isValidJSONObject(x) || x is [String: Any] else {
+                throw error(".\(key) is missing")
+            }
             do { return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: x)) } catch {
                 throw self.error(".\(key) is not a valid \(T.self): \(error)")
             }
@@ -86,7 +92,9 @@ extension LuaSession {
         /// must be present.
         func weights(_ key: String, need: [String]) throws -> [String: Tensor] {
             guard let p = raw[key] as? String else { throw error(".\(key) is missing") }
-            for n in need where tensors[p + n] == nil { throw error(" needs tensor '\(p + n)', which the tensors file lacks") }
+            for n in need where tensors[p + n] == nil {
+                throw error(" needs tensor '\(p + n)', which the tensors file lacks")
+            }
             var out: [String: Tensor] = [:]
             for (k, t) in tensors where k.hasPrefix(p) { out[String(k.dropFirst(p.count))] = t }
             return out
@@ -97,16 +105,23 @@ extension LuaSession {
 
         /// A recipe record: the builder is called again with the same arguments.
         func recipeRestorer() throws -> Restorer {
-            guard let r = raw["recipe"] as? [String: Any], let fn = r["function"] as? String, let args = r["args"] as? [Any] else {
+            guard let r = raw["recipe"] as? [String: Any], let fn = r["function"] as? String,
+                let args = r["args"] as? [Any]
+            else {
                 throw error(".recipe must be {function, args, result}")
             }
-            guard LuaTypes.sessionBuilders.contains(fn) else { throw error(".recipe names '\(fn)', which is not a dataset or explainer builder") }
+            guard LuaTypes.sessionBuilders.contains(fn) else {
+                throw error(".recipe names '\(fn)', which is not a dataset or explainer builder")
+            }
             let result = (r["result"] as? Int) ?? 1
             guard (1...2).contains(result) else { throw error(".recipe.result must be 1 or 2") }
-            let values = try args.enumerated().map { try context.value($0.element, at: "\(at).recipe.args[\($0.offset + 1)]", allowInline: true) }
+            let values = try args.enumerated().map {
+                try context.value($0.element, at: "\(at).recipe.args[\($0.offset + 1)]", allowInline: true)
+            }
             var dependencies: [String] = []
             for case .object(let dep) in values.flatMap(LuaSession.flattened) { dependencies.append(dep) }
-            return Restorer(dependencies: dependencies) { context in try context.call(fn, args: values, result: result) }
+            return Restorer(dependencies: dependencies) { context in try context.call(fn, args: values, result: result)
+            }
         }
     }
 
@@ -140,7 +155,9 @@ extension LuaSession {
         while true {
             do { return try validateOnce(path: path) } catch let e as Vanished {
                 attempt += 1
-                guard attempt < 50 else { throw SessionError("session '\(path)' kept changing while it was read: \(e.file) vanished") }
+                guard attempt < 50 else {
+                    throw SessionError("session '\(path)' kept changing while it was read: \(e.file) vanished")
+                }
                 usleep(useconds_t(1000 * attempt))
             }
         }
@@ -155,13 +172,19 @@ extension LuaSession {
         guard fd >= 0 else {
             switch errno {
             case ENOENT: throw Vanished(file: name)
-            case ELOOP: throw SessionError("session '\(path)': \(what) '\(name)' is a symbolic link; a session holds its files itself")
-            default: throw SessionError("session '\(path)': cannot open \(what) '\(name)': \(String(cString: strerror(errno)))")
+            case ELOOP:
+                throw SessionError(
+                    "session '\(path)': \(what) '\(name)' is a symbolic link; a session holds its files itself")
+            default:
+                throw SessionError(
+                    "session '\(path)': cannot open \(what) '\(name)': \(String(cString: strerror(errno)))")
             }
         }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw SessionError("session '\(path)': \(what) '\(name)' is not a regular file") }
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SessionError("session '\(path)': \(what) '\(name)' is not a regular file")
+        }
         do { return try handle.readToEnd() ?? Data() } catch {
             throw SessionError("session '\(path)': cannot read \(what) '\(name)'")
         }
@@ -170,7 +193,9 @@ extension LuaSession {
     private static func validateOnce(path: String) throws -> Validated {
         let dir = resolve(path)
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else { throw SessionError("no session at '\(path)'") }
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
+            throw SessionError("no session at '\(path)'")
+        }
         guard isDir.boolValue else { throw SessionError("'\(path)' is not a session directory") }
         let dirFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else {
@@ -188,50 +213,77 @@ extension LuaSession {
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
             throw SessionError("session '\(path)': manifest.json is not valid JSON")
         }
-        guard let m = json as? [String: Any] else { throw SessionError("session '\(path)': manifest.json is not a JSON object") }
-        guard m["format"] as? String == "doll.session" else { throw SessionError("session '\(path)': manifest.json is not a doll session (format must be \"doll.session\")") }
-        guard let schemaValue = m["schema"] as? Int else { throw SessionError("session '\(path)': manifest.json has no integer schema version") }
+        guard let m = json as? [String: Any] else {
+            throw SessionError("session '\(path)': manifest.json is not a JSON object")
+        }
+        guard m["format"] as? String == "doll.session" else {
+            throw SessionError(
+                "session '\(path)': manifest.json is not a doll session (format must be \"doll.session\")")
+        }
+        guard let schemaValue = m["schema"] as? Int else {
+            throw SessionError("session '\(path)': manifest.json has no integer schema version")
+        }
         guard schemaValue == schema else {
-            throw SessionError("session '\(path)' has schema version \(schemaValue); this doll reads version \(schema)\(schemaValue > schema ? " (it was written by a newer doll)" : "")")
+            throw SessionError(
+                "session '\(path)' has schema version \(schemaValue); this doll reads version \(schema)\(schemaValue > schema ? " (it was written by a newer doll)" : "")"
+            )
         }
         var v = Validated()
         // Tensors file: a plain name inside the session directory, read through the same directory descriptor.
-        guard let tf = m["tensors"] as? String else { throw SessionError("session '\(path)': manifest.json names no tensors file") }
+        guard let tf = m["tensors"] as? String else {
+            throw SessionError("session '\(path)': manifest.json names no tensors file")
+        }
         guard !tf.isEmpty, !tf.contains("/"), tf != "..", tf != "." else {
             throw SessionError("manifest.json: tensors file '\(tf)' escapes the session directory")
         }
         let tensorBytes: Data
         do { tensorBytes = try readFile(tf, in: dirFD, session: path, what: "tensors file") } catch is Vanished {
-            if FileManager.default.fileExists(atPath: dir + "/manifest.json") && !FileManager.default.fileExists(atPath: dir + "/" + tf) {
+            if FileManager.default.fileExists(atPath: dir + "/manifest.json")
+                && !FileManager.default.fileExists(atPath: dir + "/" + tf)
+            {
                 throw SessionError("session '\(path)': tensors file '\(tf)' is missing")
             }
             throw Vanished(file: tf)
         }
         let file: SafeTensors.File
-        do { file = try SafeTensors.decode(tensorBytes, exactArrayPrefix: "A/") } catch { throw SessionError("session '\(path)': \(error)") }
+        do { file = try SafeTensors.decode(tensorBytes, exactArrayPrefix: "A/") } catch {
+            throw SessionError("session '\(path)': \(error)")
+        }
         v.tensors = file.tensors
         if let generation = m["generation"] as? String, file.metadata["doll.generation"] != generation {
-            throw SessionError("session '\(path)': manifest.json and '\(tf)' come from different saves (generation \(generation) vs \(file.metadata["doll.generation"] ?? "none"))")
+            throw SessionError(
+                "session '\(path)': manifest.json and '\(tf)' come from different saves (generation \(generation) vs \(file.metadata["doll.generation"] ?? "none"))"
+            )
         }
-        guard let tables = m["tables"] as? [String: Any], let objects = m["objects"] as? [String: Any], let globals = m["globals"] as? [String: Any] else {
+        guard let tables = m["tables"] as? [String: Any], let objects = m["objects"] as? [String: Any],
+            let globals = m["globals"] as? [String: Any]
+        else {
             throw SessionError("session '\(path)': manifest.json needs 'globals', 'tables' and 'objects' objects")
         }
         v.skippedAtSave = (m["skipped"] as? [String]) ?? []
         let ctx = ValueContext(tableIDs: Set(tables.keys), objectIDs: Set(objects.keys))
         for (name, raw) in globals.sorted(by: { $0.key < $1.key }) {
-            guard !name.isEmpty, !name.utf8.contains(0) else { throw SessionError("manifest.json: a global name is empty or contains a NUL byte") }
+            guard !name.isEmpty, !name.utf8.contains(0) else {
+                throw SessionError("manifest.json: a global name is empty or contains a NUL byte")
+            }
             v.globals.append((name, try ctx.value(raw, at: "globals.\(name)")))
         }
         for (id, raw) in tables {
-            guard let t = raw as? [String: Any], let entries = t["entries"] as? [Any] else { throw SessionError("manifest.json: tables.\(id) must be {\"entries\": [[key, value], ...]}") }
+            guard let t = raw as? [String: Any], let entries = t["entries"] as? [Any] else {
+                throw SessionError("manifest.json: tables.\(id) must be {\"entries\": [[key, value], ...]}")
+            }
             if let bulk = t["array"] {
-                guard let b = bulk as? [String: Any], let name = b["numbers"] as? String, let array = file.arrays[name] else {
-                    throw SessionError("manifest.json: tables.\(id).array must name exact numbers the tensors file holds")
+                guard let b = bulk as? [String: Any], let name = b["numbers"] as? String, let array = file.arrays[name]
+                else {
+                    throw SessionError(
+                        "manifest.json: tables.\(id).array must name exact numbers the tensors file holds")
                 }
                 v.arrays[id] = array
             }
             v.tables[id] = try entries.enumerated().map { k, e in
-                guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: tables.\(id).entries[\(k)] must be a [key, value] pair") }
+                guard let pair = e as? [Any], pair.count == 2 else {
+                    throw SessionError("manifest.json: tables.\(id).entries[\(k)] must be a [key, value] pair")
+                }
                 let key = try ctx.value(pair[0], at: "tables.\(id).entries[\(k)] key")
                 try checkKey(key, at: "tables.\(id).entries[\(k)]")
                 return (key, try ctx.value(pair[1], at: "tables.\(id).entries[\(k)] value"))
@@ -254,31 +306,40 @@ extension LuaSession {
 
         func value(_ raw: Any, at where_: String, allowInline: Bool = false) throws -> Value {
             guard let d = raw as? [String: Any], d.count == 1, let (tag, x) = d.first else {
-                throw SessionError("manifest.json: \(where_) must be an object with one tag (b, i, n, s, bytes, table, object)")
+                throw SessionError(
+                    "manifest.json: \(where_) must be an object with one tag (b, i, n, s, bytes, table, object)")
             }
             switch tag {
             case "nil": return .none
             case "b": guard let b = x as? Bool else { break }; return .boolean(b)
-            case "i": guard let n = x as? NSNumber, let i = Int64("\(n)") else { break }; return .integer(i)   // exact, no Double detour
+            // exact, no Double detour
+            case "i": guard let n = x as? NSNumber, let i = Int64("\(n)") else { break }; return .integer(i)
             case "n": guard let s = x as? String, let f = Double(s) else { break }; return .number(f)
             case "s": guard let s = x as? String else { break }; return .string(Data(s.utf8))
             case "bytes": guard let s = x as? String, let b = Data(base64Encoded: s) else { break }; return .string(b)
             case "table":
                 guard let id = x as? String else { break }
-                guard tableIDs.contains(id) else { throw SessionError("manifest.json: \(where_) refers to table '\(id)', which does not exist") }
+                guard tableIDs.contains(id) else {
+                    throw SessionError("manifest.json: \(where_) refers to table '\(id)', which does not exist")
+                }
                 return .table(id)
             case "object":
                 guard let id = x as? String else { break }
-                guard objectIDs.contains(id) else { throw SessionError("manifest.json: \(where_) refers to object '\(id)', which does not exist") }
+                guard objectIDs.contains(id) else {
+                    throw SessionError("manifest.json: \(where_) refers to object '\(id)', which does not exist")
+                }
                 return .object(id)
             case "inline" where allowInline:
                 guard let entries = x as? [Any] else { break }
-                return .inline(try entries.enumerated().map { k, e in
-                    guard let pair = e as? [Any], pair.count == 2 else { throw SessionError("manifest.json: \(where_)[\(k)] must be a [key, value] pair") }
-                    let key = try value(pair[0], at: "\(where_)[\(k)]", allowInline: true)
-                    try LuaSession.checkKey(key, at: "\(where_)[\(k)]")
-                    return (key, try value(pair[1], at: "\(where_)[\(k)]", allowInline: true))
-                })
+                return .inline(
+                    try entries.enumerated().map { k, e in
+                        guard let pair = e as? [Any], pair.count == 2 else {
+                            throw SessionError("manifest.json: \(where_)[\(k)] must be a [key, value] pair")
+                        }
+                        let key = try value(pair[0], at: "\(where_)[\(k)]", allowInline: true)
+                        try LuaSession.checkKey(key, at: "\(where_)[\(k)]")
+                        return (key, try value(pair[1], at: "\(where_)[\(k)]", allowInline: true))
+                    })
             default:
                 throw SessionError("manifest.json: \(where_) has unknown tag '\(tag)'")
             }
@@ -289,9 +350,14 @@ extension LuaSession {
     /// Validates an object record by its type (`LuaObject.restorer`).
     static func object(_ raw: Any, id: String, ctx: ValueContext, tensors: [String: Tensor]) throws -> Restorer {
         let at = "objects.\(id)"
-        guard let o = raw as? [String: Any], let type = o["type"] as? String else { throw SessionError("manifest.json: \(at) must be an object with a 'type'") }
-        guard let luaType = LuaTypes.sessionType(type) else { throw SessionError("manifest.json: \(at) has unknown type '\(type)'") }
-        let record = Record(raw: o, at: at, context: ctx, tensors: tensors, totalValues: tensors.values.reduce(0) { $0 + $1.count })
+        guard let o = raw as? [String: Any], let type = o["type"] as? String else {
+            throw SessionError("manifest.json: \(at) must be an object with a 'type'")
+        }
+        guard let luaType = LuaTypes.sessionType(type) else {
+            throw SessionError("manifest.json: \(at) has unknown type '\(type)'")
+        }
+        let record = Record(
+            raw: o, at: at, context: ctx, tensors: tensors, totalValues: tensors.values.reduce(0) { $0 + $1.count })
         return try luaType.restorer(record)
     }
 
@@ -363,7 +429,7 @@ extension LuaSession {
             if case .object(let o) = x, let why = failed[o] { summary.skipped.append("\(name) (\(why))"); continue }
             lua_pushstring(L, name)
             try push(x, L: L, objects: objectAnchor, tables: tableAnchor)
-            lua_rawset(L, g)                     // raw: a user's __newindex on _G never runs here
+            lua_rawset(L, g)  // raw: a user's __newindex on _G never runs here
             summary.globals.append(name)
         }
         return summary
@@ -383,7 +449,13 @@ extension LuaSession {
         case .integer(let i): lua_pushinteger(L, lua_Integer(i))
         case .number(let d): lua_pushnumber(L, d)
         case .string(let s):
-            if s.isEmpty { lua_pushstring(L, "") } else { s.withUnsafeBytes { _ = lua_pushlstring(L, $0.baseAddress!.assumingMemoryBound(to: CChar.self), s.count) } }
+            if s.isEmpty {
+                lua_pushstring(L, "")
+            } else {
+                s.withUnsafeBytes {
+                    _ = lua_pushlstring(L, $0.baseAddress!.assumingMemoryBound(to: CChar.self), s.count)
+                }
+            }
         case .object(let id): lua_getfield(L, objects, id)
         case .table(let id):
             guard let tables else { throw SessionError("a recipe argument refers to a table") }
@@ -391,7 +463,10 @@ extension LuaSession {
         case .inline(let entries):
             lua_createtable(L, 0, Int32(entries.count))
             let t = lua_gettop(L)
-            for (k, x) in entries { try push(k, L: L, objects: objects, tables: tables); try push(x, L: L, objects: objects, tables: tables); lua_rawset(L, t) }
+            for (k, x) in entries {
+                try push(k, L: L, objects: objects, tables: tables);
+                try push(x, L: L, objects: objects, tables: tables); lua_rawset(L, t)
+            }
         }
     }
 }
@@ -404,16 +479,19 @@ enum ModelFileLimits {
 
     /// What is wrong with `cfg` for a file holding `values` numbers, or nil.
     static func problem(_ cfg: ResNetClassifier.Config, values: Int) -> String? {
-        guard (1...16).contains(cfg.inChannels), (1...8).contains(cfg.widths.count), cfg.widths.count == cfg.blocks.count,
-              cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }),
-              (1...1000).contains(cfg.classes.count) else { return "has out-of-range sizes" }
+        guard (1...16).contains(cfg.inChannels), (1...8).contains(cfg.widths.count),
+            cfg.widths.count == cfg.blocks.count,
+            cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }),
+            (1...1000).contains(cfg.classes.count)
+        else { return "has out-of-range sizes" }
         // The second 3×3 convolution of every block (width → width): a lower bound of the state dict.
         return check(weights: zip(cfg.widths, cfg.blocks).reduce(0) { $0 + $1.1 * 9 * $1.0 * $1.0 }, values: values)
     }
 
     static func problem(_ cfg: UNet.Config, values: Int) -> String? {
         guard (1...16).contains(cfg.inChannels), (1...64).contains(cfg.classes), (1...8).contains(cfg.widths.count),
-              cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) }) else {
+            cfg.widths.allSatisfy({ (1...1024).contains($0) }), cfg.blocks.allSatisfy({ (1...64).contains($0) })
+        else {
             return "has out-of-range sizes"
         }
         // One width → width 3×3 convolution per encoder stage: a lower bound of the state dict.

@@ -42,7 +42,9 @@ public final class LuaState {
         let top = lua_gettop(L)
         let count = bytes.count
         let status = (bytes.isEmpty ? [0] : bytes).withUnsafeBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { luaL_loadbufferx(L, $0, count, name, "t") }
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
+                luaL_loadbufferx(L, $0, count, name, "t")
+            }
         }
         if status != LUA_OK { throw LuaRunError(message: popString(), traceback: nil) }
         let rc = doll_lua_pcall_traceback(L, 0, results)
@@ -63,7 +65,9 @@ public final class LuaState {
         lua_getglobal(L, "doll")
         for p in parts.dropFirst().dropLast() {
             lua_getfield(L, -1, p)
-            if lua_type(L, -1) != LUA_TTABLE { lua_settop(L, -2); lua_createtable(L, 0, 4); lua_pushvalue(L, -1); lua_setfield(L, -3, p) }
+            if lua_type(L, -1) != LUA_TTABLE {
+                lua_settop(L, -2); lua_createtable(L, 0, 4); lua_pushvalue(L, -1); lua_setfield(L, -3, p)
+            }
             lua_rotate(L, -2, 1); lua_settop(L, -2)
         }
         doll_lua_push_function(L, LuaModule.fn(doc.name, body))

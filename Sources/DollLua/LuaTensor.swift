@@ -28,7 +28,9 @@ enum LuaTensor {
                 if lua_type(a.L, -2) == LUA_TSTRING {
                     let key = String(cString: lua_tolstring(a.L, -2, nil))
                     lua_settop(a.L, -3)
-                    throw LuaBindingError("the shape table has a key '\(key)'; pass options in a second table, e.g. ({3, 4}, {\(key) = ...})")
+                    throw LuaBindingError(
+                        "the shape table has a key '\(key)'; pass options in a second table, e.g. ({3, 4}, {\(key) = ...})"
+                    )
                 }
                 lua_settop(a.L, -2)
             }
@@ -37,7 +39,9 @@ enum LuaTensor {
         var s: [Int] = []
         var k = i
         while k <= a.count && a.type(k) == LUA_TNUMBER { s.append(try a.integer(k, "size", in: 0...(1 << 30))); k += 1 }
-        guard !s.isEmpty, s.count <= 8 else { throw LuaBindingError("expected a shape (sizes or a table of sizes), got \(a.describe(i))") }
+        guard !s.isEmpty, s.count <= 8 else {
+            throw LuaBindingError("expected a shape (sizes or a table of sizes), got \(a.describe(i))")
+        }
         return s
     }
 
@@ -74,18 +78,27 @@ enum LuaTensor {
                 let s = try shape(a, from: 1)
                 let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1)
                 var rng = RandomGenerator(seed: try seed(o))
-                return push(a, try Tensor.randn(s, mean: Float(try o.number("mean") ?? 0), std: Float(try o.number("std") ?? 1), rng: &rng))
+                return push(
+                    a,
+                    try Tensor.randn(
+                        s, mean: Float(try o.number("mean") ?? 0), std: Float(try o.number("std") ?? 1), rng: &rng))
             },
             fn("rand") { a in
                 let s = try shape(a, from: 1)
                 let o = try a.options(a.type(1) == LUA_TTABLE ? 2 : a.count + 1)
                 var rng = RandomGenerator(seed: try seed(o))
-                return push(a, try Tensor.uniform(s, low: Float(try o.number("low") ?? 0), high: Float(try o.number("high") ?? 1), rng: &rng))
+                return push(
+                    a,
+                    try Tensor.uniform(
+                        s, low: Float(try o.number("low") ?? 0), high: Float(try o.number("high") ?? 1), rng: &rng))
             },
             fn("arange") { a in
                 let x = try a.number(1, "start")
                 if a.isNil(2) { return push(a, try Tensor.arange(0, Float(x))) }
-                return push(a, try Tensor.arange(Float(x), Float(try a.number(2, "stop")), step: Float(try a.optNumber(3, "step") ?? 1)))
+                return push(
+                    a,
+                    try Tensor.arange(
+                        Float(x), Float(try a.number(2, "stop")), step: Float(try a.optNumber(3, "step") ?? 1)))
             },
             fn("seed") { a in
                 let seed = UInt64(try a.integer(1, "seed", in: 0...Int(Int32.max)))
@@ -98,15 +111,20 @@ enum LuaTensor {
             fn("save") { a in
                 let path = try a.string(1, "path")
                 var dict: [String: Tensor] = [:]
-                guard a.type(2) == LUA_TTABLE else { throw LuaBindingError("argument #2 (tensors) must be a table {name = tensor}, got \(a.describe(2))") }
+                guard a.type(2) == LUA_TTABLE else {
+                    throw LuaBindingError("argument #2 (tensors) must be a table {name = tensor}, got \(a.describe(2))")
+                }
                 lua_pushnil(a.L)
                 var bad: String? = nil
                 while lua_next(a.L, 2) != 0 {
                     if lua_type(a.L, -2) == LUA_TSTRING, let k = lua_tolstring(a.L, -2, nil),
-                       let t = try? a.object(-1, TensorBox.self, "tensor") {
+                        let t = try? a.object(-1, TensorBox.self, "tensor")
+                    {
                         dict[String(cString: k)] = t.t
                         lua_settop(a.L, -2)
-                    } else { bad = "entries must be name = tensor"; lua_settop(a.L, -3); break }
+                    } else {
+                        bad = "entries must be name = tensor"; lua_settop(a.L, -3); break
+                    }
                 }
                 if let bad { throw LuaBindingError(bad) }
                 try SafeTensors.write(dict, to: path)
@@ -120,7 +138,9 @@ enum LuaTensor {
     static func axis(_ a: LuaArgs, _ i: Int32, _ t: Tensor) throws -> Int {
         guard t.rank >= 1 else { throw LuaBindingError("a 0-dimensional tensor (a scalar) has no axes") }
         let k = try a.integer(i, "axis", in: -t.rank...Swift.max(t.rank, 1))
-        guard k != 0 else { throw LuaBindingError("axes are 1-based (1…\(t.rank)) or negative from the end; 0 is not an axis") }
+        guard k != 0 else {
+            throw LuaBindingError("axes are 1-based (1…\(t.rank)) or negative from the end; 0 is not an axis")
+        }
         return k > 0 ? k - 1 : k
     }
 
@@ -135,27 +155,45 @@ enum LuaTensor {
             ("gt", { try $0.greater($1) }), ("lt", { try $0.less($1) }), ("ge", { try $0.greaterEqual($1) }),
             ("le", { try $0.lessEqual($1) }), ("eq", { try $0.equal($1) }),
         ]
-        list += compare.map { name, f in m(name) { a in push(a, try f(try tensor(a, 1, "self"), try tensor(a, 2, "other", numbersOK: true))) } }
+        list += compare.map { name, f in
+            m(name) { a in push(a, try f(try tensor(a, 1, "self"), try tensor(a, 2, "other", numbersOK: true))) }
+        }
         list += [
-            m("shape") { a in a.push(integers: try tensor(a, 1, "self").shape); return 1 },
+            m("shape") { a in
+                a.push(integers: try tensor(a, 1, "self").shape); return 1
+            },
             m("size") { a in
                 let t = try tensor(a, 1, "self")
                 if a.isNil(2) { a.push(integers: t.shape); return 1 }
                 let ax = try axis(a, 2, t)
                 a.push(t.shape[ax < 0 ? t.rank + ax : ax]); return 1
             },
-            m("dim") { a in a.push(try tensor(a, 1, "self").rank); return 1 },
-            m("numel") { a in a.push(try tensor(a, 1, "self").count); return 1 },
-            m("item") { a in a.push(Double(try tensor(a, 1, "self").item())); return 1 },
+            m("dim") { a in
+                a.push(try tensor(a, 1, "self").rank); return 1
+            },
+            m("numel") { a in
+                a.push(try tensor(a, 1, "self").count); return 1
+            },
+            m("item") { a in
+                a.push(Double(try tensor(a, 1, "self").item())); return 1
+            },
             m("reshape") { a in push(a, try tensor(a, 1, "self").reshaped(shapeAllowingMinusOne(a, from: 2))) },
             m("view") { a in push(a, try tensor(a, 1, "self").reshaped(shapeAllowingMinusOne(a, from: 2))) },
             m("sum") { a in
                 let t = try tensor(a, 1, "self")
-                return push(a, a.isNil(2) ? t.sum() : try t.sum(axis: axis(a, 2, t), keepDims: a.isNil(3) ? false : try a.boolean(3, "keepdims")))
+                return push(
+                    a,
+                    a.isNil(2)
+                        ? t.sum()
+                        : try t.sum(axis: axis(a, 2, t), keepDims: a.isNil(3) ? false : try a.boolean(3, "keepdims")))
             },
             m("mean") { a in
                 let t = try tensor(a, 1, "self")
-                return push(a, a.isNil(2) ? t.mean() : try t.mean(axis: axis(a, 2, t), keepDims: a.isNil(3) ? false : try a.boolean(3, "keepdims")))
+                return push(
+                    a,
+                    a.isNil(2)
+                        ? t.mean()
+                        : try t.mean(axis: axis(a, 2, t), keepDims: a.isNil(3) ? false : try a.boolean(3, "keepdims")))
             },
             m("max") { a in
                 let t = try tensor(a, 1, "self")
@@ -167,15 +205,24 @@ enum LuaTensor {
                 let t = try tensor(a, 1, "self")
                 let h = try a.integer(2, "height", in: 1...16384), w = try a.integer(3, "width", in: 1...16384)
                 let o = try a.options(4)
-                let mode: Interpolation = try o.choice("mode", ["bilinear", "nearest"]) == "nearest" ? .nearest : .bilinear
+                let mode: Interpolation =
+                    try o.choice("mode", ["bilinear", "nearest"]) == "nearest" ? .nearest : .bilinear
                 switch t.rank {
-                case 2: return push(a, try ImageOps.resize(t.unsqueezed(0), height: h, width: w, interpolation: mode).squeezed(0))
+                case 2:
+                    return push(
+                        a, try ImageOps.resize(t.unsqueezed(0), height: h, width: w, interpolation: mode).squeezed(0))
                 case 3: return push(a, try ImageOps.resize(t, height: h, width: w, interpolation: mode))
                 case 4:
-                    let parts = try (0..<t.shape[0]).map { try ImageOps.resize(t.slice(axis: 0, start: $0, end: $0 + 1).squeezed(0), height: h, width: w, interpolation: mode) }
+                    let parts = try (0..<t.shape[0]).map {
+                        try ImageOps.resize(
+                            t.slice(axis: 0, start: $0, end: $0 + 1).squeezed(0), height: h, width: w,
+                            interpolation: mode)
+                    }
                     guard !parts.isEmpty else { throw LuaBindingError("no images to resize (the batch is empty)") }
                     return push(a, try Tensor.stack(parts))
-                default: throw LuaBindingError("resize needs an image [H, W], [C, H, W] or a batch [N, C, H, W], got \(shapeString(t.shape))")
+                default:
+                    throw LuaBindingError(
+                        "resize needs an image [H, W], [C, H, W] or a batch [N, C, H, W], got \(shapeString(t.shape))")
                 }
             },
             m("min") { a in
@@ -185,7 +232,9 @@ enum LuaTensor {
                 _ = push(a, v); _ = push(a, i.adding(1)); return 2
             },
             m("pow") { a in push(a, try tensor(a, 1, "self").pow(Float(try a.number(2, "exponent")))) },
-            m("softmax") { a in let t = try tensor(a, 1, "self"); return push(a, try t.softmax(axis: a.isNil(2) ? -1 : axis(a, 2, t))) },
+            m("softmax") { a in
+                let t = try tensor(a, 1, "self"); return push(a, try t.softmax(axis: a.isNil(2) ? -1 : axis(a, 2, t)))
+            },
             m("transpose") { a in
                 let t = try tensor(a, 1, "self")
                 return push(a, try t.transposed(a.isNil(2) ? -2 : axis(a, 2, t), a.isNil(3) ? -1 : axis(a, 3, t)))
@@ -197,14 +246,20 @@ enum LuaTensor {
                 let last = a.isNil(4) ? n : try a.integer(4, "last", in: first...Swift.max(n, first))
                 return push(a, try t.slice(axis: ax, start: first - 1, end: last))
             },
-            m("quantile") { a in a.push(Double(try tensor(a, 1, "self").quantile(try a.number(2, "q")))); return 1 },
-            m("totable") { a in try pushNested(a, try tensor(a, 1, "self")); return 1 },
+            m("quantile") { a in
+                a.push(Double(try tensor(a, 1, "self").quantile(try a.number(2, "q")))); return 1
+            },
+            m("totable") { a in
+                try pushNested(a, try tensor(a, 1, "self")); return 1
+            },
         ]
         return Dictionary(list, uniquingKeysWith: { x, _ in x })
     }
 
     static func shapeAllowingMinusOne(_ a: LuaArgs, from i: Int32) throws -> [Int] {
-        if a.type(i) == LUA_TTABLE { return try a.list(i, "shape", limit: 8) { try a.integer($0, "size", in: -1...(1 << 30)) } }
+        if a.type(i) == LUA_TTABLE {
+            return try a.list(i, "shape", limit: 8) { try a.integer($0, "size", in: -1...(1 << 30)) }
+        }
         var s: [Int] = []
         var k = i
         while k <= a.count { s.append(try a.integer(k, "size", in: -1...(1 << 30))); k += 1 }
@@ -223,7 +278,11 @@ enum LuaTensor {
             let n = t.shape[dim], stride = t.shape[(dim + 1)...].reduce(1, *)
             lua_createtable(a.L, Int32(n), 0)
             for k in 0..<n {
-                if dim == t.rank - 1 { lua_pushnumber(a.L, Double(v[offset + k])) } else { build(dim + 1, offset + k * stride) }
+                if dim == t.rank - 1 {
+                    lua_pushnumber(a.L, Double(v[offset + k]))
+                } else {
+                    build(dim + 1, offset + k * stride)
+                }
                 lua_rawseti(a.L, -2, lua_Integer(k + 1))
             }
         }
@@ -233,7 +292,8 @@ enum LuaTensor {
     /// Arithmetic metamethods: tensor or number on either side.
     static func installMetamethods(_ L: OpaquePointer) {
         let ops: [(String, (Tensor, Tensor) throws -> Tensor)] = [
-            ("__add", { try $0 + $1 }), ("__sub", { try $0 - $1 }), ("__mul", { try $0 * $1 }), ("__div", { try $0 / $1 }),
+            ("__add", { try $0 + $1 }), ("__sub", { try $0 - $1 }), ("__mul", { try $0 * $1 }),
+            ("__div", { try $0 / $1 }),
         ]
         for (name, f) in ops {
             let id = LuaModule.fn("Tensor.\(name)") { a in
@@ -246,7 +306,10 @@ enum LuaTensor {
         let newindex = LuaModule.fn("Tensor.__newindex") { a in
             let box = try a.object(1, TensorBox.self, "self")
             let i = try a.integer(2, "index", in: 1...Swift.max(box.t.shape.first ?? 1, 1))
-            guard box.t.rank == 1 else { throw LuaBindingError("t[i] = v assigns elements of 1-D tensors; use reshape or slice for \(shapeString(box.t.shape))") }
+            guard box.t.rank == 1 else {
+                throw LuaBindingError(
+                    "t[i] = v assigns elements of 1-D tensors; use reshape or slice for \(shapeString(box.t.shape))")
+            }
             try box.t.setValue(Float(try a.number(3, "value")), at: [i - 1])
             return 0
         }
@@ -266,7 +329,9 @@ extension TensorBox: LuaObject {
     static func methods() -> [String: Int32] { LuaTensor.methods() }
     static func installMetamethods(_ L: OpaquePointer) { LuaTensor.installMetamethods(L) }
     var luaDescription: String { t.description }
-    var workspaceDetail: (text: String, bytes: Int) { ("[" + t.shape.map(String.init).joined(separator: ", ") + "]", t.count * 4) }
+    var workspaceDetail: (text: String, bytes: Int) {
+        ("[" + t.shape.map(String.init).joined(separator: ", ") + "]", t.count * 4)
+    }
     var luaLength: Int? { t.shape.first ?? 1 }
 
     /// `t[i]`: a number for a vector, else the i-th slice along the first axis.
@@ -284,15 +349,19 @@ extension TensorBox: LuaObject {
 
     static let sessionType = "tensor"
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         session.tensors[id] = t
         return ["tensor": id]
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
         guard let name = record.raw["tensor"] as? String else { throw record.error(".tensor is missing") }
-        guard let t = record.tensors[name] else { throw record.error(" refers to tensor '\(name)', which the tensors file lacks") }
+        guard let t = record.tensors[name] else {
+            throw record.error(" refers to tensor '\(name)', which the tensors file lacks")
+        }
         return LuaSession.Restorer { _ in TensorBox(t) }
     }
 }

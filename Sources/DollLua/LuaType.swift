@@ -32,8 +32,10 @@ protocol LuaObject: AnyObject {
     static var sessionBuilders: [String] { get }
     /// The manifest record of this object (its tensors added to `session`), or nil, with a
     /// `summary.skipped` entry, when it cannot be saved.
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]?
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]?
     /// Checks a manifest record and returns how to remake the object.
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer
 }
@@ -90,7 +92,9 @@ enum LuaTypes {
     /// indexing where the type has it), `__len`, and the type's own metamethods.
     static func register(_ L: OpaquePointer) {
         let gc = LuaModule.fn("__gc") { a in
-            if a.dollObject(1) != nil, let raw = lua_touserdata(a.L, 1) { LuaRegistry.shared.release(raw.load(as: Int64.self)) }
+            if a.dollObject(1) != nil, let raw = lua_touserdata(a.L, 1) {
+                LuaRegistry.shared.release(raw.load(as: Int64.self))
+            }
             return 0
         }
         let tostring = LuaModule.fn("tostring") { a in
@@ -106,7 +110,7 @@ enum LuaTypes {
                 a.push(n)
                 return 1
             }
-            luaL_newmetatable(L, type.luaName)     // sets __name
+            luaL_newmetatable(L, type.luaName)  // sets __name
             for (key, id) in [("__gc", gc), ("__tostring", tostring), ("__index", index), ("__len", len)] {
                 doll_lua_push_function(L, id)
                 LuaModule.setField(L, key)
@@ -141,7 +145,9 @@ enum LuaTypes {
         guard lua_type(L, 2) == LUA_TNUMBER else {
             throw LuaBindingError("index must be a method name or an integer, got \(a.describe(2))")
         }
-        guard let obj = a.dollObject(1) as? LuaObject else { throw LuaBindingError("\(a.typeName(1)) cannot be indexed by number") }
+        guard let obj = a.dollObject(1) as? LuaObject else {
+            throw LuaBindingError("\(a.typeName(1)) cannot be indexed by number")
+        }
         return try obj.luaIndex(a)
     }
 

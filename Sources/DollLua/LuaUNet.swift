@@ -18,7 +18,8 @@ extension UNetBox: LuaObject {
     var luaDescription: String {
         let cfg = model.config
         let names = structures.isEmpty ? "" : " (" + structures.joined(separator: ", ") + ")"
-        return "UNet: \(cfg.encoder.rawValue) encoder, widths \(cfg.widths), \(cfg.classes) output channels\(names), \(model.parameterCount) parameters"
+        return
+            "UNet: \(cfg.encoder.rawValue) encoder, widths \(cfg.widths), \(cfg.classes) output channels\(names), \(model.parameterCount) parameters"
     }
 
     var workspaceDetail: (text: String, bytes: Int) { ("\(model.parameterCount) parameters", model.parameterCount * 4) }
@@ -35,15 +36,19 @@ extension UNetBox: LuaObject {
         let seed = UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0)
         let model: UNet
         // A pre-trained U-Net (e.g. on DoLL labels): everything but a new head for these structures.
-        if let pre = try o.object("from", UNetBox.self) ?? (a.type(1) == LUA_TTABLE ? try? o.object("encoder", UNetBox.self) : nil) {
+        if let pre = try o.object("from", UNetBox.self)
+            ?? (a.type(1) == LUA_TTABLE ? try? o.object("encoder", UNetBox.self) : nil)
+        {
             var c = pre.model.config
             c.classes = classes
             c.seed = seed
             model = try UNet(c)
             try model.loadAllButHead(from: pre.model)
         } else if let clf = try o.object("encoder", ClassifierBox.self)?.model {
-            model = try UNet(UNet.Config(inChannels: clf.config.inChannels, classes: classes, encoder: .resnet,
-                                         widths: clf.config.widths, blocks: clf.config.blocks, seed: seed))
+            model = try UNet(
+                UNet.Config(
+                    inChannels: clf.config.inChannels, classes: classes, encoder: .resnet,
+                    widths: clf.config.widths, blocks: clf.config.blocks, seed: seed))
             try model.loadEncoder(from: clf)
         } else {
             var cfg = UNet.Config(classes: classes, seed: seed)
@@ -60,7 +65,9 @@ extension UNetBox: LuaObject {
     /// A U-Net saved by `UNet:save` (`doll.kind` = unet).
     static func fromFile(_ file: SafeTensors.File, path: String) throws -> UNetBox {
         let cfg = try modelConfig(UNet.Config.self, file, path: path)
-        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) { throw LuaBindingError("'\(path)': the configuration \(problem)") }
+        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) {
+            throw LuaBindingError("'\(path)': the configuration \(problem)")
+        }
         let m = try UNet(cfg)
         try m.loadStateDict(file.tensors)
         let box = UNetBox(m)
@@ -74,8 +81,9 @@ extension UNetBox: LuaObject {
         if let s = try o.strings("structures") { structures = s }
         if structures.isEmpty { structures = Array(ds.structures.prefix(model.config.classes)) }
         guard structures.count == model.config.classes else {
-            throw LuaBindingError("the U-Net has \(model.config.classes) output channels but \(structures.count) structures were given; "
-                + "for other structures make a U-Net with a new head: doll.unet{from = seg, structures = {...}}")
+            throw LuaBindingError(
+                "the U-Net has \(model.config.classes) output channels but \(structures.count) structures were given; "
+                    + "for other structures make a U-Net with a new head: doll.unet{from = seg, structures = {...}}")
         }
         return structures
     }
@@ -87,7 +95,8 @@ extension UNetBox: LuaObject {
                 let box = try a.object(1, UNetBox.self, "self")
                 let ds = try a.object(2, DatasetBox.self, "dataset").ds
                 let s = try box.structures(try a.options(3), ds)
-                let r = try Trainer(model: box.model, task: .segmentation(channels: s)).evaluate(SegmentationSource(ds, structures: s))
+                let r = try Trainer(model: box.model, task: .segmentation(channels: s)).evaluate(
+                    SegmentationSource(ds, structures: s))
                 a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 return 1
             },
@@ -95,7 +104,8 @@ extension UNetBox: LuaObject {
                 let box = try a.object(1, UNetBox.self, "self")
                 let t = try LuaTensor.tensor(a, 2, "image")
                 box.model.eval()
-                return LuaTensor.push(a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
+                return LuaTensor.push(
+                    a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
             },
             method("parameters") { a in
                 pushParameters(a, try a.object(1, UNetBox.self, "self").model)
@@ -110,8 +120,12 @@ extension UNetBox: LuaObject {
             method("save") { a in
                 let box = try a.object(1, UNetBox.self, "self")
                 let cfg = try canonicalJSON(box.model.config)
-                try box.model.save(to: try a.string(2, "path"),
-                                   metadata: ["doll.kind": "unet", "doll.config": cfg, "doll.structures": box.structures.joined(separator: ",")])
+                try box.model.save(
+                    to: try a.string(2, "path"),
+                    metadata: [
+                        "doll.kind": "unet", "doll.config": cfg,
+                        "doll.structures": box.structures.joined(separator: ","),
+                    ])
                 return 0
             },
         ])
@@ -123,11 +137,14 @@ extension UNetBox: LuaObject {
         let o = try a.options(3)
         if let labels = try? a.object(2, LabelsBox.self, "labels") {
             guard labels.labels.classes.count == box.model.config.classes else {
-                throw LuaBindingError("DoLL labels have \(labels.labels.classes.count) channels, the U-Net \(box.model.config.classes)")
+                throw LuaBindingError(
+                    "DoLL labels have \(labels.labels.classes.count) channels, the U-Net \(box.model.config.classes)")
             }
             box.structures = labels.labels.classes
-            return try DollLua.fit(a, model: box.model, task: .segmentation(channels: labels.labels.classes),
-                                   train: DollLabelSource(labels: labels.labels, images: labels.images), val: nil, config: trainerConfig(o))
+            return try DollLua.fit(
+                a, model: box.model, task: .segmentation(channels: labels.labels.classes),
+                train: DollLabelSource(labels: labels.labels, images: labels.images), val: nil, config: trainerConfig(o)
+            )
         }
         var ds = try a.object(2, DatasetBox.self, "dataset or labels").ds
         if let f = try o.number("fraction") {
@@ -135,23 +152,28 @@ extension UNetBox: LuaObject {
         }
         let s = try box.structures(o, ds)
         let val = try o.object("val", DatasetBox.self)?.ds
-        return try DollLua.fit(a, model: box.model, task: .segmentation(channels: s), train: SegmentationSource(ds, structures: s),
-                               val: val.map { SegmentationSource($0, structures: s) }, config: trainerConfig(o))
+        return try DollLua.fit(
+            a, model: box.model, task: .segmentation(channels: s), train: SegmentationSource(ds, structures: s),
+            val: val.map { SegmentationSource($0, structures: s) }, config: trainerConfig(o))
     }
 
     // MARK: sessions: configuration, structure names and weights
 
     static let sessionType = "unet"
 
-    func sessionRecord(_ session: inout LuaSession.Encoder, id: String, path: String,
-                       summary: inout LuaSession.Summary) throws -> [String: Any]? {
+    func sessionRecord(
+        _ session: inout LuaSession.Encoder, id: String, path: String,
+        summary: inout LuaSession.Summary
+    ) throws -> [String: Any]? {
         for (k, v) in model.stateDict() { session.tensors["\(id)/\(k)"] = v }
         return ["config": try LuaSession.jsonObject(model.config), "structures": structures, "weights": id + "/"]
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
         let cfg = try record.decode(UNet.Config.self, "config")
-        if let problem = ModelFileLimits.problem(cfg, values: record.totalValues) { throw record.error(".config \(problem)") }
+        if let problem = ModelFileLimits.problem(cfg, values: record.totalValues) {
+            throw record.error(".config \(problem)")
+        }
         let names = try UNet(cfg).stateDict().keys.sorted()
         let weights = try record.weights("weights", need: names)
         let structures = (record.raw["structures"] as? [String]) ?? []

@@ -8,19 +8,26 @@ public final class Conv2d: Module, @unchecked Sendable {
     public let bias: Parameter?
     public let stride: Pair, padding: Pair, dilation: Pair, groups: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
-                dilation: Pair = 1, groups: Int = 1, bias: Bool = true, rng: inout RandomGenerator) throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
+        dilation: Pair = 1, groups: Int = 1, bias: Bool = true, rng: inout RandomGenerator
+    ) throws {
         guard inChannels >= 1, outChannels >= 1, groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
-            throw ModelError("Conv2d(\(inChannels) → \(outChannels), groups \(groups)): channel counts must be positive and divisible by groups")
+            throw ModelError(
+                "Conv2d(\(inChannels) → \(outChannels), groups \(groups)): channel counts must be positive and divisible by groups"
+            )
         }
-        weight = Parameter(try Tensor.kaimingNormal([outChannels, inChannels / groups, kernelSize.h, kernelSize.w], rng: &rng))
+        weight = Parameter(
+            try Tensor.kaimingNormal([outChannels, inChannels / groups, kernelSize.h, kernelSize.w], rng: &rng))
         let bound = 1 / Float(inChannels / groups * kernelSize.h * kernelSize.w).squareRoot()
         self.bias = bias ? Parameter(try Tensor.uniform([outChannels], low: -bound, high: bound, rng: &rng)) : nil
         self.stride = stride; self.padding = padding; self.dilation = dilation; self.groups = groups
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try x.conv2d(weight: weight.value, bias: bias?.value, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        try x.conv2d(
+            weight: weight.value, bias: bias?.value, stride: stride, padding: padding, dilation: dilation,
+            groups: groups)
     }
 }
 
@@ -31,18 +38,25 @@ public final class ConvTranspose2d: Module, @unchecked Sendable {
     public let bias: Parameter?
     public let stride: Pair, padding: Pair, outputPadding: Pair
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
-                outputPadding: Pair = 0, bias: Bool = true, rng: inout RandomGenerator) throws {
-        guard inChannels >= 1, outChannels >= 1 else { throw ModelError("ConvTranspose2d needs positive channel counts") }
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Pair, stride: Pair = 1, padding: Pair = 0,
+        outputPadding: Pair = 0, bias: Bool = true, rng: inout RandomGenerator
+    ) throws {
+        guard inChannels >= 1, outChannels >= 1 else {
+            throw ModelError("ConvTranspose2d needs positive channel counts")
+        }
         let fanIn = outChannels * kernelSize.h * kernelSize.w
         let bound = 1 / Float(fanIn).squareRoot()
-        weight = Parameter(try Tensor.uniform([inChannels, outChannels, kernelSize.h, kernelSize.w], low: -bound, high: bound, rng: &rng))
+        weight = Parameter(
+            try Tensor.uniform(
+                [inChannels, outChannels, kernelSize.h, kernelSize.w], low: -bound, high: bound, rng: &rng))
         self.bias = bias ? Parameter(try Tensor.uniform([outChannels], low: -bound, high: bound, rng: &rng)) : nil
         self.stride = stride; self.padding = padding; self.outputPadding = outputPadding
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try x.convTranspose2d(weight: weight.value, bias: bias?.value, stride: stride, padding: padding, outputPadding: outputPadding)
+        try x.convTranspose2d(
+            weight: weight.value, bias: bias?.value, stride: stride, padding: padding, outputPadding: outputPadding)
     }
 }
 
@@ -75,22 +89,25 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
             return try forward(conv(x), relu: relu)
         }
         let w = conv.weight.value, cout = w.shape[0]
-        let gam = weight.value.scalars, bet = bias.value.scalars, mu = running_mean.value.scalars, va = running_var.value.scalars
+        let gam = weight.value.scalars, bet = bias.value.scalars, mu = running_mean.value.scalars,
+            va = running_var.value.scalars
         let convBias = conv.bias?.value.scalars
         var scale = [Float](repeating: 0, count: cout), shift = scale
         for o in 0..<cout {
             scale[o] = gam[o] / (va[o] + eps).squareRoot()
             shift[o] = bet[o] - mu[o] * scale[o] + (convBias?[o] ?? 0) * scale[o]
         }
-        return try x.conv2d(weight: w.scaledAlongFirstAxis(scale), bias: Tensor(shift), stride: conv.stride, padding: conv.padding,
-                            dilation: conv.dilation, groups: conv.groups, relu: relu)
+        return try x.conv2d(
+            weight: w.scaledAlongFirstAxis(scale), bias: Tensor(shift), stride: conv.stride, padding: conv.padding,
+            dilation: conv.dilation, groups: conv.groups, relu: relu)
     }
 
     /// Batch norm followed by ReLU when `relu` (one fused pass where the backend has one).
     public func forward(_ x: Tensor, relu: Bool) throws -> Tensor {
         var rm = running_mean.value, rv = running_var.value
-        let y = try x.batchNorm(weight: weight.value, bias: bias.value, runningMean: &rm, runningVar: &rv,
-                                training: training, momentum: momentum, eps: eps, relu: relu)
+        let y = try x.batchNorm(
+            weight: weight.value, bias: bias.value, runningMean: &rm, runningVar: &rv,
+            training: training, momentum: momentum, eps: eps, relu: relu)
         if training { running_mean.value = rm; running_var.value = rv }
         return y
     }
@@ -129,7 +146,9 @@ public final class MaxPool2d: Module, @unchecked Sendable {
     public init(kernelSize: Pair, stride: Pair? = nil, padding: Pair = 0) {
         self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
     }
-    public override func forward(_ x: Tensor) throws -> Tensor { try x.maxPool2d(kernel: kernelSize, stride: stride, padding: padding) }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try x.maxPool2d(kernel: kernelSize, stride: stride, padding: padding)
+    }
 }
 
 /// Inverted dropout with its own seeded generator; identity in evaluation mode.

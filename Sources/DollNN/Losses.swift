@@ -8,16 +8,21 @@ public enum Loss {
     /// (broadcast, e.g. `[C]` for `[N, C]` logits or `[1, C, 1, 1]` for masks) scales positive
     /// terms; `mask` (broadcast; 0 = ignore) removes entries. The mean is over unmasked entries
     /// (0 when everything is masked).
-    public static func bceWithLogits(_ logits: Tensor, _ targets: Tensor, weight: Tensor? = nil,
-                                     posWeight: Tensor? = nil, mask: Tensor? = nil) throws -> Tensor {
+    public static func bceWithLogits(
+        _ logits: Tensor, _ targets: Tensor, weight: Tensor? = nil,
+        posWeight: Tensor? = nil, mask: Tensor? = nil
+    ) throws -> Tensor {
         guard targets.shape == logits.shape else {
-            throw ModelError("bceWithLogits: targets \(shapeString(targets.shape)) must match logits \(shapeString(logits.shape))")
+            throw ModelError(
+                "bceWithLogits: targets \(shapeString(targets.shape)) must match logits \(shapeString(logits.shape))")
         }
         /// `t` broadcast to the logits' shape, as values.
         func expand(_ t: Tensor?, _ name: String) throws -> [Float]? {
             guard let t else { return nil }
             guard broadcasts(t.shape, to: logits.shape) else {
-                throw ModelError("bceWithLogits: \(name) \(shapeString(t.shape)) does not broadcast to logits \(shapeString(logits.shape))")
+                throw ModelError(
+                    "bceWithLogits: \(name) \(shapeString(t.shape)) does not broadcast to logits \(shapeString(logits.shape))"
+                )
             }
             return try (t.detached() * Tensor(repeating: 1, shape: logits.shape)).scalars
         }
@@ -34,7 +39,7 @@ public enum Loss {
             if m == 0 { continue }
             let x = px[i], y = py[i]
             let lw = 1 + ((pw?[i] ?? 1) - 1) * y
-            let sp = Swift.max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))   // softplus(-x)
+            let sp = Swift.max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))  // softplus(-x)
             let l = (1 - y) * x + lw * sp
             total += Double(l * (w?[i] ?? 1) * m)
             denom += Double(m)
@@ -51,12 +56,13 @@ public enum Loss {
                     let m = mk?[i] ?? 1
                     let x = px[i], y = py[i]
                     let lw = 1 + ((pw?[i] ?? 1) - 1) * y
-                    let sneg = x >= 0 ? Foundation.exp(-x) / (1 + Foundation.exp(-x)) : 1 / (1 + Foundation.exp(x))   // σ(−x)
+                    // σ(−x)
+                    let sneg = x >= 0 ? Foundation.exp(-x) / (1 + Foundation.exp(-x)) : 1 / (1 + Foundation.exp(x))
                     t[i] = ((1 - y) - lw * sneg) * (w?[i] ?? 1) * m * gs
                 }
                 gl = try? Tensor(t, shape: logits.shape)
             }
-            if need[1] {   // ∂/∂y = x·(−1) + (pw−1)·softplus(−x)
+            if need[1] {  // ∂/∂y = x·(−1) + (pw−1)·softplus(−x)
                 var t = [Float](repeating: 0, count: n)
                 for i in 0..<n {
                     let m = mk?[i] ?? 1
@@ -73,14 +79,19 @@ public enum Loss {
     /// Soft Dice loss on logits `[N, C, H, W]` against targets in [0, 1] of the same shape:
     /// `1 − mean_c (2·Σ p·t + ε)/(Σ p + Σ t + ε)` with `p = σ(logits)`, sums over the batch and
     /// pixels of each channel. `mask` (broadcast, 0 = ignore) removes pixels from both sums.
-    public static func dice(_ logits: Tensor, _ targets: Tensor, mask: Tensor? = nil, smooth: Float = 1) throws -> Tensor {
+    public static func dice(
+        _ logits: Tensor, _ targets: Tensor, mask: Tensor? = nil, smooth: Float = 1
+    ) throws -> Tensor {
         guard logits.rank >= 2, targets.shape == logits.shape else {
-            throw ModelError("dice: logits [N, C, ...] and targets of the same shape needed, got \(shapeString(logits.shape)) and \(shapeString(targets.shape))")
+            throw ModelError(
+                "dice: logits [N, C, ...] and targets of the same shape needed, got \(shapeString(logits.shape)) and \(shapeString(targets.shape))"
+            )
         }
         var p = logits.sigmoid(), t = targets.detached()
         if let mask {
             guard broadcasts(mask.shape, to: logits.shape) else {
-                throw ModelError("dice: mask \(shapeString(mask.shape)) does not broadcast to \(shapeString(logits.shape))")
+                throw ModelError(
+                    "dice: mask \(shapeString(mask.shape)) does not broadcast to \(shapeString(logits.shape))")
             }
             p = try p * mask.detached()
             t = try t * mask.detached()

@@ -28,7 +28,9 @@ public enum Metrics {
     /// Per-class AUROC for scores/labels `[N, C]`; entries where `mask` is 0 are ignored.
     public static func aurocPerClass(scores: Tensor, labels: Tensor, mask: Tensor? = nil) throws -> [Double] {
         guard scores.rank == 2, labels.shape == scores.shape, mask == nil || mask!.shape == scores.shape else {
-            throw ModelError("auroc needs scores and labels [N, C] of the same shape, got \(shapeString(scores.shape)) and \(shapeString(labels.shape))")
+            throw ModelError(
+                "auroc needs scores and labels [N, C] of the same shape, got \(shapeString(scores.shape)) and \(shapeString(labels.shape))"
+            )
         }
         let n = scores.shape[0], c = scores.shape[1]
         let s = scores.scalars, y = labels.scalars, m = mask?.scalars
@@ -49,7 +51,9 @@ public enum Metrics {
 /// Pixel confusion counts for one channel.
 public struct ConfusionCounts: Equatable, Sendable, Codable {
     public var tp = 0, fp = 0, fn = 0, tn = 0
-    public init(tp: Int = 0, fp: Int = 0, fn: Int = 0, tn: Int = 0) { self.tp = tp; self.fp = fp; self.fn = fn; self.tn = tn }
+    public init(tp: Int = 0, fp: Int = 0, fn: Int = 0, tn: Int = 0) {
+        self.tp = tp; self.fp = fp; self.fn = fn; self.tn = tn
+    }
     /// 2·TP / (2·TP + FP + FN); 1 when prediction and truth are both empty.
     public var dice: Double { let d = 2 * tp + fp + fn; return d == 0 ? 1 : Double(2 * tp) / Double(d) }
     /// TP / (TP + FP + FN); 1 when both are empty.
@@ -78,31 +82,36 @@ public struct SegmentationMetrics: Sendable {
     /// broadcast per channel; 0 = ignore). Targets ≥ 0.5 count as foreground.
     public mutating func add(probabilities p: Tensor, targets t: Tensor, mask: Tensor? = nil) throws {
         guard p.rank == 4, p.shape == t.shape, p.shape[1] == channels else {
-            throw ModelError("segmentation metrics need probabilities and targets [N, \(channels), H, W], got \(shapeString(p.shape)) and \(shapeString(t.shape))")
+            throw ModelError(
+                "segmentation metrics need probabilities and targets [N, \(channels), H, W], got \(shapeString(p.shape)) and \(shapeString(t.shape))"
+            )
         }
         if let mask, !(mask.shape == p.shape || mask.shape == [p.shape[0], 1, p.shape[2], p.shape[3]]) {
-            throw ModelError("segmentation mask must be \(shapeString(p.shape)) or [N, 1, H, W], got \(shapeString(mask.shape))")
+            throw ModelError(
+                "segmentation mask must be \(shapeString(p.shape)) or [N, 1, H, W], got \(shapeString(mask.shape))")
         }
         let n = p.shape[0], hw = p.shape[2] * p.shape[3]
         let ps = p.scalars, ts = t.scalars, ms = mask?.scalars
         let perChannelMask = mask?.shape == p.shape
-        for b in 0..<n { for c in 0..<channels {
-            var cc = ConfusionCounts()
-            let off = (b * channels + c) * hw
-            let moff = perChannelMask ? off : b * hw
-            for i in 0..<hw {
-                if let ms, ms[moff + i] == 0 { continue }
-                let pr = ps[off + i] >= threshold, tr = ts[off + i] >= 0.5
-                switch (pr, tr) {
-                case (true, true): cc.tp += 1
-                case (true, false): cc.fp += 1
-                case (false, true): cc.fn += 1
-                case (false, false): cc.tn += 1
+        for b in 0..<n {
+            for c in 0..<channels {
+                var cc = ConfusionCounts()
+                let off = (b * channels + c) * hw
+                let moff = perChannelMask ? off : b * hw
+                for i in 0..<hw {
+                    if let ms, ms[moff + i] == 0 { continue }
+                    let pr = ps[off + i] >= threshold, tr = ts[off + i] >= 0.5
+                    switch (pr, tr) {
+                    case (true, true): cc.tp += 1
+                    case (true, false): cc.fp += 1
+                    case (false, true): cc.fn += 1
+                    case (false, false): cc.tn += 1
+                    }
                 }
+                counts[c] = counts[c] + cc
+                perImageDice[c].append(cc.dice); perImageIoU[c].append(cc.iou)
             }
-            counts[c] = counts[c] + cc
-            perImageDice[c].append(cc.dice); perImageIoU[c].append(cc.iou)
-        } }
+        }
     }
 
     /// Mean per-image Dice per channel.

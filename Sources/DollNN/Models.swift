@@ -12,8 +12,12 @@ public final class BasicBlock: Module, @unchecked Sendable {
         bn1 = try BatchNorm2d(cout)
         conv2 = try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng)
         bn2 = try BatchNorm2d(cout)
-        down = (stride != 1 || cin != cout)
-            ? Sequential([try Conv2d(cin, cout, kernelSize: 1, stride: Pair(stride, stride), bias: false, rng: &rng), try BatchNorm2d(cout)])
+        down =
+            (stride != 1 || cin != cout)
+            ? Sequential([
+                try Conv2d(cin, cout, kernelSize: 1, stride: Pair(stride, stride), bias: false, rng: &rng),
+                try BatchNorm2d(cout),
+            ])
             : nil
     }
 
@@ -41,9 +45,12 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
         /// [H, W] of the images it was trained on (set by training from Lua); nil when unknown.
         /// Explaining images of another size gives lattice artefacts, so callers check it.
         public var imageSize: [Int]? = nil
-        public init(inChannels: Int = 1, widths: [Int] = [32, 64, 128, 256], blocks: [Int] = [2, 2, 2, 2],
-                    classes: [String] = LabelPreset.chexpert, seed: UInt64 = 0) {
-            self.inChannels = inChannels; self.widths = widths; self.blocks = blocks; self.classes = classes; self.seed = seed
+        public init(
+            inChannels: Int = 1, widths: [Int] = [32, 64, 128, 256], blocks: [Int] = [2, 2, 2, 2],
+            classes: [String] = LabelPreset.chexpert, seed: UInt64 = 0
+        ) {
+            self.inChannels = inChannels; self.widths = widths; self.blocks = blocks; self.classes = classes;
+            self.seed = seed
         }
     }
 
@@ -67,18 +74,26 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
 
     public init(_ config: Config = Config()) throws {
         guard !config.widths.isEmpty, config.widths.count == config.blocks.count, config.widths.allSatisfy({ $0 >= 1 }),
-              config.blocks.allSatisfy({ $0 >= 1 }), !config.classes.isEmpty, config.inChannels >= 1 else {
-            throw ModelError("ResNetClassifier: widths and blocks must be non-empty, equally long and positive, with at least one class")
+            config.blocks.allSatisfy({ $0 >= 1 }), !config.classes.isEmpty, config.inChannels >= 1
+        else {
+            throw ModelError(
+                "ResNetClassifier: widths and blocks must be non-empty, equally long and positive, with at least one class"
+            )
         }
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
-        stem = Sequential([try Conv2d(config.inChannels, config.widths[0], kernelSize: 3, stride: 2, padding: 1, bias: false, rng: &rng),
-                           try BatchNorm2d(config.widths[0]), ReLU()])
+        stem = Sequential([
+            try Conv2d(
+                config.inChannels, config.widths[0], kernelSize: 3, stride: 2, padding: 1, bias: false, rng: &rng),
+            try BatchNorm2d(config.widths[0]), ReLU(),
+        ])
         var layers: [Sequential] = []
         var cin = config.widths[0]
         for (i, (w, b)) in zip(config.widths, config.blocks).enumerated() {
             var blocks: [Module] = []
-            for j in 0..<b { blocks.append(try BasicBlock(j == 0 ? cin : w, w, stride: (i > 0 && j == 0) ? 2 : 1, rng: &rng)) }
+            for j in 0..<b {
+                blocks.append(try BasicBlock(j == 0 ? cin : w, w, stride: (i > 0 && j == 0) ? 2 : 1, rng: &rng))
+            }
             layers.append(Sequential(blocks))
             cin = w
         }
@@ -113,13 +128,18 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
     /// A table of the stages, as `print(clf)` shows it: what each does, its output shape (for
     /// the trained image size, when known) and its trainable parameters.
     public var layerSummary: String {
-        let counts = Dictionary(grouping: namedParameters().filter(\.1.trainable), by: { String($0.0.prefix { $0 != "." }) })
-            .mapValues { $0.reduce(0) { $0 + $1.1.value.count } }
+        let counts = Dictionary(
+            grouping: namedParameters().filter(\.1.trainable), by: { String($0.0.prefix { $0 != "." }) }
+        )
+        .mapValues { $0.reduce(0) { $0 + $1.1.value.count } }
         func grouped(_ n: Int) -> String {
             let s = String(n)
-            return String(s.reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? [",", $0.element] : [$0.element] }.joined().reversed())
+            return String(
+                s.reversed().enumerated().map {
+                    $0.offset > 0 && $0.offset % 3 == 0 ? [",", $0.element] : [$0.element]
+                }.joined().reversed())
         }
-        var size = config.imageSize   // [H, W] after each stage (3×3 stride-2 convolutions: ⌈H/2⌉)
+        var size = config.imageSize  // [H, W] after each stage (3×3 stride-2 convolutions: ⌈H/2⌉)
         func shape(_ c: Int, halve: Bool) -> String {
             guard var s = size else { return "[\(c), …]" }
             if halve { s = s.map { ($0 + 1) / 2 } }
@@ -127,26 +147,42 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
             return "[\(c), \(s[0]), \(s[1])]"
         }
         var rows: [(String, String, String, Int)] = []
-        rows.append(("stem", "conv 3×3 \(config.inChannels)→\(config.widths[0]) /2, BN, ReLU", shape(config.widths[0], halve: true), counts["stem"] ?? 0))
+        rows.append(
+            (
+                "stem", "conv 3×3 \(config.inChannels)→\(config.widths[0]) /2, BN, ReLU",
+                shape(config.widths[0], halve: true), counts["stem"] ?? 0
+            ))
         var cin = config.widths[0]
         for (i, (w, b)) in zip(config.widths, config.blocks).enumerated() {
             let name = "layer\(i + 1)"
-            rows.append((name, "\(b) × BasicBlock \(cin)→\(w)\(i == 0 ? "" : " /2")", shape(w, halve: i > 0), counts[name] ?? 0))
+            rows.append(
+                (name, "\(b) × BasicBlock \(cin)→\(w)\(i == 0 ? "" : " /2")", shape(w, halve: i > 0), counts[name] ?? 0)
+            )
             cin = w
         }
-        rows.append(("fc", "global average, Linear \(cin)→\(config.classes.count)", "[\(config.classes.count)]", counts["fc"] ?? 0))
+        rows.append(
+            (
+                "fc", "global average, Linear \(cin)→\(config.classes.count)", "[\(config.classes.count)]",
+                counts["fc"] ?? 0
+            ))
         let w0 = rows.map(\.1.count).max() ?? 0, w1 = rows.map(\.2.count).max() ?? 0
         var out = rows.map { r in
-            "  " + r.0.padding(toLength: 8, withPad: " ", startingAt: 0) + r.1.padding(toLength: w0 + 2, withPad: " ", startingAt: 0)
-                + r.2.padding(toLength: w1 + 2, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 10 - grouped(r.3).count)) + grouped(r.3)
+            "  " + r.0.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + r.1.padding(toLength: w0 + 2, withPad: " ", startingAt: 0)
+                + r.2.padding(toLength: w1 + 2, withPad: " ", startingAt: 0)
+                + String(repeating: " ", count: max(0, 10 - grouped(r.3).count)) + grouped(r.3)
         }
-        out.append("  total " + String(repeating: " ", count: max(0, w0 + w1 + 14 - grouped(parameterCount).count)) + grouped(parameterCount) + " parameters")
+        out.append(
+            "  total " + String(repeating: " ", count: max(0, w0 + w1 + 14 - grouped(parameterCount).count))
+                + grouped(parameterCount) + " parameters")
         return out.joined(separator: "\n")
     }
 
     /// Runs the network from the output of stage `stage` (0 = stem, k = layer k) to the logits.
     public func logits(fromStage stage: Int, _ h: Tensor) throws -> Tensor {
-        guard stage >= 0 && stage <= layers.count else { throw ModelError("stage \(stage) out of range 0…\(layers.count)") }
+        guard stage >= 0 && stage <= layers.count else {
+            throw ModelError("stage \(stage) out of range 0…\(layers.count)")
+        }
         var h = h
         for l in layers[stage...] { h = try l(h) }
         return try fc(h.globalAvgPool2d())
@@ -163,8 +199,10 @@ public final class ResNetClassifier: Module, @unchecked Sendable {
 
 /// [conv3×3 (no bias) → BN → ReLU] × 2, as a Sequential named `0`…`5`.
 func doubleConv(_ cin: Int, _ cout: Int, rng: inout RandomGenerator) throws -> Sequential {
-    Sequential([try Conv2d(cin, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU(),
-                try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU()])
+    Sequential([
+        try Conv2d(cin, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU(),
+        try Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, rng: &rng), try BatchNorm2d(cout), ReLU(),
+    ])
 }
 
 /// The contracting half of a U-Net: the input → skips (shallow to deep) and the deepest
@@ -227,8 +265,11 @@ public final class ResNetEncoder: UNetEncoder {
     let inChannels: Int
 
     init(inChannels: Int, widths: [Int], blocks: [Int], seed: UInt64) throws {
-        guard blocks.count == widths.count else { throw ModelError("UNet resnet encoder: blocks and widths must have the same length") }
-        trunk = try ResNetClassifier(.init(inChannels: inChannels, widths: widths, blocks: blocks, classes: ["unused"], seed: seed))
+        guard blocks.count == widths.count else {
+            throw ModelError("UNet resnet encoder: blocks and widths must have the same length")
+        }
+        trunk = try ResNetClassifier(
+            .init(inChannels: inChannels, widths: widths, blocks: blocks, classes: ["unused"], seed: seed))
         self.inChannels = inChannels
     }
 
@@ -244,7 +285,7 @@ public final class ResNetEncoder: UNetEncoder {
     public var sizeMultiple: Int { 1 << widths.count }
 
     public func encode(_ x: Tensor) throws -> (skips: [Tensor], bottom: Tensor) {
-        let f = try trunk.features(x)                    // stem, layer1, …, layerK
+        let f = try trunk.features(x)  // stem, layer1, …, layerK
         return ([x] + Array(f[1..<(f.count - 1)]), f.last!)
     }
 }
@@ -266,8 +307,10 @@ public final class UNet: Module, @unchecked Sendable {
         /// Blocks per ResNet stage (ResNet encoder only).
         public var blocks = [2, 2, 2, 2]
         public var seed: UInt64 = 0
-        public init(inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
-                    blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0) {
+        public init(
+            inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
+            blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0
+        ) {
             self.inChannels = inChannels
             self.classes = classes
             self.encoder = encoder
@@ -284,14 +327,19 @@ public final class UNet: Module, @unchecked Sendable {
     let head: Conv2d
 
     public init(_ config: Config = Config()) throws {
-        guard config.classes >= 1, config.inChannels >= 1, config.widths.count >= 2, config.widths.allSatisfy({ $0 >= 1 }) else {
+        guard config.classes >= 1, config.inChannels >= 1, config.widths.count >= 2,
+            config.widths.allSatisfy({ $0 >= 1 })
+        else {
             throw ModelError("UNet: need ≥ 1 class, ≥ 1 input channel and at least two positive widths")
         }
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
         switch config.encoder {
-        case .doubleConv: encoder = try DoubleConvEncoder(inChannels: config.inChannels, widths: config.widths, rng: &rng)
-        case .resnet: encoder = try ResNetEncoder(inChannels: config.inChannels, widths: config.widths, blocks: config.blocks, seed: config.seed)
+        case .doubleConv:
+            encoder = try DoubleConvEncoder(inChannels: config.inChannels, widths: config.widths, rng: &rng)
+        case .resnet:
+            encoder = try ResNetEncoder(
+                inChannels: config.inChannels, widths: config.widths, blocks: config.blocks, seed: config.seed)
         }
         var ups: [ConvTranspose2d] = []
         var decs: [Sequential] = []
@@ -325,7 +373,8 @@ public final class UNet: Module, @unchecked Sendable {
             throw ModelError("UNet expects [N, \(config.inChannels), H, W], got \(shapeString(x.shape))")
         }
         guard x.shape[2] % sizeMultiple == 0, x.shape[3] % sizeMultiple == 0 else {
-            throw ModelError("UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
+            throw ModelError(
+                "UNet input \(x.shape[2])x\(x.shape[3]) must be a multiple of \(sizeMultiple) in each dimension")
         }
         var (skips, h) = try encoder.encode(x)
         for (u, d) in zip(ups, decs) {
@@ -343,8 +392,10 @@ public final class UNet: Module, @unchecked Sendable {
         var a = config, b = other.config
         a.classes = 0; b.classes = 0; a.seed = 0; b.seed = 0
         guard a == b else {
-            throw ModelError("the U-Nets differ in more than their head (\(other.config.encoder.rawValue) widths \(other.config.widths) "
-                + "blocks \(other.config.blocks) vs \(config.encoder.rawValue) widths \(config.widths) blocks \(config.blocks))")
+            throw ModelError(
+                "the U-Nets differ in more than their head (\(other.config.encoder.rawValue) widths \(other.config.widths) "
+                    + "blocks \(other.config.blocks) vs \(config.encoder.rawValue) widths \(config.widths) blocks \(config.blocks))"
+            )
         }
         var dict = other.stateDict().filter { !$0.key.hasPrefix("head.") }
         for (k, v) in stateDict() where k.hasPrefix("head.") { dict[k] = v }
@@ -356,7 +407,9 @@ public final class UNet: Module, @unchecked Sendable {
     /// Returns how many tensors were copied.
     @discardableResult
     public func loadEncoder(from classifier: ResNetClassifier) throws -> Int {
-        guard let trunk = (encoder as? ResNetEncoder)?.trunk else { throw ModelError("loadEncoder needs a UNet with the resnet encoder") }
+        guard let trunk = (encoder as? ResNetEncoder)?.trunk else {
+            throw ModelError("loadEncoder needs a UNet with the resnet encoder")
+        }
         var dict = classifier.stateDict().filter { !$0.key.hasPrefix("fc.") }
         for (k, v) in trunk.stateDict() where k.hasPrefix("fc.") { dict[k] = v }
         try trunk.loadStateDict(dict)

@@ -6,14 +6,18 @@ import Foundation
 public final class Parameter: @unchecked Sendable {
     /// The current value. Assigning keeps the tracking state (`requiresGrad`).
     public var value: Tensor {
-        didSet { if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() } }
+        didSet {
+            if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() }
+        }
     }
     /// False for buffers (saved in the state dictionary, never optimised).
     public let trainable: Bool
     /// Whether the value is an autodiff leaf. Explainers switch it off so that backward passes
     /// compute only input gradients (no weight gradients).
     public var requiresGrad: Bool {
-        didSet { if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() } }
+        didSet {
+            if requiresGrad != value.requiresGrad { value = requiresGrad ? value.requiringGrad() : value.detached() }
+        }
     }
 
     public init(_ value: Tensor, trainable: Bool = true) {
@@ -52,8 +56,9 @@ open class Module: @unchecked Sendable {
             var level: [(String, Module)] = []
             for child in m.children {
                 guard let label = child.label else { continue }
-                if let mod = child.value as? Module { level.append((label, mod)) }
-                else if let mods = child.value as? [Module] {
+                if let mod = child.value as? Module {
+                    level.append((label, mod))
+                } else if let mods = child.value as? [Module] {
                     for (i, mod) in mods.enumerated() { level.append(("\(label).\(i)", mod)) }
                 }
             }
@@ -71,8 +76,11 @@ open class Module: @unchecked Sendable {
         while let m = mirror {
             for child in m.children {
                 guard let label = child.label else { continue }
-                if let p = child.value as? Parameter { out.append((label, p)) }
-                else if let p = child.value as? Parameter?, let p { out.append((label, p)) }
+                if let p = child.value as? Parameter {
+                    out.append((label, p))
+                } else if let p = child.value as? Parameter?, let p {
+                    out.append((label, p))
+                }
             }
             mirror = m.superclassMirror
         }
@@ -125,18 +133,21 @@ open class Module: @unchecked Sendable {
         for (name, p) in named {
             guard let t = dict[name] else { if strict { problems.append("missing tensor '\(name)'") }; continue }
             if t.shape != p.shape {
-                problems.append("tensor '\(name)' has shape \(shapeString(t.shape)), the model expects \(shapeString(p.shape))")
+                problems.append(
+                    "tensor '\(name)' has shape \(shapeString(t.shape)), the model expects \(shapeString(p.shape))")
             }
         }
         if strict {
             let known = Set(named.map(\.0))
-            for name in dict.keys.sorted() where !known.contains(name) && !name.hasPrefix("__") && !name.hasSuffix("num_batches_tracked") {
+            for name in dict.keys.sorted()
+            where !known.contains(name) && !name.hasPrefix("__") && !name.hasSuffix("num_batches_tracked") {
                 problems.append("unexpected tensor '\(name)'")
             }
         }
         guard problems.isEmpty else {
-            throw ModelError("cannot load state dict into \(type(of: self)): " + problems.prefix(5).joined(separator: "; ") +
-                              (problems.count > 5 ? "; and \(problems.count - 5) more" : ""))
+            throw ModelError(
+                "cannot load state dict into \(type(of: self)): " + problems.prefix(5).joined(separator: "; ")
+                    + (problems.count > 5 ? "; and \(problems.count - 5) more" : ""))
         }
         for (name, p) in named { if let t = dict[name] { p.value = t.detached() } }
     }

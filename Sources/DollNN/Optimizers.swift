@@ -21,7 +21,9 @@ public class OptimizerBase {
     public var learningRateScales: [Float]
 
     init(_ parameters: [Parameter], learningRate: Float, weightDecay: Float) throws {
-        guard learningRate > 0, learningRate.isFinite else { throw ModelError("learning rate must be positive and finite, got \(learningRate)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw ModelError("learning rate must be positive and finite, got \(learningRate)")
+        }
         guard weightDecay >= 0 else { throw ModelError("weight decay must be ≥ 0, got \(weightDecay)") }
         self.parameters = parameters.filter(\.trainable)
         self.learningRate = learningRate
@@ -46,7 +48,10 @@ public final class SGD: OptimizerBase, Optimizer {
     public let momentum: Float, nesterov: Bool
     private var velocity: [[Float]?]
 
-    public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) throws {
+    public init(
+        _ parameters: [Parameter], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0,
+        nesterov: Bool = false
+    ) throws {
         guard momentum >= 0 && momentum < 1 else { throw ModelError("momentum must be in [0, 1), got \(momentum)") }
         self.momentum = momentum; self.nesterov = nesterov
         velocity = []
@@ -77,9 +82,13 @@ public final class Adam: OptimizerBase, Optimizer {
     private var m: [[Float]?], v: [[Float]?]
     private var t = 0
 
-    public init(_ parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                eps: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false) throws {
-        guard (0..<1).contains(beta1), (0..<1).contains(beta2), eps > 0 else { throw ModelError("Adam: betas must be in [0, 1) and eps > 0") }
+    public init(
+        _ parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        eps: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false
+    ) throws {
+        guard (0..<1).contains(beta1), (0..<1).contains(beta2), eps > 0 else {
+            throw ModelError("Adam: betas must be in [0, 1) and eps > 0")
+        }
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.decoupled = decoupled
         m = []; v = []
         try super.init(parameters, learningRate: learningRate, weightDecay: weightDecay)
@@ -87,7 +96,9 @@ public final class Adam: OptimizerBase, Optimizer {
     }
 
     /// AdamW: Adam with decoupled weight decay (default 0.01, as in PyTorch).
-    public static func adamW(_ parameters: [Parameter], learningRate: Float = 1e-3, weightDecay: Float = 0.01) throws -> Adam {
+    public static func adamW(
+        _ parameters: [Parameter], learningRate: Float = 1e-3, weightDecay: Float = 0.01
+    ) throws -> Adam {
         try Adam(parameters, learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
     }
 
@@ -98,15 +109,17 @@ public final class Adam: OptimizerBase, Optimizer {
         update { i, w, g in
             let lr = learningRate * learningRateScales[i]
             if m[i] == nil { m[i] = [Float](repeating: 0, count: w.count); v[i] = m[i] }
-            m[i]!.withUnsafeMutableBufferPointer { mb in v[i]!.withUnsafeMutableBufferPointer { vb in
-                for j in 0..<w.count {
-                    var gj = g[j]
-                    if decoupled { w[j] -= lr * wd * w[j] } else { gj += wd * w[j] }
-                    mb[j] = b1 * mb[j] + (1 - b1) * gj
-                    vb[j] = b2 * vb[j] + (1 - b2) * gj * gj
-                    w[j] -= lr * (mb[j] / c1) / ((vb[j] / c2).squareRoot() + eps)
+            m[i]!.withUnsafeMutableBufferPointer { mb in
+                v[i]!.withUnsafeMutableBufferPointer { vb in
+                    for j in 0..<w.count {
+                        var gj = g[j]
+                        if decoupled { w[j] -= lr * wd * w[j] } else { gj += wd * w[j] }
+                        mb[j] = b1 * mb[j] + (1 - b1) * gj
+                        vb[j] = b2 * vb[j] + (1 - b2) * gj * gj
+                        w[j] -= lr * (mb[j] / c1) / ((vb[j] / c2).squareRoot() + eps)
+                    }
                 }
-            } }
+            }
         }
     }
 }

@@ -7,7 +7,9 @@ public struct Batch: Sendable {
     public var input: Tensor
     public var target: Tensor
     public var mask: Tensor?
-    public init(input: Tensor, target: Tensor, mask: Tensor? = nil) { self.input = input; self.target = target; self.mask = mask }
+    public init(input: Tensor, target: Tensor, mask: Tensor? = nil) {
+        self.input = input; self.target = target; self.mask = mask
+    }
 }
 
 /// Anything that can produce training batches by example index.
@@ -22,7 +24,9 @@ public protocol BatchSource {
 /// the last completed step and stays usable.
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let epoch: Int, step: Int
-    public var description: String { "training interrupted at epoch \(epoch), step \(step); the model keeps its last completed update" }
+    public var description: String {
+        "training interrupted at epoch \(epoch), step \(step); the model keeps its last completed update"
+    }
 }
 
 /// What a model is trained for: the loss and the validation metrics follow from it.
@@ -93,13 +97,18 @@ public final class Trainer {
     public var shouldStop: (() -> Bool)?
 
     public init(model: Module, task: TrainingTask, config: Config = Config()) throws {
-        guard config.epochs >= 1, config.batchSize >= 1 else { throw ModelError("Trainer: epochs and batch size must be ≥ 1") }
+        guard config.epochs >= 1, config.batchSize >= 1 else {
+            throw ModelError("Trainer: epochs and batch size must be ≥ 1")
+        }
         self.model = model; self.task = task; self.config = config
     }
 
     private var monitorKey: String {
         if let m = config.monitor { return m }
-        switch task { case .multiLabel: return "auroc_mean"; case .segmentation: return "dice_mean" }
+        switch task {
+        case .multiLabel: return "auroc_mean";
+        case .segmentation: return "dice_mean"
+        }
     }
     private var monitorMaximises: Bool { !monitorKey.hasSuffix("loss") }
 
@@ -128,12 +137,16 @@ public final class Trainer {
         let params = named.map(\.1)
         let opt: OptimizerBase & Optimizer
         switch config.optimizer {
-        case .sgd: opt = try SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .sgd:
+            opt = try SGD(
+                params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
         case .adam: opt = try Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
         case .adamw: opt = try Adam.adamW(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
         }
         for (i, (name, _)) in named.enumerated() {
-            if let (_, scale) = config.learningRateScales.filter({ name.hasPrefix($0.key) }).max(by: { $0.key.count < $1.key.count }) {
+            if let (_, scale) = config.learningRateScales.filter({ name.hasPrefix($0.key) }).max(by: {
+                $0.key.count < $1.key.count
+            }) {
                 opt.learningRateScales[i] = scale
             }
         }
@@ -158,8 +171,12 @@ public final class Trainer {
         defer {
             // A closing line in place of the bar: epochs, time, last loss and the best validation value.
             let last = history.epochs.last
-            var summary = String(format: "%d epochs in %.1fs, loss %.4f", history.epochs.count, Date().timeIntervalSince(started), last?.trainLoss ?? .nan)
-            if let b = history.bestValue, let e = history.bestEpoch { summary += String(format: ", best %@ %.4f (epoch %d)", monitorKey, b, e) }
+            var summary = String(
+                format: "%d epochs in %.1fs, loss %.4f", history.epochs.count, Date().timeIntervalSince(started),
+                last?.trainLoss ?? .nan)
+            if let b = history.bestValue, let e = history.bestEpoch {
+                summary += String(format: ", best %@ %.4f (epoch %d)", monitorKey, b, e)
+            }
             if history.stoppedEarly { summary += ", stopped early" }
             bar.finish(summary)
         }
@@ -172,32 +189,46 @@ public final class Trainer {
                 if shouldStop?() == true { throw TrainingInterrupted(epoch: epoch, step: s) }
                 let idx = Array(order[(s * config.batchSize)..<Swift.min((s + 1) * config.batchSize, train.count)])
                 let batch = try train.batch(idx)
-                optimizer.learningRate = config.schedule.rate(base: config.learningRate, step: globalStep, totalSteps: totalSteps,
-                                                              warmup: config.warmupSteps)
+                optimizer.learningRate = config.schedule.rate(
+                    base: config.learningRate, step: globalStep, totalSteps: totalSteps,
+                    warmup: config.warmupSteps)
                 optimizer.zeroGrad()
                 let logits = try model(batch.input)
                 let l = try loss(logits, batch)
                 let lv = try l.item()
-                guard lv.isFinite else { throw ModelError("training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)") }
+                guard lv.isFinite else {
+                    throw ModelError(
+                        "training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)")
+                }
                 try l.backward()
                 if let c = config.clipNorm { try clipGradNorm(model.parameters(), maxNorm: c) }
                 try optimizer.step()
                 lossSum += Double(lv) * Double(idx.count); seen += idx.count
                 globalStep += 1
-                bar.update(step: globalStep, text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen)) + validationText)
+                bar.update(
+                    step: globalStep,
+                    text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen))
+                        + validationText)
             }
-            var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
-                                     learningRate: Double(optimizer.learningRate), seconds: 0, validation: [:])
+            var record = EpochRecord(
+                epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
+                learningRate: Double(optimizer.learningRate), seconds: 0, validation: [:])
             if let validation {
                 record.validation = try evaluate(validation)
-                if let v = record.validation[monitorKey] { validationText = String(format: ", val %@ %.4f", monitorKey, v) }
+                if let v = record.validation[monitorKey] {
+                    validationText = String(format: ", val %@ %.4f", monitorKey, v)
+                }
                 if let v = record.validation[monitorKey], v.isFinite {
                     let improved = history.bestValue.map { monitorMaximises ? v > $0 : v < $0 } ?? true
                     if improved {
                         history.bestValue = v; history.bestEpoch = epoch; sinceBest = 0
                         if config.restoreBest { best = model.stateDict() }
-                        if let dir = config.checkpointDirectory { try writeCheckpoint(dir: dir, history: history, record: record) }
-                    } else { sinceBest += 1 }
+                        if let dir = config.checkpointDirectory {
+                            try writeCheckpoint(dir: dir, history: history, record: record)
+                        }
+                    } else {
+                        sinceBest += 1
+                    }
                 }
             }
             record.seconds = Date().timeIntervalSince(t0)
@@ -227,7 +258,9 @@ public final class Trainer {
                 switch task {
                 case .multiLabel:
                     scores.append(logits); labels.append(batch.target)
-                    masks.append(try batch.mask.map { try $0 * Tensor.ones(batch.target.shape) } ?? Tensor.ones(batch.target.shape))
+                    masks.append(
+                        try batch.mask.map { try $0 * Tensor.ones(batch.target.shape) }
+                            ?? Tensor.ones(batch.target.shape))
                 case let .segmentation(channels, _, _, _):
                     if seg == nil { seg = SegmentationMetrics(channels: channels.count) }
                     try seg!.add(probabilities: logits.sigmoid(), targets: batch.target, mask: batch.mask)
@@ -236,13 +269,16 @@ public final class Trainer {
             var out: [String: Double] = ["loss": lossSum / Double(Swift.max(n, 1))]
             switch task {
             case let .multiLabel(classes, _):
-                let a = try Metrics.aurocPerClass(scores: Tensor.concat(scores, axis: 0), labels: Tensor.concat(labels, axis: 0),
-                                                  mask: Tensor.concat(masks, axis: 0))
+                let a = try Metrics.aurocPerClass(
+                    scores: Tensor.concat(scores, axis: 0), labels: Tensor.concat(labels, axis: 0),
+                    mask: Tensor.concat(masks, axis: 0))
                 for (c, v) in zip(classes, a) { out["auroc/\(c)"] = v }
                 out["auroc_mean"] = Metrics.nanMean(a)
             case let .segmentation(channels, _, _, _):
                 if let seg {
-                    for (i, c) in channels.enumerated() { out["dice/\(c)"] = seg.meanDice[i]; out["iou/\(c)"] = seg.meanIoU[i] }
+                    for (i, c) in channels.enumerated() {
+                        out["dice/\(c)"] = seg.meanDice[i]; out["iou/\(c)"] = seg.meanIoU[i]
+                    }
                     out["dice_mean"] = Metrics.nanMean(seg.meanDice); out["iou_mean"] = Metrics.nanMean(seg.meanIoU)
                 }
             }

@@ -52,13 +52,21 @@ public enum Markdown {
             let line = lines[i]
             if isBlank(line) { blank = true; i += 1; continue }
             var block: Block
-            if let f = fence(line) { (block, i) = codeBlock(lines, i, f) }
-            else if let h = heading(line) { block = h; i += 1 }
-            else if isRule(line) { block = Block(html: "<hr>"); i += 1 }
-            else if quoteLine(line) != nil { (block, i) = blockquote(lines, i, depth) }
-            else if let m = listMarker(line) { (block, i) = list(lines, i, m, depth) }
-            else if let t = table(lines, i) { (block, i) = t }
-            else { (block, i) = paragraph(lines, i) }
+            if let f = fence(line) {
+                (block, i) = codeBlock(lines, i, f)
+            } else if let h = heading(line) {
+                block = h; i += 1
+            } else if isRule(line) {
+                block = Block(html: "<hr>"); i += 1
+            } else if quoteLine(line) != nil {
+                (block, i) = blockquote(lines, i, depth)
+            } else if let m = listMarker(line) {
+                (block, i) = list(lines, i, m, depth)
+            } else if let t = table(lines, i) {
+                (block, i) = t
+            } else {
+                (block, i) = paragraph(lines, i)
+            }
             block.afterBlank = blank
             blank = false
             out.append(block)
@@ -68,7 +76,9 @@ public enum Markdown {
 
     private static func isBlank(_ line: String) -> Bool { line.utf8.allSatisfy { $0 == 32 || $0 == 9 } }
     /// The line without its indentation when that is at most 3 spaces (where blocks may start), else nil.
-    private static func unindented(_ line: String) -> Substring? { indent(line) <= 3 ? line.dropFirst(indent(line)) : nil }
+    private static func unindented(_ line: String) -> Substring? {
+        indent(line) <= 3 ? line.dropFirst(indent(line)) : nil
+    }
     private static func indent(_ line: String) -> Int { line.utf8.prefix { $0 == 32 }.count }
     private static func dropIndent(_ line: String, _ n: Int) -> String {
         String(decoding: line.utf8.dropFirst(min(n, indent(line))), as: UTF8.self)
@@ -91,7 +101,8 @@ public enum Markdown {
 
     private static func paragraph(_ lines: [String], _ start: Int) -> (Block, Int) {
         var j = start, parts: [String] = []
-        while j < lines.count, !isBlank(lines[j]), j == start || !(interrupts(lines[j]) || alignments(lines, j) != nil) {
+        while j < lines.count, !isBlank(lines[j]), j == start || !(interrupts(lines[j]) || alignments(lines, j) != nil)
+        {
             parts.append(String(lines[j].drop { $0 == " " || $0 == "\t" }))
             j += 1
         }
@@ -109,8 +120,9 @@ public enum Markdown {
         guard after.isEmpty || after.first == " " || after.first == "\t" else { return nil }
         var text = after.trimmingCharacters(in: .whitespaces)
         let closing = text.reversed().prefix { $0 == "#" }.count
-        if closing == text.count { text = "" }
-        else if closing > 0, let c = text.dropLast(closing).last, c == " " || c == "\t" {
+        if closing == text.count {
+            text = ""
+        } else if closing > 0, let c = text.dropLast(closing).last, c == " " || c == "\t" {
             text = text.dropLast(closing).trimmingCharacters(in: .whitespaces)
         }
         return Block(html: "<h\(level)>\(inline(text))</h\(level)>")
@@ -143,7 +155,10 @@ public enum Markdown {
             let line = lines[j]
             j += 1
             if let rest = unindented(line), rest.prefix(while: { $0 == f.char }).count >= f.count,
-               rest.drop(while: { $0 == f.char }).allSatisfy({ $0 == " " || $0 == "\t" }) { break }
+                rest.drop(while: { $0 == f.char }).allSatisfy({ $0 == " " || $0 == "\t" })
+            {
+                break
+            }
             body += dropIndent(line, f.indent) + "\n"
         }
         let lang = f.info.split(separator: " ").first.map { " class=\"language-\(escape(String($0)))\"" } ?? ""
@@ -160,11 +175,13 @@ public enum Markdown {
     private static func blockquote(_ lines: [String], _ start: Int, _ depth: Int) -> (Block, Int) {
         var inner: [String] = [], j = start
         while j < lines.count {
-            if let q = quoteLine(lines[j]) { inner.append(q) }
-            else if let last = inner.last, !isBlank(last), !isBlank(lines[j]), !interrupts(lines[j]) {
+            if let q = quoteLine(lines[j]) {
+                inner.append(q)
+            } else if let last = inner.last, !isBlank(last), !isBlank(lines[j]), !interrupts(lines[j]) {
                 inner.append(lines[j])  // lazy continuation
+            } else {
+                break
             }
-            else { break }
             j += 1
         }
         let body = render(blocks(inner, depth: depth + 1))
@@ -177,12 +194,16 @@ public enum Markdown {
     }
 
     private static func listMarker(_ line: String) -> Marker? {
-        guard let rest = unindented(line), let f = rest.first, f.isASCII, f.isNumber || "-*+".contains(f) else { return nil }
+        guard let rest = unindented(line), let f = rest.first, f.isASCII, f.isNumber || "-*+".contains(f) else {
+            return nil
+        }
         let ind = indent(line), s = Array(rest)
         var k = 0
         while k < s.count, k < 9, s[k].isASCII, s[k].isNumber { k += 1 }
         let ordered = k > 0
-        guard ordered ? k < s.count && (s[k] == "." || s[k] == ")") : ["-", "*", "+"].contains(s.first) else { return nil }
+        guard ordered ? k < s.count && (s[k] == "." || s[k] == ")") : ["-", "*", "+"].contains(s.first) else {
+            return nil
+        }
         let end = ordered ? k + 1 : 1
         guard end == s.count || s[end] == " " || s[end] == "\t" else { return nil }
         let spaces = s[end...].prefix { $0 == " " || $0 == "\t" }.count
@@ -200,11 +221,15 @@ public enum Markdown {
             var body = [marker.first], j = i + 1
             while j < lines.count {
                 let line = lines[j]
-                if isBlank(line) { body.append("") }
-                else if indent(line) >= marker.indent + 2 { body.append(dropIndent(line, marker.content)) }
-                else if listMarker(line) == nil, let last = body.last, !isBlank(last), !interrupts(line) {
+                if isBlank(line) {
+                    body.append("")
+                } else if indent(line) >= marker.indent + 2 {
+                    body.append(dropIndent(line, marker.content))
+                } else if listMarker(line) == nil, let last = body.last, !isBlank(last), !interrupts(line) {
                     body.append(String(line.drop { $0 == " " }))  // lazy continuation
-                } else { break }
+                } else {
+                    break
+                }
                 j += 1
             }
             while body.count > 1, let last = body.last, isBlank(last) { body.removeLast(); j -= 1 }
@@ -214,7 +239,8 @@ public enum Markdown {
             var k = j
             while k < lines.count, isBlank(lines[k]) { k += 1 }
             guard k < lines.count, !isRule(lines[k]), let next = listMarker(lines[k]),
-                  next.ordered == first.ordered, next.char == first.char else { i = j; break }
+                next.ordered == first.ordered, next.char == first.char
+            else { i = j; break }
             if k > j { loose = true }
             marker = next
             i = k
@@ -224,7 +250,11 @@ public enum Markdown {
         for children in items {
             var li = "<li>"
             for b in children {
-                if !loose, let p = b.paragraph { li += p } else { li += (li.hasSuffix("\n") ? "" : "\n") + b.html + "\n" }
+                if !loose, let p = b.paragraph {
+                    li += p
+                } else {
+                    li += (li.hasSuffix("\n") ? "" : "\n") + b.html + "\n"
+                }
             }
             html += li + "</li>\n"
         }
@@ -239,10 +269,15 @@ public enum Markdown {
         if row.first == "|" { row = row.dropFirst() }
         var out: [String] = [], cell = "", escaped = false
         for c in row {
-            if escaped { cell += c == "|" ? "|" : "\\\(c)"; escaped = false }
-            else if c == "\\" { escaped = true }
-            else if c == "|" { out.append(cell.trimmingCharacters(in: .whitespaces)); cell = "" }
-            else { cell.append(c) }
+            if escaped {
+                cell += c == "|" ? "|" : "\\\(c)"; escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "|" {
+                out.append(cell.trimmingCharacters(in: .whitespaces)); cell = ""
+            } else {
+                cell.append(c)
+            }
         }
         if escaped { cell += "\\" }
         if !cell.isEmpty || out.isEmpty { out.append(cell.trimmingCharacters(in: .whitespaces)) }
@@ -318,14 +353,21 @@ public enum Markdown {
             let next: Character? = i + 1 < s.count ? s[i + 1] : nil
             switch c {
             case "\\":
-                if next == "\n" { buf += "<br>\n"; i += 2 }
-                else if let n = next, isASCIIPunct(n) { buf += escape(String(n)); i += 2 }
-                else { buf += "\\"; i += 1 }
+                if next == "\n" {
+                    buf += "<br>\n"; i += 2
+                } else if let n = next, isASCIIPunct(n) {
+                    buf += escape(String(n)); i += 2
+                } else {
+                    buf += "\\"; i += 1
+                }
             case " ":
                 var j = i
                 while j < s.count, s[j] == " " { j += 1 }
-                if j < s.count, s[j] == "\n" { buf += j - i >= 2 ? "<br>\n" : "\n"; i = j + 1 }
-                else { buf += String(repeating: " ", count: j - i); i = j }
+                if j < s.count, s[j] == "\n" {
+                    buf += j - i >= 2 ? "<br>\n" : "\n"; i = j + 1
+                } else {
+                    buf += String(repeating: " ", count: j - i); i = j
+                }
             case "`":
                 var j = i
                 while j < s.count, s[j] == "`" { j += 1 }
@@ -336,7 +378,9 @@ public enum Markdown {
                     }
                     buf += "<code>\(escape(code))</code>"
                     i = end + (j - i)
-                } else { buf += String(s[i..<j]); i = j }
+                } else {
+                    buf += String(s[i..<j]); i = j
+                }
             case "*", "_":
                 var j = i
                 while j < s.count, s[j] == c { j += 1 }
@@ -344,27 +388,35 @@ public enum Markdown {
                 let left = !after.isWhitespace && (!isPunct(after) || before.isWhitespace || isPunct(before))
                 let right = !before.isWhitespace && (!isPunct(before) || after.isWhitespace || isPunct(after))
                 if !buf.isEmpty { tokens.append(Token(text: buf)); buf = "" }
-                tokens.append(Token(delim: c, length: j - i, count: j - i,
-                                    canOpen: c == "*" ? left : left && (!right || isPunct(before)),
-                                    canClose: c == "*" ? right : right && (!left || isPunct(after))))
+                tokens.append(
+                    Token(
+                        delim: c, length: j - i, count: j - i,
+                        canOpen: c == "*" ? left : left && (!right || isPunct(before)),
+                        canClose: c == "*" ? right : right && (!left || isPunct(after))))
                 i = j
             case "[",
-                 "!" where next == "[":
+                "!" where next == "[":
                 let open = c == "!" ? i + 1 : i
                 if depth < maxDepth, let close = brackets[open], let link = destination(s, close) {
                     let label = String(s[(open + 1)..<close])
                     if c == "!" {
-                        buf += isSafe(link.url, image: true)
+                        buf +=
+                            isSafe(link.url, image: true)
                             ? "<img src=\"\(escape(link.url))\" alt=\"\(escape(label))\">" : escape(label)
                     } else {
                         let inner = inline(label, depth: depth + 1)
                         buf += isSafe(link.url, image: false) ? "<a href=\"\(escape(link.url))\">\(inner)</a>" : inner
                     }
                     i = link.end
-                } else { buf += String(c); i += 1 }
+                } else {
+                    buf += String(c); i += 1
+                }
             case "<":
-                if let (url, end) = autolink(s, i) { buf += "<a href=\"\(escape(url))\">\(escape(url))</a>"; i = end }
-                else { buf += "&lt;"; i += 1 }
+                if let (url, end) = autolink(s, i) {
+                    buf += "<a href=\"\(escape(url))\">\(escape(url))</a>"; i = end
+                } else {
+                    buf += "&lt;"; i += 1
+                }
             default:
                 var j = i + 1
                 while j < s.count, !isSpecial(s[j]) { j += 1 }
@@ -453,7 +505,8 @@ public enum Markdown {
                 t[o].count -= n
                 t[k].count -= n
                 if t[o].count == 0 { stacks[mine].removeLast() }
-                while let top = stacks[1 - mine].last, top > o { stacks[1 - mine].removeLast() }  // unmatched in between
+                // unmatched in between
+                while let top = stacks[1 - mine].last, top > o { stacks[1 - mine].removeLast() }
             }
             if t[k].count > 0 && t[k].canOpen { stacks[mine].append(k) }
         }

@@ -16,7 +16,9 @@ import Foundation
 /// 5. evaluate Dice/IoU per structure on the held-out set, with convergence curves;
 /// 6. write a report directory (CSV, Markdown, HTML, plots, overlays, config).
 public struct StudyConfig: Codable, Sendable {
-    public enum Downstream: String, Codable, Sendable { case phantomAnatomy = "phantom", phantomInfection = "phantom-infection", jsrt, covid }
+    public enum Downstream: String, Codable, Sendable {
+        case phantomAnatomy = "phantom", phantomInfection = "phantom-infection", jsrt, covid
+    }
 
     public var name = "quick"
     public var seed: UInt64 = 1
@@ -65,26 +67,38 @@ public struct StudyConfig: Codable, Sendable {
     public init() {}
 
     /// Settings that `set` accepts (`doll study --set key=value`, `doll.study{key = value}`).
-    public static let settableKeys = ["seed", "image_size", "classifier_images", "classifiers", "classifier_epochs", "difficulty",
-                                      "classification", "classification_csv", "classification_root",
-                                      "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
-                                      "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
-                                      "min_steps", "batch", "lr", "encoder_lr_scale"]
+    public static let settableKeys = [
+        "seed", "image_size", "classifier_images", "classifiers", "classifier_epochs", "difficulty",
+        "classification", "classification_csv", "classification_root",
+        "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
+        "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
+        "min_steps", "batch", "lr", "encoder_lr_scale",
+    ]
 
     /// Changes one setting from text (lists are comma-separated).
     public mutating func set(_ key: String, _ value: String) throws {
         func int(_ range: ClosedRange<Int>) throws -> Int {
-            guard let v = Int(value), range.contains(v) else { throw StudyError("study setting '\(key)' must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            guard let v = Int(value), range.contains(v) else {
+                throw StudyError(
+                    "study setting '\(key)' must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(value)'"
+                )
+            }
             return v
         }
         func double(_ range: ClosedRange<Double>) throws -> Double {
-            guard let v = Double(value), range.contains(v) else { throw StudyError("study setting '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(value)'") }
+            guard let v = Double(value), range.contains(v) else {
+                throw StudyError(
+                    "study setting '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got '\(value)'"
+                )
+            }
             return v
         }
         func list<T>(_ parse: (String) -> T?) throws -> [T] {
             let parts = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let out = parts.compactMap(parse)
-            guard !out.isEmpty, out.count == parts.count else { throw StudyError("study setting '\(key)' must be a comma-separated list, got '\(value)'") }
+            guard !out.isEmpty, out.count == parts.count else {
+                throw StudyError("study setting '\(key)' must be a comma-separated list, got '\(value)'")
+            }
             return out
         }
         switch key {
@@ -95,12 +109,16 @@ public struct StudyConfig: Codable, Sendable {
         case "classifier_epochs": classifierEpochs = try int(1...10_000)
         case "difficulty": difficulty = try double(0...1)
         case "classification":
-            guard ["phantoms", "chexpert", "labelcsv"].contains(value) else { throw StudyError("study setting 'classification' must be phantoms, chexpert or labelcsv") }
+            guard ["phantoms", "chexpert", "labelcsv"].contains(value) else {
+                throw StudyError("study setting 'classification' must be phantoms, chexpert or labelcsv")
+            }
             classification = value
         case "classification_csv": classificationCSV = value
         case "classification_root": classificationRoot = value
         case "explainer":
-            guard let e = DollLabelConfig.Explainer(rawValue: value) else { throw StudyError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion") }
+            guard let e = DollLabelConfig.Explainer(rawValue: value) else {
+                throw StudyError("study setting 'explainer' must be ig, saliency, smoothgrad, gradcam or occlusion")
+            }
             labels.explainer = e
         case "ig_steps": labels.igSteps = try int(1...10_000)
         case "threshold": labels.threshold = try .init(parsing: value)
@@ -109,12 +127,18 @@ public struct StudyConfig: Codable, Sendable {
         case "keep": let k = try int(0...1000); labels.keepLargest = k == 0 ? nil : k
         case "pretrain_epochs": pretrainEpochs = try int(1...10_000)
         case "boost":
-            if value == "none" { boost = nil } else {
-                guard let m = DollLabelSet.BoostMode(rawValue: value) else { throw StudyError("study setting 'boost' must be intersect, union or none") }
+            if value == "none" {
+                boost = nil
+            } else {
+                guard let m = DollLabelSet.BoostMode(rawValue: value) else {
+                    throw StudyError("study setting 'boost' must be intersect, union or none")
+                }
                 boost = m
             }
         case "downstream":
-            guard let d = Downstream(rawValue: value) else { throw StudyError("study setting 'downstream' must be phantom, phantom-infection, jsrt or covid") }
+            guard let d = Downstream(rawValue: value) else {
+                throw StudyError("study setting 'downstream' must be phantom, phantom-infection, jsrt or covid")
+            }
             downstream = d
             switch d {
             case .phantomAnatomy, .jsrt: structures = ["lungs", "heart", "clavicles"]
@@ -126,7 +150,9 @@ public struct StudyConfig: Codable, Sendable {
         case "test_images": downstreamTest = try int(1...1_000_000)
         case "fractions":
             fractions = try list { Double($0) }
-            guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw StudyError("study setting 'fractions' must lie in (0, 1]") }
+            guard fractions.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+                throw StudyError("study setting 'fractions' must lie in (0, 1]")
+            }
         case "seeds": finetuneSeeds = try list { UInt64($0).flatMap { $0 <= UInt64(Int32.max) ? $0 : nil } }
         case "finetune_epochs": finetuneEpochs = try int(1...10_000)
         case "min_steps": minSteps = try int(0...1_000_000)
@@ -134,7 +160,8 @@ public struct StudyConfig: Codable, Sendable {
         case "lr": learningRate = Float(try double(1e-7...1))
         case "encoder_lr_scale": encoderLearningRateScale = Float(try double(0...10))
         default:
-            throw StudyError("unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
+            throw StudyError(
+                "unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
         }
     }
 
@@ -143,13 +170,16 @@ public struct StudyConfig: Codable, Sendable {
         var c = StudyConfig()
         c.labels.igSteps = 8
         switch name {
-        case "quick": c.finetuneSeeds = [1, 2]   // seeds disagree a lot at these sizes: never quote one
-        case "tiny":   // for tests: seconds
-            c.name = "tiny"; c.imageSize = 32; c.classifierImages = 96; c.classifierValImages = 32; c.classifierWidths = [4, 8, 16]
-            c.classifierEpochs = 1; c.labels.igSteps = 4; c.pretrainEpochs = 1; c.downstreamTrain = 24; c.downstreamTest = 12
+        case "quick": c.finetuneSeeds = [1, 2]  // seeds disagree a lot at these sizes: never quote one
+        case "tiny":  // for tests: seconds
+            c.name = "tiny"; c.imageSize = 32; c.classifierImages = 96; c.classifierValImages = 32;
+            c.classifierWidths = [4, 8, 16]
+            c.classifierEpochs = 1; c.labels.igSteps = 4; c.pretrainEpochs = 1; c.downstreamTrain = 24;
+            c.downstreamTest = 12
             c.fractions = [0.25, 1.0]; c.finetuneEpochs = 1; c.minSteps = 2; c.batchSize = 8; c.curveImages = 4
         case "full":
-            c.name = "full"; c.imageSize = 128; c.classifierImages = 8000; c.classifierValImages = 1000; c.classifiers = 3
+            c.name = "full"; c.imageSize = 128; c.classifierImages = 8000; c.classifierValImages = 1000;
+            c.classifiers = 3
             c.classifierWidths = [32, 64, 128, 256]; c.classifierBlocks = [2, 2, 2, 2]; c.classifierEpochs = 20
             c.labels.igSteps = 50; c.pretrainEpochs = 20; c.downstreamTrain = 1000; c.downstreamTest = 500
             c.finetuneSeeds = [1, 2, 3]; c.finetuneEpochs = 30; c.minSteps = 300
@@ -206,11 +236,16 @@ public final class Study {
         switch c.classification {
         case "phantoms":
             let pcfg = PhantomConfig(size: c.imageSize, seed: c.seed, difficulty: c.difficulty)
-            return (CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000),
-                    try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages))
+            return (
+                CachedDataset(try PhantomDataset(count: c.classifierImages, config: pcfg), capacity: 100_000),
+                try PhantomDataset(count: c.classifierValImages, config: pcfg, first: c.classifierImages)
+            )
         default:
-            guard let csv = c.classificationCSV else { throw StudyError("classification '\(c.classification)' needs classification_csv (a labels CSV)") }
-            let all: Dataset = c.classification == "chexpert"
+            guard let csv = c.classificationCSV else {
+                throw StudyError("classification '\(c.classification)' needs classification_csv (a labels CSV)")
+            }
+            let all: Dataset =
+                c.classification == "chexpert"
                 ? try CheXpertDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
                 : try LabelCSVDataset(csv: csv, root: c.classificationRoot, size: c.imageSize)
             let cached = CachedDataset(all, capacity: 100_000)
@@ -225,13 +260,22 @@ public final class Study {
         switch c.downstream {
         case .phantomAnatomy, .phantomInfection:
             let cfg = PhantomConfig(size: c.imageSize, seed: c.seed &+ 1000, difficulty: c.difficulty)
-            return (try PhantomDataset(count: c.downstreamTrain, config: cfg), try PhantomDataset(count: c.downstreamTest, config: cfg, first: c.downstreamTrain))
+            return (
+                try PhantomDataset(count: c.downstreamTrain, config: cfg),
+                try PhantomDataset(count: c.downstreamTest, config: cfg, first: c.downstreamTrain)
+            )
         case .jsrt:
-            guard let root = c.dataRoot else { throw StudyError("the jsrt downstream task needs dataRoot (…/shared/data/jsrt)") }
-            return (CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "1"))),
-                    CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "2"))))
+            guard let root = c.dataRoot else {
+                throw StudyError("the jsrt downstream task needs dataRoot (…/shared/data/jsrt)")
+            }
+            return (
+                CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "1"))),
+                CachedDataset(try SegmentationFolder(root: root, size: c.imageSize, filter: ("fold", "2")))
+            )
         case .covid:
-            guard let root = c.dataRoot else { throw StudyError("the covid downstream task needs dataRoot (…/shared/data/covid_seg)") }
+            guard let root = c.dataRoot else {
+                throw StudyError("the covid downstream task needs dataRoot (…/shared/data/covid_seg)")
+            }
             let all = CachedDataset(try SegmentationFolder(root: root, size: c.imageSize))
             let (a, b) = try all.split(fraction: 0.6, seed: c.seed)
             return (a, b)
@@ -275,11 +319,15 @@ public final class Study {
         let pre = try pretrain(on: labels, images: clsTrain, encoder: classifiers.models[0])
         localization.merge(pre.boostScores) { _, new in new }
         let (dTrain, dTest) = try downstreamData()
-        let sweep = try finetuneSweep(pretrained: pre.model, classifier: classifiers.models[0], train: dTrain, test: dTest)
-        let result = Result(classifierAUROC: classifiers.auroc, localization: localization, runs: sweep.runs, seconds: elapsed(),
-                            reportPath: outputDirectory + "/report.md", classes: clsTrain.classes)
-        try StudyReport(config: config, result: result, perClassAUROC: classifiers.perClassAUROC, outputDirectory: outputDirectory)
-            .write(examples: sweep.examples, test: dTest, labels: labels, labelImages: clsTrain)
+        let sweep = try finetuneSweep(
+            pretrained: pre.model, classifier: classifiers.models[0], train: dTrain, test: dTest)
+        let result = Result(
+            classifierAUROC: classifiers.auroc, localization: localization, runs: sweep.runs, seconds: elapsed(),
+            reportPath: outputDirectory + "/report.md", classes: clsTrain.classes)
+        try StudyReport(
+            config: config, result: result, perClassAUROC: classifiers.perClassAUROC, outputDirectory: outputDirectory
+        )
+        .write(examples: sweep.examples, test: dTest, labels: labels, labelImages: clsTrain)
         return result
     }
 
@@ -289,9 +337,13 @@ public final class Study {
         let classes = clsTrain.classes
         var out = Classifiers(models: [], auroc: [], perClassAUROC: [:])
         for k in 0..<c.classifiers {
-            let m = try ResNetClassifier(.init(widths: c.classifierWidths, blocks: c.classifierBlocks, classes: classes, seed: c.seed &+ UInt64(k)))
+            let m = try ResNetClassifier(
+                .init(
+                    widths: c.classifierWidths, blocks: c.classifierBlocks, classes: classes, seed: c.seed &+ UInt64(k))
+            )
             var tc = Trainer.Config()
-            tc.epochs = c.classifierEpochs; tc.batchSize = c.batchSize; tc.learningRate = 3e-3; tc.seed = c.seed &+ UInt64(k)
+            tc.epochs = c.classifierEpochs; tc.batchSize = c.batchSize; tc.learningRate = 3e-3;
+            tc.seed = c.seed &+ UInt64(k)
             tc.schedule = .cosine(minFactor: 0.05)
             let trainer = try Trainer(model: m, task: .multiLabel(classes: classes), config: tc)
             trainer.shouldStop = shouldStop
@@ -299,7 +351,10 @@ public final class Study {
             let best = h.epochs[(h.bestEpoch ?? h.epochs.count) - 1].validation
             out.auroc.append(best["auroc_mean"] ?? .nan)
             if k == 0 { for n in classes { out.perClassAUROC[n] = best["auroc/\(n)"] } }
-            log(String(format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, out.auroc.last!, elapsed()))
+            log(
+                String(
+                    format: "classifier %d/%d: mean AUROC %.3f (%.0fs)", k + 1, c.classifiers, out.auroc.last!,
+                    elapsed()))
             out.models.append(m)
         }
         return out
@@ -317,15 +372,20 @@ public final class Study {
 
     /// Stage 3: a U-Net (ResNet encoder from `encoder`) pre-trained on the DoLL labels; the labels
     /// refined by its predictions are scored (phantoms) and, with `config.boost`, trained on again.
-    public func pretrain(on labels: DollLabelSet, images clsTrain: Dataset, encoder: ResNetClassifier) throws -> Pretrained {
+    public func pretrain(
+        on labels: DollLabelSet, images clsTrain: Dataset, encoder: ResNetClassifier
+    ) throws -> Pretrained {
         let c = config
         let classes = labels.classes
-        let unetConfig = UNet.Config(classes: classes.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: c.seed)
+        let unetConfig = UNet.Config(
+            classes: classes.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks,
+            seed: c.seed)
         let pre = try UNet(unetConfig)
         try pre.loadEncoder(from: encoder)
         var pc = Trainer.Config()
         pc.epochs = c.pretrainEpochs; pc.batchSize = c.batchSize; pc.learningRate = c.learningRate; pc.seed = c.seed
-        let ptrainer = try Trainer(model: pre, task: .segmentation(channels: classes, bceWeight: 1, diceWeight: 1), config: pc)
+        let ptrainer = try Trainer(
+            model: pre, task: .segmentation(channels: classes, bceWeight: 1, diceWeight: 1), config: pc)
         ptrainer.shouldStop = shouldStop
         _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
         log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", elapsed()))
@@ -353,15 +413,23 @@ public final class Study {
 
     /// Stage 4: fine-tuning for every label fraction × seed × initialisation (random,
     /// classifier encoder, DoLL pre-trained U-Net with a new head), scored on `test`.
-    public func finetuneSweep(pretrained pre: UNet, classifier: ResNetClassifier, train dTrain: Dataset, test dTest: Dataset) throws -> Sweep {
+    public func finetuneSweep(
+        pretrained pre: UNet, classifier: ResNetClassifier, train dTrain: Dataset, test dTest: Dataset
+    ) throws -> Sweep {
         let c = config
         let structures = c.structures
         var sweep = Sweep(runs: [], examples: [:])
         for fraction in c.fractions {
             for seed in c.finetuneSeeds {
-                let subset = fraction >= 1 ? try Subset(dTrain, indices: Array(0..<dTrain.count)) : try dTrain.subset(fraction: fraction, seed: seed)
+                let subset =
+                    fraction >= 1
+                    ? try Subset(dTrain, indices: Array(0..<dTrain.count))
+                    : try dTrain.subset(fraction: fraction, seed: seed)
                 for initName in Study.initializations {
-                    let model = try UNet(UNet.Config(classes: structures.count, encoder: .resnet, widths: c.classifierWidths, blocks: c.classifierBlocks, seed: seed &+ 77))
+                    let model = try UNet(
+                        UNet.Config(
+                            classes: structures.count, encoder: .resnet, widths: c.classifierWidths,
+                            blocks: c.classifierBlocks, seed: seed &+ 77))
                     switch initName {
                     case "classifier": try model.loadEncoder(from: classifier)
                     case "doll":
@@ -369,40 +437,53 @@ public final class Study {
                         try model.loadAllButHead(from: pre)
                     default: break
                     }
-                    let run = try finetune(model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
+                    let run = try finetune(
+                        model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
                     sweep.runs.append(run)
-                    if fraction == c.fractions.last && seed == c.finetuneSeeds.first { sweep.examples[initName] = model }
-                    log(String(format: "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d images, %d epochs, %.0fs)", initName, fraction * 100,
-                               seed, run.meanDice, run.trainImages, run.epochs, elapsed()))
+                    if fraction == c.fractions.last && seed == c.finetuneSeeds.first {
+                        sweep.examples[initName] = model
+                    }
+                    log(
+                        String(
+                            format: "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d images, %d epochs, %.0fs)",
+                            initName, fraction * 100,
+                            seed, run.meanDice, run.trainImages, run.epochs, elapsed()))
                 }
             }
         }
         return sweep
     }
 
-    func finetune(_ model: UNet, initName: String, fraction: Double, seed: UInt64, train: Dataset, test: Dataset) throws -> FinetuneRun {
+    func finetune(
+        _ model: UNet, initName: String, fraction: Double, seed: UInt64, train: Dataset, test: Dataset
+    ) throws -> FinetuneRun {
         let c = config
         let stepsPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
         let epochs = Swift.max(c.finetuneEpochs, (c.minSteps + stepsPerEpoch - 1) / stepsPerEpoch)
         var tc = Trainer.Config()
         tc.epochs = epochs; tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
-        if initName != "random" && c.encoderLearningRateScale != 1 { tc.learningRateScales = ["encoder.": c.encoderLearningRateScale] }
-        tc.restoreBest = false   // the held-out set is the test set: report the last epoch, no selection on it
+        if initName != "random" && c.encoderLearningRateScale != 1 {
+            tc.learningRateScales = ["encoder.": c.encoderLearningRateScale]
+        }
+        tc.restoreBest = false  // the held-out set is the test set: report the last epoch, no selection on it
         let t0 = Date()
         let trainer = try Trainer(model: model, task: .segmentation(channels: c.structures), config: tc)
         trainer.shouldStop = shouldStop
         let curveSet = try Subset(test, indices: Array(0..<Swift.min(c.curveImages, test.count)))
-        let h = try trainer.fit(train: SegmentationSource(train, structures: c.structures), validation: SegmentationSource(curveSet, structures: c.structures))
+        let h = try trainer.fit(
+            train: SegmentationSource(train, structures: c.structures),
+            validation: SegmentationSource(curveSet, structures: c.structures))
         let last = try trainer.evaluate(SegmentationSource(test, structures: c.structures))
         let curve = h.epochs.map { $0.validation["dice_mean"] ?? .nan }
         let final = last["dice_mean"] ?? .nan
         let curveFinal = curve.last ?? .nan
         let e95 = (curve.firstIndex { $0 >= 0.95 * curveFinal } ?? (curve.count - 1)) + 1
-        return FinetuneRun(initialization: initName, fraction: fraction, seed: seed, trainImages: train.count, epochs: epochs,
-                           seconds: Date().timeIntervalSince(t0),
-                           dice: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["dice/\($0)"] ?? .nan) }),
-                           iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
-                           meanDice: final, curve: curve, epochsTo95: e95)
+        return FinetuneRun(
+            initialization: initName, fraction: fraction, seed: seed, trainImages: train.count, epochs: epochs,
+            seconds: Date().timeIntervalSince(t0),
+            dice: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["dice/\($0)"] ?? .nan) }),
+            iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
+            meanDice: final, curve: curve, epochsTo95: e95)
     }
 
     /// Pointing game, Dice and AUPRC of the DoLL labels against the phantoms' finding masks.
@@ -421,7 +502,11 @@ public final class Study {
                 auprc.append(Localization.auprc(map: sm, mask: gt))
             }
         }
-        return ["pointing": Localization.summarize(pointing, seed: config.seed), "pointing_chance": Localization.summarize(chance, seed: config.seed),
-                "dice": Localization.summarize(dice, seed: config.seed), "auprc": Localization.summarize(auprc, seed: config.seed)]
+        return [
+            "pointing": Localization.summarize(pointing, seed: config.seed),
+            "pointing_chance": Localization.summarize(chance, seed: config.seed),
+            "dice": Localization.summarize(dice, seed: config.seed),
+            "auprc": Localization.summarize(auprc, seed: config.seed),
+        ]
     }
 }

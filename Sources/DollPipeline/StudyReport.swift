@@ -39,10 +39,13 @@ public struct StudyReport {
 
     func write(examples: [String: UNet], test: Dataset, labels: DollLabelSet, labelImages: Dataset) throws {
         // CSV of every run
-        var csv = "initialization,fraction,seed,train_images,epochs,seconds,mean_dice,epochs_to_95," +
-            config.structures.map { "dice_\($0)" }.joined(separator: ",") + "," + config.structures.map { "iou_\($0)" }.joined(separator: ",") + "\n"
+        var csv =
+            "initialization,fraction,seed,train_images,epochs,seconds,mean_dice,epochs_to_95,"
+            + config.structures.map { "dice_\($0)" }.joined(separator: ",") + ","
+            + config.structures.map { "iou_\($0)" }.joined(separator: ",") + "\n"
         for r in result.runs {
-            csv += "\(r.initialization),\(r.fraction),\(r.seed),\(r.trainImages),\(r.epochs),\(String(format: "%.2f", r.seconds)),"
+            csv +=
+                "\(r.initialization),\(r.fraction),\(r.seed),\(r.trainImages),\(r.epochs),\(String(format: "%.2f", r.seconds)),"
             csv += String(format: "%.4f", r.meanDice) + ",\(r.epochsTo95),"
             csv += config.structures.map { String(format: "%.4f", r.dice[$0] ?? .nan) }.joined(separator: ",") + ","
             csv += config.structures.map { String(format: "%.4f", r.iou[$0] ?? .nan) }.joined(separator: ",") + "\n"
@@ -57,22 +60,34 @@ public struct StudyReport {
         let xs = fractions.map { $0 * 100 }
         for s in config.structures + ["mean"] {
             let series = Study.initializations.map { ini in
-                Series(ini, x: xs, y: fractions.map { f in StudyReport.meanSD(runs(ini, f).map { s == "mean" ? $0.meanDice : ($0.dice[s] ?? .nan) }).0 }, marker: .circle)
+                Series(
+                    ini, x: xs,
+                    y: fractions.map { f in
+                        StudyReport.meanSD(runs(ini, f).map { s == "mean" ? $0.meanDice : ($0.dice[s] ?? .nan) }).0
+                    }, marker: .circle)
             }
             let file = "figures/efficiency_\(s).png"
-            try LinePlot(series: series, title: "Dice vs labelled fraction (\(s))", xLabel: "labelled training images (%)", yLabel: "Dice",
-                         logX: true, xTicks: xs, xTickLabels: xs.map { String(format: $0 < 10 ? "%.0f%%" : "%.0f%%", $0) }).write(to: path(file))
+            try LinePlot(
+                series: series, title: "Dice vs labelled fraction (\(s))", xLabel: "labelled training images (%)",
+                yLabel: "Dice",
+                logX: true, xTicks: xs, xTickLabels: xs.map { String(format: $0 < 10 ? "%.0f%%" : "%.0f%%", $0) }
+            ).write(to: path(file))
             figures.append(("Sample efficiency: \(s)", file))
         }
         if let f = fractions.last {
             let series = Study.initializations.map { ini -> Series in
                 let rs = runs(ini, f)
                 let n = rs.map(\.curve.count).max() ?? 0
-                let y = (0..<n).map { e in StudyReport.meanSD(rs.compactMap { e < $0.curve.count ? $0.curve[e] : nil }).0 }
+                let y = (0..<n).map { e in
+                    StudyReport.meanSD(rs.compactMap { e < $0.curve.count ? $0.curve[e] : nil }).0
+                }
                 return Series(ini, x: (1...Swift.max(n, 1)).map(Double.init), y: y)
             }
-            try LinePlot(series: series, title: String(format: "Convergence at %.0f%% labels", f * 100), xLabel: "epoch", yLabel: "test mean Dice")
-                .write(to: path("figures/convergence.png"))
+            try LinePlot(
+                series: series, title: String(format: "Convergence at %.0f%% labels", f * 100), xLabel: "epoch",
+                yLabel: "test mean Dice"
+            )
+            .write(to: path("figures/convergence.png"))
             figures.append(("Convergence (mean Dice per fine-tuning epoch)", "figures/convergence.png"))
         }
         // example overlays: prediction vs truth for each initialization on test image 1
@@ -84,8 +99,11 @@ public struct StudyReport {
             for (k, s) in config.structures.enumerated() {
                 guard let gt = sample.masks[s] else { continue }
                 let p = try pred.slice(axis: 1, start: k, end: k + 1).reshaped([1, test.size, test.size])
-                layers.append(MaskLayer("\(s) truth", mask: try up(gt, mask: true), color: Palette.color(2 * k), style: .contour))
-                layers.append(MaskLayer("\(s) pred", mask: try up(p, mask: true), color: Palette.color(2 * k + 1), style: .contour))
+                layers.append(
+                    MaskLayer("\(s) truth", mask: try up(gt, mask: true), color: Palette.color(2 * k), style: .contour))
+                layers.append(
+                    MaskLayer(
+                        "\(s) pred", mask: try up(p, mask: true), color: Palette.color(2 * k + 1), style: .contour))
             }
             let file = "figures/overlay_\(ini).png"
             try MaskOverlay(legend: .below).write(try up(sample.image, mask: false), layers: layers, to: path(file))
@@ -96,38 +114,62 @@ public struct StudyReport {
         for (j, i) in labels.sourceIndices.enumerated() where shown < 4 {
             let m = labels.masks[j]
             let s = labelImages.size
-            let present = (0..<labels.classes.count).filter { k in m.scalars[(k * s * s)..<((k + 1) * s * s)].contains { $0 > 0.5 } }
+            let present = (0..<labels.classes.count).filter { k in
+                m.scalars[(k * s * s)..<((k + 1) * s * s)].contains { $0 > 0.5 }
+            }
             guard !present.isEmpty else { continue }
             let img = try labelImages.sample(i)
             var layers: [MaskLayer] = []
             for k in present {
                 let name = labels.classes[k]
-                layers.append(MaskLayer("DoLL \(name)", mask: try up(m.slice(axis: 0, start: k, end: k + 1), mask: true), color: Palette.color(k), style: .filledContour))
-                if let gt = img.masks[name] { layers.append(MaskLayer("", mask: try up(gt, mask: true), color: .white, style: .contour)) }
+                layers.append(
+                    MaskLayer(
+                        "DoLL \(name)", mask: try up(m.slice(axis: 0, start: k, end: k + 1), mask: true),
+                        color: Palette.color(k), style: .filledContour))
+                if let gt = img.masks[name] {
+                    layers.append(MaskLayer("", mask: try up(gt, mask: true), color: .white, style: .contour))
+                }
             }
             let file = "figures/doll_\(shown).png"
             try MaskOverlay(legend: .below).write(try up(img.image, mask: false), layers: layers, to: path(file))
-            figures.append(("DoLL label, \(img.id): \(present.map { labels.classes[$0] }.joined(separator: ", ")) (white: ground truth)", file))
+            figures.append(
+                (
+                    "DoLL label, \(img.id): \(present.map { labels.classes[$0] }.joined(separator: ", ")) (white: ground truth)",
+                    file
+                ))
             shown += 1
         }
 
         // Markdown
         var md = "# DoLL study (\(config.name))\n\n"
-        md += "Generated \(ISO8601DateFormatter().string(from: Date())) by doll \(dollVersion), convolutions \(EngineInfo.convolutions), BLAS kernel \(BLAS.coreName); "
+        md +=
+            "Generated \(ISO8601DateFormatter().string(from: Date())) by doll \(dollVersion), convolutions \(EngineInfo.convolutions), BLAS kernel \(BLAS.coreName); "
         md += String(format: "run time %.0f s; seed %d.\n\n", result.seconds, config.seed)
         md += "## Classifiers\n\n"
-        let data = config.classification == "phantoms" ? "\(config.classifierImages) phantoms" : "\(config.classification) data from \(config.classificationCSV ?? "?")"
+        let data =
+            config.classification == "phantoms"
+            ? "\(config.classifierImages) phantoms"
+            : "\(config.classification) data from \(config.classificationCSV ?? "?")"
         md += "\(config.classifiers) × ResNet widths \(config.classifierWidths), \(data) at \(config.imageSize) px, "
-        md += "mean validation AUROC: " + result.classifierAUROC.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "\n\n"
+        md +=
+            "mean validation AUROC: "
+            + result.classifierAUROC.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "\n\n"
         md += "| observation | AUROC (classifier 1) |\n|---|---|\n"
         for n in result.classes { md += "| \(n) | \(String(format: "%.3f", perClassAUROC[n] ?? .nan)) |\n" }
         md += "\n## DoLL labels against phantom ground truth\n\n"
         if result.localization.isEmpty { md += "Not scored: the classification data has no finding masks.\n\n" }
-        md += "Explainer \(config.labels.explainer.rawValue) (\(config.labels.igSteps) steps), threshold \(config.labels.threshold). Mean [95% bootstrap CI]:\n\n"
-        for k in ["pointing", "pointing_chance", "dice", "auprc"] { md += "- \(k): \(result.localization[k].map { "\($0)" } ?? "n/a")\n" }
-        md += "\nBoost round (labels refined with the DoLL-pre-trained U-Net's predictions\(config.boost.map { "; used: \($0.rawValue)" } ?? "; scored only, not used")):\n\n"
+        md +=
+            "Explainer \(config.labels.explainer.rawValue) (\(config.labels.igSteps) steps), threshold \(config.labels.threshold). Mean [95% bootstrap CI]:\n\n"
+        for k in ["pointing", "pointing_chance", "dice", "auprc"] {
+            md += "- \(k): \(result.localization[k].map { "\($0)" } ?? "n/a")\n"
+        }
+        md +=
+            "\nBoost round (labels refined with the DoLL-pre-trained U-Net's predictions\(config.boost.map { "; used: \($0.rawValue)" } ?? "; scored only, not used")):\n\n"
         for mode in DollLabelSet.BoostMode.allCases {
-            for k in ["pointing", "dice"] { md += "- \(mode.rawValue) \(k): \(result.localization["boost_\(mode.rawValue)_\(k)"].map { "\($0)" } ?? "n/a")\n" }
+            for k in ["pointing", "dice"] {
+                md +=
+                    "- \(mode.rawValue) \(k): \(result.localization["boost_\(mode.rawValue)_\(k)"].map { "\($0)" } ?? "n/a")\n"
+            }
         }
         md += "\n## Fine-tuning: Dice on the held-out set (mean ± sd over \(config.finetuneSeeds.count) seed(s))\n\n"
         md += "Downstream: \(config.downstream.rawValue), structures \(config.structures.joined(separator: ", ")).\n\n"
@@ -143,20 +185,25 @@ public struct StudyReport {
                     row += String(format: " %.3f ± %.3f |", m, sd)
                 }
                 let (m, sd) = StudyReport.meanSD(rs.map(\.meanDice))
-                row += String(format: " %.3f ± %.3f | %.1f |", m, sd, StudyReport.meanSD(rs.map { Double($0.epochsTo95) }).0)
+                row += String(
+                    format: " %.3f ± %.3f | %.1f |", m, sd, StudyReport.meanSD(rs.map { Double($0.epochsTo95) }).0)
                 md += row + "\n"
             }
         }
         md += "\n### DoLL minus random init (mean Dice)\n\n| labels | gap |\n|---|---|\n"
         for f in fractions {
-            let d = StudyReport.meanSD(runs("doll", f).map(\.meanDice)).0 - StudyReport.meanSD(runs("random", f).map(\.meanDice)).0
+            let d =
+                StudyReport.meanSD(runs("doll", f).map(\.meanDice)).0
+                - StudyReport.meanSD(runs("random", f).map(\.meanDice)).0
             md += String(format: "| %.0f%% | %+.3f |\n", f * 100, d)
         }
         md += "\n## Figures\n\n"
         for (title, file) in figures { md += "**\(title)**\n\n![\(title)](\(file))\n\n" }
         md += "Every run: `runs.csv`. Exact configuration: `config.json`. DoLL masks: `doll_labels/`.\n"
         try AtomicFile.write(Data(md.utf8), to: path("report.md"))
-        try AtomicFile.write(Data(StudyReport.html(markdown: md, figures: figures, directory: outputDirectory).utf8), to: path("report.html"))
+        try AtomicFile.write(
+            Data(StudyReport.html(markdown: md, figures: figures, directory: outputDirectory).utf8),
+            to: path("report.html"))
     }
 
     /// A self-contained HTML page: the Markdown rendered by `Markdown.html`, figures inlined as
@@ -165,9 +212,12 @@ public struct StudyReport {
         var body = Markdown.html(markdown)
         for (_, file) in figures {
             guard let data = FileManager.default.contents(atPath: directory + "/" + file) else { continue }
-            body = body.replacingOccurrences(of: "src=\"\(Markdown.escape(file))\"", with: "src=\"data:image/png;base64,\(data.base64EncodedString())\"")
+            body = body.replacingOccurrences(
+                of: "src=\"\(Markdown.escape(file))\"",
+                with: "src=\"data:image/png;base64,\(data.base64EncodedString())\"")
         }
-        return "<!doctype html><html><head><meta charset=\"utf-8\"><title>DoLL study</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n"
+        return
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>DoLL study</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n"
             + body + "\n</body></html>\n"
     }
 }

@@ -96,7 +96,9 @@ extension Tensor {
     /// input is tracked. `backward` receives ∂L/∂result and a flag per input saying whether that
     /// input needs a gradient, and returns one gradient (or nil) per input. Public: ops written
     /// in other modules (DollNN's losses) use the same hook.
-    public static func record(_ result: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
+    public static func record(
+        _ result: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]
+    ) -> Tensor {
         guard willRecord(inputs) else { return result }
         let nodes = inputs.map(\.node)
         let needs = nodes.map { $0 != nil }
@@ -112,12 +114,15 @@ extension Tensor {
             throw TensorError("backward() called on a tensor that does not require grad (no tracked input)")
         }
         if !root.isLeaf && root.backwardFn == nil {
-            throw TensorError("backward() called twice through the same graph (it is freed after the first pass); recompute the forward")
+            throw TensorError(
+                "backward() called twice through the same graph (it is freed after the first pass); recompute the forward"
+            )
         }
         let seed: Tensor
         if let g = gradient {
             guard g.shape == shape || g.count == count else {
-                throw TensorError("backward gradient shape \(shapeString(g.shape)) does not match tensor shape \(shapeString(shape))")
+                throw TensorError(
+                    "backward gradient shape \(shapeString(g.shape)) does not match tensor shape \(shapeString(shape))")
             }
             seed = try g.reshaped(shape).detached()
         } else {

@@ -30,8 +30,10 @@ enum Kernels {
 
     /// Visits `out` row by row (last dimension innermost), giving the flat offsets of the row in
     /// the output and in two strided operands, the row length and the operands' inner strides.
-    static func forEachRow(_ out: [Int], _ sa: [Int], _ sb: [Int],
-                           _ body: (_ o: Int, _ a: Int, _ b: Int, _ n: Int, _ da: Int, _ db: Int) -> Void) {
+    static func forEachRow(
+        _ out: [Int], _ sa: [Int], _ sb: [Int],
+        _ body: (_ o: Int, _ a: Int, _ b: Int, _ n: Int, _ da: Int, _ db: Int) -> Void
+    ) {
         let r = out.count
         if r == 0 { body(0, 0, 0, 1, 0, 0); return }
         let n = out[r - 1], da = sa[r - 1], db = sb[r - 1]
@@ -53,13 +55,20 @@ enum Kernels {
     }
 
     @inline(__always)
-    static func applyRow(_ op: BinaryOp, _ a: UnsafePointer<Float>, _ da: Int, _ b: UnsafePointer<Float>, _ db: Int,
-                         _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func applyRow(
+        _ op: BinaryOp, _ a: UnsafePointer<Float>, _ da: Int, _ b: UnsafePointer<Float>, _ db: Int,
+        _ o: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
         @inline(__always) func run(_ f: (Float, Float) -> Float) {
-            if da == 1 && db == 1 { for i in 0..<n { o[i] = f(a[i], b[i]) } }
-            else if da == 1 && db == 0 { let bv = b[0]; for i in 0..<n { o[i] = f(a[i], bv) } }
-            else if da == 0 && db == 1 { let av = a[0]; for i in 0..<n { o[i] = f(av, b[i]) } }
-            else { for i in 0..<n { o[i] = f(a[i * da], b[i * db]) } }
+            if da == 1 && db == 1 {
+                for i in 0..<n { o[i] = f(a[i], b[i]) }
+            } else if da == 1 && db == 0 {
+                let bv = b[0]; for i in 0..<n { o[i] = f(a[i], bv) }
+            } else if da == 0 && db == 1 {
+                let av = a[0]; for i in 0..<n { o[i] = f(av, b[i]) }
+            } else {
+                for i in 0..<n { o[i] = f(a[i * da], b[i * db]) }
+            }
         }
         switch op {
         case .add: run(+)
@@ -116,8 +125,11 @@ enum Kernels {
         let so = broadcastStrides(shape, to: g.shape)
         let sg = Tensor.contiguousStrides(g.shape)
         forEachRow(g.shape, so, sg) { _, oo, go, n, dO, dG in
-            if dO == 0 { var s: Float = 0; for i in 0..<n { s += pg[go + i * dG] }; po[oo] += s }
-            else { for i in 0..<n { po[oo + i * dO] += pg[go + i * dG] } }
+            if dO == 0 {
+                var s: Float = 0; for i in 0..<n { s += pg[go + i * dG] }; po[oo] += s
+            } else {
+                for i in 0..<n { po[oo + i * dO] += pg[go + i * dG] }
+            }
         }
         return out
     }
@@ -164,7 +176,8 @@ enum Kernels {
         let shape = broadcastShape(a.shape, b.shape)!
         let out = Tensor(uninitializedShape: shape)
         let pa = UnsafePointer(a.storage.pointer), pb = UnsafePointer(b.storage.pointer), po = out.storage.pointer
-        forEachRow(shape, broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape)) { o, ao, bo, n, da, db in
+        forEachRow(shape, broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape)) {
+            o, ao, bo, n, da, db in
             for i in 0..<n { po[o + i] = f(pa[ao + i * da], pb[bo + i * db]) ? 1 : 0 }
         }
         return out
@@ -175,7 +188,8 @@ extension Tensor {
     /// Elementwise `op(self, other)` with broadcasting, differentiable in both operands.
     public func binary(_ op: BinaryOp, _ other: Tensor) throws -> Tensor {
         guard Kernels.broadcastShape(shape, other.shape) != nil else {
-            throw TensorError("shapes \(shapeString(shape)) and \(shapeString(other.shape)) cannot be broadcast together")
+            throw TensorError(
+                "shapes \(shapeString(shape)) and \(shapeString(other.shape)) cannot be broadcast together")
         }
         let a = self, b = other
         let out = Kernels.binary(op, a, b)
@@ -193,13 +207,17 @@ extension Tensor {
                 gb = need[1] ? Kernels.reduceToShape(Kernels.binary(.mul, g, a), b.shape) : nil
             case .div:
                 ga = need[0] ? Kernels.reduceToShape(Kernels.binary(.div, g, b), a.shape) : nil
-                gb = need[1] ? Kernels.reduceToShape(
-                    Kernels.binary(.mul, g, Kernels.binary(.div, Kernels.scale(out, -1), b)), b.shape) : nil
+                gb =
+                    need[1]
+                    ? Kernels.reduceToShape(
+                        Kernels.binary(.mul, g, Kernels.binary(.div, Kernels.scale(out, -1), b)), b.shape) : nil
             case .maximum, .minimum:
                 // Gradient goes to the operand that was selected (ties: to the first).
                 let maskA = Kernels.compare(out, a) { $0 == $1 }
                 ga = need[0] ? Kernels.reduceToShape(Kernels.binary(.mul, g, maskA), a.shape) : nil
-                gb = need[1] ? Kernels.reduceToShape(Kernels.binary(.mul, g, Kernels.map(maskA) { 1 - $0 }), b.shape) : nil
+                gb =
+                    need[1]
+                    ? Kernels.reduceToShape(Kernels.binary(.mul, g, Kernels.map(maskA) { 1 - $0 }), b.shape) : nil
             }
             return [ga, gb]
         }
@@ -263,8 +281,9 @@ extension Tensor {
         return Tensor.record(y, [x]) { g, _ in [Kernels.reluBackward(g, output: out)] }
     }
     public func sigmoid() -> Tensor {
-        unary({ $0 >= 0 ? 1 / (1 + Foundation.exp(-$0)) : Foundation.exp($0) / (1 + Foundation.exp($0)) },
-              derivative: { _, y in y * (1 - y) })
+        unary(
+            { $0 >= 0 ? 1 / (1 + Foundation.exp(-$0)) : Foundation.exp($0) / (1 + Foundation.exp($0)) },
+            derivative: { _, y in y * (1 - y) })
     }
     public func tanh() -> Tensor { unary({ Foundation.tanh($0) }, derivative: { _, y in 1 - y * y }) }
     public func abs() -> Tensor { unary({ Swift.abs($0) }, derivative: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) }
@@ -288,7 +307,8 @@ extension Tensor {
 
     func compare(_ other: Tensor, _ f: (Float, Float) -> Bool) throws -> Tensor {
         guard Kernels.broadcastShape(shape, other.shape) != nil else {
-            throw TensorError("shapes \(shapeString(shape)) and \(shapeString(other.shape)) cannot be broadcast together")
+            throw TensorError(
+                "shapes \(shapeString(shape)) and \(shapeString(other.shape)) cannot be broadcast together")
         }
         return Kernels.compare(self, other, f)
     }
@@ -299,7 +319,9 @@ extension Kernels {
     static func reluBackward(_ g: Tensor, output y: Tensor) -> Tensor {
         let gx = Tensor(uninitializedShape: g.shape)
         let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer, py = UnsafePointer(y.storage.pointer)
-        Parallel.forRanges(g.count) { r in Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pd + r.lowerBound, r.count) }
+        Parallel.forRanges(g.count) { r in
+            Vec.reluBackward(pg + r.lowerBound, py + r.lowerBound, pd + r.lowerBound, r.count)
+        }
         return gx
     }
 }

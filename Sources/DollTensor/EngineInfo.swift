@@ -7,8 +7,9 @@ public enum EngineInfo {
     /// The flags of the first processor in /proc/cpuinfo (empty where unreadable).
     public static func cpuFlags() -> Set<Substring> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let colon = line.firstIndex(of: ":")
+        else { return [] }
         return Set(line[line.index(after: colon)...].split(separator: " "))
     }
 
@@ -33,8 +34,9 @@ public enum EngineInfo {
     /// One line when the environment pins OpenBLAS to a kernel below the CPU's best, else nil.
     public static var blasNote: String? {
         guard let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
-              let best = blasKernel(forFlags: cpuFlags()), pinned.lowercased() != best.lowercased(),
-              best == "SkylakeX" else { return nil }
+            let best = blasKernel(forFlags: cpuFlags()), pinned.lowercased() != best.lowercased(),
+            best == "SkylakeX"
+        else { return nil }
         return "OPENBLAS_CORETYPE=\(pinned) holds OpenBLAS below this CPU's AVX-512 (\(best)); "
             + "GEMM-bound work runs at AVX2 speed, convolutions on oneDNN are not affected"
     }

@@ -24,48 +24,59 @@ public enum BLAS {
     /// split across the workers when large. Must not be called from inside a parallel region
     /// (use `sgemmSerial` there).
     @inlinable
-    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public static func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let w = Parallel.workers
         if w == 1 || m * n * k < 4_000_000 {
-            sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                        beta: beta, c: c, ldc: ldc)
+            sgemmSerial(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
             return
         }
-        if m >= n {   // split rows of C (and of op(A))
+        if m >= n {  // split rows of C (and of op(A))
             let box = UncheckedSendable((a, b, c))
             DispatchQueue.concurrentPerform(iterations: w) { t in
                 let (a, b, c) = box.value
                 let lo = m * t / w, hi = m * (t + 1) / w
-                sgemmSerial(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                            a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+                sgemmSerial(
+                    transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                    a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
             }
-        } else {      // split columns of C (and of op(B))
+        } else {  // split columns of C (and of op(B))
             let box = UncheckedSendable((a, b, c))
             DispatchQueue.concurrentPerform(iterations: w) { t in
                 let (a, b, c) = box.value
                 let lo = n * t / w, hi = n * (t + 1) / w
-                sgemmSerial(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
-                            b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                sgemmSerial(
+                    transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                    b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
             }
         }
     }
 
     /// Single-threaded GEMM on the calling thread (for use inside parallel regions).
     @inlinable
-    public static func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public static func sgemmSerial(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         _ = singleThreaded
         if m == 0 || n == 0 { return }
         if k == 0 {
-            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-            else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+            if beta == 0 {
+                for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            } else if beta != 1 {
+                for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            }
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
 
@@ -74,8 +85,10 @@ extension Tensor {
     public func matmul(_ other: Tensor) throws -> Tensor {
         let a = self, b = other
         guard (a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]),
-              a.shape[a.rank - 1] == b.shape[b.rank - 2] else {
-            throw TensorError("matmul needs [M,K]·[K,N] or [B,M,K]·[B,K,N], got \(shapeString(a.shape)) and \(shapeString(b.shape))")
+            a.shape[a.rank - 1] == b.shape[b.rank - 2]
+        else {
+            throw TensorError(
+                "matmul needs [M,K]·[K,N] or [B,M,K]·[B,K,N], got \(shapeString(a.shape)) and \(shapeString(b.shape))")
         }
         let batch = a.rank == 3 ? a.shape[0] : 1
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
@@ -83,24 +96,27 @@ extension Tensor {
         _ = try Tensor.reservedCount(outShape)
         let out = Tensor(uninitializedShape: outShape)
         for i in 0..<batch {
-            BLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.storage.pointer + i * m * k, lda: k,
-                       b: b.storage.pointer + i * k * n, ldb: n, c: out.storage.pointer + i * m * n, ldc: n)
+            BLAS.sgemm(
+                transA: false, transB: false, m: m, n: n, k: k, a: a.storage.pointer + i * m * k, lda: k,
+                b: b.storage.pointer + i * k * n, ldb: n, c: out.storage.pointer + i * m * n, ldc: n)
         }
         return Tensor.record(out, [a, b]) { g, need in
             var ga: Tensor? = nil, gb: Tensor? = nil
             if need[0] {
                 let t = Tensor(uninitializedShape: a.shape)
-                for i in 0..<batch {   // dA = G·Bᵀ
-                    BLAS.sgemm(transA: false, transB: true, m: m, n: k, k: n, a: g.storage.pointer + i * m * n, lda: n,
-                               b: b.storage.pointer + i * k * n, ldb: n, c: t.storage.pointer + i * m * k, ldc: k)
+                for i in 0..<batch {  // dA = G·Bᵀ
+                    BLAS.sgemm(
+                        transA: false, transB: true, m: m, n: k, k: n, a: g.storage.pointer + i * m * n, lda: n,
+                        b: b.storage.pointer + i * k * n, ldb: n, c: t.storage.pointer + i * m * k, ldc: k)
                 }
                 ga = t
             }
             if need[1] {
                 let t = Tensor(uninitializedShape: b.shape)
-                for i in 0..<batch {   // dB = Aᵀ·G
-                    BLAS.sgemm(transA: true, transB: false, m: k, n: n, k: m, a: a.storage.pointer + i * m * k, lda: k,
-                               b: g.storage.pointer + i * m * n, ldb: n, c: t.storage.pointer + i * k * n, ldc: n)
+                for i in 0..<batch {  // dB = Aᵀ·G
+                    BLAS.sgemm(
+                        transA: true, transB: false, m: k, n: n, k: m, a: a.storage.pointer + i * m * k, lda: k,
+                        b: g.storage.pointer + i * m * n, ldb: n, c: t.storage.pointer + i * k * n, ldc: n)
                 }
                 gb = t
             }
@@ -112,7 +128,9 @@ extension Tensor {
     /// (weight in PyTorch's `[out, in]` layout).
     public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
         guard rank == 2, weight.rank == 2, weight.shape[1] == shape[1] else {
-            throw TensorError("linear needs x [N, in] and weight [out, in], got \(shapeString(shape)) and \(shapeString(weight.shape))")
+            throw TensorError(
+                "linear needs x [N, in] and weight [out, in], got \(shapeString(shape)) and \(shapeString(weight.shape))"
+            )
         }
         let n = shape[0], inF = shape[1], outF = weight.shape[0]
         if let bias, bias.shape != [outF] {
@@ -120,22 +138,27 @@ extension Tensor {
         }
         let x = self
         let out = Tensor(uninitializedShape: [n, outF])
-        if let bias { for i in 0..<n { (out.storage.pointer + i * outF).update(from: bias.storage.pointer, count: outF) } }
-        BLAS.sgemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.storage.pointer, lda: inF,
-                   b: weight.storage.pointer, ldb: inF, beta: bias == nil ? 0 : 1, c: out.storage.pointer, ldc: outF)
+        if let bias {
+            for i in 0..<n { (out.storage.pointer + i * outF).update(from: bias.storage.pointer, count: outF) }
+        }
+        BLAS.sgemm(
+            transA: false, transB: true, m: n, n: outF, k: inF, a: x.storage.pointer, lda: inF,
+            b: weight.storage.pointer, ldb: inF, beta: bias == nil ? 0 : 1, c: out.storage.pointer, ldc: outF)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return Tensor.record(out, inputs) { g, need in
             var grads: [Tensor?] = [nil, nil]
-            if need[0] {   // dx = G·W
+            if need[0] {  // dx = G·W
                 let t = Tensor(uninitializedShape: x.shape)
-                BLAS.sgemm(transA: false, transB: false, m: n, n: inF, k: outF, a: g.storage.pointer, lda: outF,
-                           b: weight.storage.pointer, ldb: inF, c: t.storage.pointer, ldc: inF)
+                BLAS.sgemm(
+                    transA: false, transB: false, m: n, n: inF, k: outF, a: g.storage.pointer, lda: outF,
+                    b: weight.storage.pointer, ldb: inF, c: t.storage.pointer, ldc: inF)
                 grads[0] = t
             }
-            if need[1] {   // dW = Gᵀ·x
+            if need[1] {  // dW = Gᵀ·x
                 let t = Tensor(uninitializedShape: weight.shape)
-                BLAS.sgemm(transA: true, transB: false, m: outF, n: inF, k: n, a: g.storage.pointer, lda: outF,
-                           b: x.storage.pointer, ldb: inF, c: t.storage.pointer, ldc: inF)
+                BLAS.sgemm(
+                    transA: true, transB: false, m: outF, n: inF, k: n, a: g.storage.pointer, lda: outF,
+                    b: x.storage.pointer, ldb: inF, c: t.storage.pointer, ldc: inF)
                 grads[1] = t
             }
             if need.count == 3 { grads.append(need[2] ? Kernels.reduceToShape(g, [outF]) : nil) }

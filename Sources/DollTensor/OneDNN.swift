@@ -23,7 +23,8 @@ public enum KernelBackend: String, Sendable, CaseIterable {
 
     /// The process-wide default (environment `DOLL_KERNELS`, else `.oneDNN`).
     public static let processDefault: KernelBackend = {
-        ProcessInfo.processInfo.environment["DOLL_KERNELS"].flatMap { KernelBackend(rawValue: $0.lowercased()) } ?? .oneDNN
+        ProcessInfo.processInfo.environment["DOLL_KERNELS"].flatMap { KernelBackend(rawValue: $0.lowercased()) }
+            ?? .oneDNN
     }()
 
     private static let overrideKey: pthread_key_t = {
@@ -59,60 +60,74 @@ public enum OneDNN {
     public static var isa: String { String(cString: doll_dnnl_isa()) }
     /// Implementation name oneDNN picks for a 3×3 convolution (e.g. "jit:avx512_core").
     public static var convImplementation: String {
-        var g = doll_conv_geometry(transposed: 0, n: 1, cin: 32, h: 32, w: 32, cout: 32, oh: 32, ow: 32, kh: 3, kw: 3,
-                                   sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, bias: 0, relu: 0)
+        var g = doll_conv_geometry(
+            transposed: 0, n: 1, cin: 32, h: 32, w: 32, cout: 32, oh: 32, ow: 32, kh: 3, kw: 3,
+            sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, bias: 0, relu: 0)
         return String(cString: doll_dnnl_impl(&g))
     }
     /// Routes oneDNN's temporary buffers through `BufferPool` (once, before the first call).
     static let registerAllocator: Void = {
-        doll_dnnl_set_allocator({ bytes in
-            UnsafeMutableRawPointer(BufferPool.shared.allocate((bytes + 3) / 4).0)
-        }, { p, bytes in
-            guard let p else { return }
-            let floats = (bytes + 3) / 4
-            BufferPool.shared.release(p.assumingMemoryBound(to: Float.self), capacity: BufferPool.shared.sizeClass(floats))
-        })
+        doll_dnnl_set_allocator(
+            { bytes in
+                UnsafeMutableRawPointer(BufferPool.shared.allocate((bytes + 3) / 4).0)
+            },
+            { p, bytes in
+                guard let p else { return }
+                let floats = (bytes + 3) / 4
+                BufferPool.shared.release(
+                    p.assumingMemoryBound(to: Float.self), capacity: BufferPool.shared.sizeClass(floats))
+            })
     }()
 }
 
 extension ConvGeometry {
     /// The oneDNN description of this convolution (`transposed`: the geometry describes the
     /// forward convolution whose adjoint is the transposed one, as `convTranspose2d` builds it).
-    func dnnl(batch n: Int, cin: Int, cout: Int, transposed: Bool, bias: Bool, relu: Bool = false) -> doll_conv_geometry? {
+    func dnnl(
+        batch n: Int, cin: Int, cout: Int, transposed: Bool, bias: Bool, relu: Bool = false
+    ) -> doll_conv_geometry? {
         let v = [n, cin, cout, c, h, w, oh, ow, kh, kw]
         guard v.allSatisfy({ $0 <= Int(Int32.max) }) else { return nil }
         func i(_ x: Int) -> Int32 { Int32(x) }
-        if transposed {   // input [n, cin, oh, ow] → output [n, cout, h, w]
-            return doll_conv_geometry(transposed: 1, n: i(n), cin: i(cin), h: i(oh), w: i(ow), cout: i(cout), oh: i(h), ow: i(w),
-                                      kh: i(kh), kw: i(kw), sh: i(sh), sw: i(sw), ph: i(ph), pw: i(pw), dh: i(dh), dw: i(dw),
-                                      bias: bias ? 1 : 0, relu: relu ? 1 : 0)
+        if transposed {  // input [n, cin, oh, ow] → output [n, cout, h, w]
+            return doll_conv_geometry(
+                transposed: 1, n: i(n), cin: i(cin), h: i(oh), w: i(ow), cout: i(cout), oh: i(h), ow: i(w),
+                kh: i(kh), kw: i(kw), sh: i(sh), sw: i(sw), ph: i(ph), pw: i(pw), dh: i(dh), dw: i(dw),
+                bias: bias ? 1 : 0, relu: relu ? 1 : 0)
         }
-        return doll_conv_geometry(transposed: 0, n: i(n), cin: i(cin), h: i(h), w: i(w), cout: i(cout), oh: i(oh), ow: i(ow),
-                                  kh: i(kh), kw: i(kw), sh: i(sh), sw: i(sw), ph: i(ph), pw: i(pw), dh: i(dh), dw: i(dw),
-                                  bias: bias ? 1 : 0, relu: relu ? 1 : 0)
+        return doll_conv_geometry(
+            transposed: 0, n: i(n), cin: i(cin), h: i(h), w: i(w), cout: i(cout), oh: i(oh), ow: i(ow),
+            kh: i(kh), kw: i(kw), sh: i(sh), sw: i(sw), ph: i(ph), pw: i(pw), dh: i(dh), dw: i(dw),
+            bias: bias ? 1 : 0, relu: relu ? 1 : 0)
     }
 }
 
 extension Kernels {
     /// oneDNN forward into `out`; false when oneDNN refused the geometry (the caller falls back).
-    static func dnnlForward(_ g: doll_conv_geometry, training: Bool, x: Tensor, weight: Tensor, bias: Tensor?, out: Tensor) -> Bool {
+    static func dnnlForward(
+        _ g: doll_conv_geometry, training: Bool, x: Tensor, weight: Tensor, bias: Tensor?, out: Tensor
+    ) -> Bool {
         var g = g
         var err = [CChar](repeating: 0, count: 512)
-        let rc = doll_dnnl_conv_forward(&g, training ? 1 : 0, x.storage.pointer, weight.storage.pointer, bias?.storage.pointer,
-                                        out.storage.pointer, &err, err.count)
+        let rc = doll_dnnl_conv_forward(
+            &g, training ? 1 : 0, x.storage.pointer, weight.storage.pointer, bias?.storage.pointer,
+            out.storage.pointer, &err, err.count)
         return rc == 0
     }
 
     /// oneDNN backward; nil when oneDNN refused the geometry.
-    static func dnnlBackward(_ g: doll_conv_geometry, x: Tensor, weight: Tensor, grad: Tensor,
-                             needX: Bool, needW: Bool, needB: Bool) -> (gx: Tensor?, gw: Tensor?, gb: Tensor?)? {
+    static func dnnlBackward(
+        _ g: doll_conv_geometry, x: Tensor, weight: Tensor, grad: Tensor,
+        needX: Bool, needW: Bool, needB: Bool
+    ) -> (gx: Tensor?, gw: Tensor?, gb: Tensor?)? {
         var g = g
         let gx = needX ? Tensor(uninitializedShape: x.shape) : nil
         let gw = needW ? Tensor(uninitializedShape: weight.shape) : nil
         let gb = needW && needB ? Tensor(uninitializedShape: [Int(g.cout)]) : nil
         var err = [CChar](repeating: 0, count: 512)
-        let rc = doll_dnnl_conv_backward(&g, x.storage.pointer, weight.storage.pointer, grad.storage.pointer, gx?.storage.pointer,
-                                         gw?.storage.pointer, gb?.storage.pointer, &err, err.count)
+        let rc = doll_dnnl_conv_backward(
+            &g, x.storage.pointer, weight.storage.pointer, grad.storage.pointer, gx?.storage.pointer,
+            gw?.storage.pointer, gb?.storage.pointer, &err, err.count)
         return rc == 0 ? (gx, gw, gb) : nil
     }
 }

@@ -17,9 +17,11 @@ public enum Parallel {
         withoutActuallyEscaping(body) { escaping in
             let box = Unmanaged.passRetained(RangeBody(escaping))
             defer { box.release() }
-            doll_parallel_ranges(count, Int32(slices), { ctx, lo, hi, slice in
-                Unmanaged<RangeBody>.fromOpaque(ctx!).takeUnretainedValue().body(Int(lo)..<Int(hi), Int(slice))
-            }, box.toOpaque())
+            doll_parallel_ranges(
+                count, Int32(slices),
+                { ctx, lo, hi, slice in
+                    Unmanaged<RangeBody>.fromOpaque(ctx!).takeUnretainedValue().body(Int(lo)..<Int(hi), Int(slice))
+                }, box.toOpaque())
         }
     }
 

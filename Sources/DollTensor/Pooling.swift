@@ -11,11 +11,14 @@ extension Tensor {
         let (n, c, h, w) = try checkNCHW("maxPool2d")
         let s = stride ?? kernel
         guard kernel.h >= 1, kernel.w >= 1, s.h >= 1, s.w >= 1, padding.h >= 0, padding.w >= 0,
-              padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w else {
+            padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w
+        else {
             throw TensorError("maxPool2d: kernel and stride ≥ 1, 0 ≤ padding ≤ kernel/2")
         }
         let oh = (h + 2 * padding.h - kernel.h) / s.h + 1, ow = (w + 2 * padding.w - kernel.w) / s.w + 1
-        guard oh >= 1, ow >= 1 else { throw TensorError("maxPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)") }
+        guard oh >= 1, ow >= 1 else {
+            throw TensorError("maxPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)")
+        }
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         var argmax = [Int32](repeating: 0, count: out.count)
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
@@ -23,21 +26,23 @@ extension Tensor {
             let pa = am.baseAddress!
             Parallel.forEach(n * c, costPerItem: oh * ow * kernel.h * kernel.w) { plane in
                 let src = px + plane * h * w
-                for oy in 0..<oh { for ox in 0..<ow {
-                    var best = -Float.infinity, bi = -1
-                    for i in 0..<kernel.h {
-                        let iy = oy * s.h - padding.h + i
-                        if iy < 0 || iy >= h { continue }
-                        for j in 0..<kernel.w {
-                            let ix = ox * s.w - padding.w + j
-                            if ix < 0 || ix >= w { continue }
-                            let v = src[iy * w + ix]
-                            if v > best || bi < 0 || v.isNaN { best = v; bi = iy * w + ix }
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var best = -Float.infinity, bi = -1
+                        for i in 0..<kernel.h {
+                            let iy = oy * s.h - padding.h + i
+                            if iy < 0 || iy >= h { continue }
+                            for j in 0..<kernel.w {
+                                let ix = ox * s.w - padding.w + j
+                                if ix < 0 || ix >= w { continue }
+                                let v = src[iy * w + ix]
+                                if v > best || bi < 0 || v.isNaN { best = v; bi = iy * w + ix }
+                            }
                         }
+                        let o = (plane * oh + oy) * ow + ox
+                        po[o] = best; pa[o] = Int32(bi)
                     }
-                    let o = (plane * oh + oy) * ow + ox
-                    po[o] = best; pa[o] = Int32(bi)
-                } }
+                }
             }
         }
         let inShape = shape
@@ -59,11 +64,14 @@ extension Tensor {
         let (n, c, h, w) = try checkNCHW("avgPool2d")
         let s = stride ?? kernel
         guard kernel.h >= 1, kernel.w >= 1, s.h >= 1, s.w >= 1, padding.h >= 0, padding.w >= 0,
-              padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w else {
+            padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w
+        else {
             throw TensorError("avgPool2d: kernel and stride ≥ 1, 0 ≤ padding ≤ kernel/2")
         }
         let oh = (h + 2 * padding.h - kernel.h) / s.h + 1, ow = (w + 2 * padding.w - kernel.w) / s.w + 1
-        guard oh >= 1, ow >= 1 else { throw TensorError("avgPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)") }
+        guard oh >= 1, ow >= 1 else {
+            throw TensorError("avgPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)")
+        }
         let inv = 1 / Float(kernel.h * kernel.w)
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
@@ -79,11 +87,13 @@ extension Tensor {
         }
         for plane in 0..<(n * c) {
             let src = px + plane * h * w
-            for oy in 0..<oh { for ox in 0..<ow {
-                var acc: Float = 0
-                window(oy, ox) { acc += src[$0] }
-                po[(plane * oh + oy) * ow + ox] = acc * inv
-            } }
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var acc: Float = 0
+                    window(oy, ox) { acc += src[$0] }
+                    po[(plane * oh + oy) * ow + ox] = acc * inv
+                }
+            }
         }
         let inShape = shape
         return Tensor.record(out, [self]) { g, _ in
@@ -91,10 +101,12 @@ extension Tensor {
             let pg = UnsafePointer(g.storage.pointer), pd = gi.storage.pointer
             for plane in 0..<(n * c) {
                 let d = pd + plane * h * w
-                for oy in 0..<oh { for ox in 0..<ow {
-                    let v = pg[(plane * oh + oy) * ow + ox] * inv
-                    window(oy, ox) { d[$0] += v }
-                } }
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let v = pg[(plane * oh + oy) * ow + ox] * inv
+                        window(oy, ox) { d[$0] += v }
+                    }
+                }
             }
             return [gi]
         }
@@ -109,24 +121,30 @@ extension Tensor {
     /// Nearest-neighbour upsampling by integer factors: `[N,C,H,W] → [N,C,H·sh,W·sw]`.
     public func upsampleNearest(scale: Pair) throws -> Tensor {
         let (n, c, h, w) = try checkNCHW("upsampleNearest")
-        guard scale.h >= 1, scale.w >= 1 else { throw TensorError("upsampleNearest: scale must be ≥ 1, got \(scale.h)x\(scale.w)") }
+        guard scale.h >= 1, scale.w >= 1 else {
+            throw TensorError("upsampleNearest: scale must be ≥ 1, got \(scale.h)x\(scale.w)")
+        }
         let oh = h * scale.h, ow = w * scale.w
         let outShape = [n, c, oh, ow]
         _ = try Tensor.reservedCount(outShape)
         let out = Tensor(uninitializedShape: outShape)
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
-        for plane in 0..<(n * c) { for oy in 0..<oh {
-            let s = px + plane * h * w + (oy / scale.h) * w, d = po + (plane * oh + oy) * ow
-            for ox in 0..<ow { d[ox] = s[ox / scale.w] }
-        } }
+        for plane in 0..<(n * c) {
+            for oy in 0..<oh {
+                let s = px + plane * h * w + (oy / scale.h) * w, d = po + (plane * oh + oy) * ow
+                for ox in 0..<ow { d[ox] = s[ox / scale.w] }
+            }
+        }
         let inShape = shape
         return Tensor.record(out, [self]) { g, _ in
             let gi = Tensor(zerosShape: inShape)
             let pg = UnsafePointer(g.storage.pointer), pd = gi.storage.pointer
-            for plane in 0..<(n * c) { for oy in 0..<oh {
-                let s = pg + (plane * oh + oy) * ow, d = pd + plane * h * w + (oy / scale.h) * w
-                for ox in 0..<ow { d[ox / scale.w] += s[ox] }
-            } }
+            for plane in 0..<(n * c) {
+                for oy in 0..<oh {
+                    let s = pg + (plane * oh + oy) * ow, d = pd + plane * h * w + (oy / scale.h) * w
+                    for ox in 0..<ow { d[ox / scale.w] += s[ox] }
+                }
+            }
             return [gi]
         }
     }
@@ -134,7 +152,9 @@ extension Tensor {
     /// Bilinear resize to `[outH, outW]` (PyTorch `interpolate(mode="bilinear", align_corners=False)`).
     public func upsampleBilinear(size: Pair) throws -> Tensor {
         let (n, c, h, w) = try checkNCHW("upsampleBilinear")
-        guard size.h >= 1, size.w >= 1 else { throw TensorError("upsampleBilinear: size must be ≥ 1, got \(size.h)x\(size.w)") }
+        guard size.h >= 1, size.w >= 1 else {
+            throw TensorError("upsampleBilinear: size must be ≥ 1, got \(size.h)x\(size.w)")
+        }
         let outShape = [n, c, size.h, size.w]
         _ = try Tensor.reservedCount(outShape)
         /// Source index pairs and weights along one axis.

@@ -63,7 +63,9 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 
 extension Tensor {
     /// Uniform samples in `[low, high)`.
-    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RandomGenerator) throws -> Tensor {
+    public static func uniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RandomGenerator
+    ) throws -> Tensor {
         let n = try reservedCount(shape)
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<n { t.storage.pointer[i] = low + (high - low) * rng.nextUniform() }
@@ -71,7 +73,9 @@ extension Tensor {
     }
 
     /// Normal samples with the given mean and standard deviation.
-    public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: inout RandomGenerator) throws -> Tensor {
+    public static func randn(
+        _ shape: [Int], mean: Float = 0, std: Float = 1, rng: inout RandomGenerator
+    ) throws -> Tensor {
         let n = try reservedCount(shape)
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<n { t.storage.pointer[i] = mean + std * rng.nextNormal() }
@@ -80,7 +84,9 @@ extension Tensor {
 
     /// Fan-in and fan-out of a weight (`[out, in]` or `[out, in, kh, kw]`, PyTorch's convention).
     public static func fans(_ shape: [Int]) throws -> (fanIn: Int, fanOut: Int) {
-        guard shape.count >= 2 else { throw TensorError("fan-in/out need a weight of rank ≥ 2, got \(shapeString(shape))") }
+        guard shape.count >= 2 else {
+            throw TensorError("fan-in/out need a weight of rank ≥ 2, got \(shapeString(shape))")
+        }
         let rf = shape[2...].reduce(1, *)
         return (shape[1] * rf, shape[0] * rf)
     }

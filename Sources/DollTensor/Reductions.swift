@@ -49,7 +49,9 @@ extension Tensor {
         return Tensor.record(result, [self]) { g, _ in
             let gi = Tensor(uninitializedShape: inShape)
             let pg = UnsafePointer(g.storage.pointer), pd = gi.storage.pointer
-            for o in 0..<outer { for k in 0..<n { (pd + (o * n + k) * inner).update(from: pg + o * inner, count: inner) } }
+            for o in 0..<outer {
+                for k in 0..<n { (pd + (o * n + k) * inner).update(from: pg + o * inner, count: inner) }
+            }
             return [gi]
         }
     }
@@ -79,7 +81,9 @@ extension Tensor {
     public func max() throws -> Tensor {
         guard count > 0 else { throw TensorError("max() of an empty tensor") }
         var best = 0
-        withUnsafeBufferPointer { b in for i in 1..<b.count where b[i] > b[best] || (b[best].isNaN == false && b[i].isNaN) { best = i } }
+        withUnsafeBufferPointer { b in
+            for i in 1..<b.count where b[i] > b[best] || (b[best].isNaN == false && b[i].isNaN) { best = i }
+        }
         let shape = self.shape, v = storage.pointer[best]
         return Tensor.record(Tensor(scalar: v), [self]) { g, _ in
             let gi = Tensor(zerosShape: shape)
@@ -123,9 +127,11 @@ extension Tensor {
             let pi = idx.storage.pointer
             let gi = Tensor(zerosShape: inShape)
             let pg = UnsafePointer(g.storage.pointer), pd = gi.storage.pointer
-            for o in 0..<outer { for i in 0..<inner {
-                let k = Int(pi[o * inner + i]); pd[(o * n + k) * inner + i] = pg[o * inner + i]
-            } }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let k = Int(pi[o * inner + i]); pd[(o * n + k) * inner + i] = pg[o * inner + i]
+                }
+            }
             return [gi]
         }
         return (values, idx)
@@ -140,24 +146,28 @@ extension Tensor {
         let (outer, n, inner) = around(ax)
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
-        for o in 0..<outer { for i in 0..<inner {
-            let base = o * n * inner + i
-            var m = -Float.infinity
-            for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
-            var s: Float = 0
-            for k in 0..<n { let e = Foundation.exp(px[base + k * inner] - m); py[base + k * inner] = e; s += e }
-            for k in 0..<n { py[base + k * inner] /= s }
-        } }
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * n * inner + i
+                var m = -Float.infinity
+                for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
+                var s: Float = 0
+                for k in 0..<n { let e = Foundation.exp(px[base + k * inner] - m); py[base + k * inner] = e; s += e }
+                for k in 0..<n { py[base + k * inner] /= s }
+            }
+        }
         return Tensor.record(y, [self]) { g, _ in
             // dx = y * (g - Σ g·y)
             let gx = Tensor(uninitializedShape: y.shape)
             let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer
-            for o in 0..<outer { for i in 0..<inner {
-                let base = o * n * inner + i
-                var dot: Float = 0
-                for k in 0..<n { dot += pg[base + k * inner] * py[base + k * inner] }
-                for k in 0..<n { pd[base + k * inner] = py[base + k * inner] * (pg[base + k * inner] - dot) }
-            } }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * n * inner + i
+                    var dot: Float = 0
+                    for k in 0..<n { dot += pg[base + k * inner] * py[base + k * inner] }
+                    for k in 0..<n { pd[base + k * inner] = py[base + k * inner] * (pg[base + k * inner] - dot) }
+                }
+            }
             return [gx]
         }
     }
@@ -168,25 +178,31 @@ extension Tensor {
         let (outer, n, inner) = around(ax)
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
-        for o in 0..<outer { for i in 0..<inner {
-            let base = o * n * inner + i
-            var m = -Float.infinity
-            for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
-            var s: Float = 0
-            for k in 0..<n { s += Foundation.exp(px[base + k * inner] - m) }
-            let lse = m + Foundation.log(s)
-            for k in 0..<n { py[base + k * inner] = px[base + k * inner] - lse }
-        } }
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * n * inner + i
+                var m = -Float.infinity
+                for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
+                var s: Float = 0
+                for k in 0..<n { s += Foundation.exp(px[base + k * inner] - m) }
+                let lse = m + Foundation.log(s)
+                for k in 0..<n { py[base + k * inner] = px[base + k * inner] - lse }
+            }
+        }
         return Tensor.record(y, [self]) { g, _ in
             // dx = g - softmax * Σ g
             let gx = Tensor(uninitializedShape: y.shape)
             let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer
-            for o in 0..<outer { for i in 0..<inner {
-                let base = o * n * inner + i
-                var s: Float = 0
-                for k in 0..<n { s += pg[base + k * inner] }
-                for k in 0..<n { pd[base + k * inner] = pg[base + k * inner] - Foundation.exp(py[base + k * inner]) * s }
-            } }
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * n * inner + i
+                    var s: Float = 0
+                    for k in 0..<n { s += pg[base + k * inner] }
+                    for k in 0..<n {
+                        pd[base + k * inner] = pg[base + k * inner] - Foundation.exp(py[base + k * inner]) * s
+                    }
+                }
+            }
             return [gx]
         }
     }

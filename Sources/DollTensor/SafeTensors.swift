@@ -77,12 +77,18 @@ public enum SafeTensors {
     /// Entries named with `exactArrayPrefix` of dtype F64 or I64 and rank 1 go to `arrays`.
     public static func decode(_ data: Data, exactArrayPrefix: String? = nil) throws -> File {
         let bytes = data.startIndex == 0 ? data : Data(data)
-        guard bytes.count >= 8 else { throw TensorError("safetensors: file is \(bytes.count) bytes, too short for the 8-byte header length") }
+        guard bytes.count >= 8 else {
+            throw TensorError("safetensors: file is \(bytes.count) bytes, too short for the 8-byte header length")
+        }
         var hlen: UInt64 = 0
         for i in 0..<8 { hlen |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard hlen <= UInt64(maxHeaderBytes) else { throw TensorError("safetensors: header length \(hlen) exceeds the \(maxHeaderBytes)-byte limit") }
+        guard hlen <= UInt64(maxHeaderBytes) else {
+            throw TensorError("safetensors: header length \(hlen) exceeds the \(maxHeaderBytes)-byte limit")
+        }
         guard hlen <= UInt64(bytes.count - 8) else {
-            throw TensorError("safetensors: header length \(hlen) is larger than the file (\(bytes.count - 8) bytes after the length)")
+            throw TensorError(
+                "safetensors: header length \(hlen) is larger than the file (\(bytes.count - 8) bytes after the length)"
+            )
         }
         let headerEnd = 8 + Int(hlen)
         let json: Any
@@ -98,29 +104,46 @@ public enum SafeTensors {
         var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw TensorError("safetensors: __metadata__ must be an object of strings") }
+                guard let m = value as? [String: Any] else {
+                    throw TensorError("safetensors: __metadata__ must be an object of strings")
+                }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw TensorError("safetensors: __metadata__ value for '\(k)' is not a string") }
+                    guard let s = v as? String else {
+                        throw TensorError("safetensors: __metadata__ value for '\(k)' is not a string")
+                    }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw TensorError("safetensors: entry '\(name)' is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw TensorError("safetensors: entry '\(name)' has no dtype") }
-            guard let elem = dtypeSizes[dtype] else { throw TensorError("safetensors: entry '\(name)' has unknown dtype '\(dtype)'") }
-            guard let shapeAny = info["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+            guard let info = value as? [String: Any] else {
+                throw TensorError("safetensors: entry '\(name)' is not an object")
+            }
+            guard let dtype = info["dtype"] as? String else {
+                throw TensorError("safetensors: entry '\(name)' has no dtype")
+            }
+            guard let elem = dtypeSizes[dtype] else {
+                throw TensorError("safetensors: entry '\(name)' has unknown dtype '\(dtype)'")
+            }
+            guard let shapeAny = info["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 })
+            else {
                 throw TensorError("safetensors: entry '\(name)' has a malformed shape")
             }
             guard let offAny = info["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2 else {
                 throw TensorError("safetensors: entry '\(name)' has malformed data_offsets")
             }
             guard off[0] >= 0, off[1] >= off[0], off[1] <= dataLen else {
-                throw TensorError("safetensors: entry '\(name)' data_offsets \(off) are out of range (data section is \(dataLen) bytes)")
+                throw TensorError(
+                    "safetensors: entry '\(name)' data_offsets \(off) are out of range (data section is \(dataLen) bytes)"
+                )
             }
             let n: Int
-            do { n = try Tensor.validatedCount(shape) } catch { throw TensorError("safetensors: entry '\(name)': \(error)") }
+            do { n = try Tensor.validatedCount(shape) } catch {
+                throw TensorError("safetensors: entry '\(name)': \(error)")
+            }
             guard n * elem == off[1] - off[0] else {
-                throw TensorError("safetensors: entry '\(name)' shape \(shapeString(shape)) of \(dtype) needs \(n * elem) bytes, data_offsets give \(off[1] - off[0])")
+                throw TensorError(
+                    "safetensors: entry '\(name)' shape \(shapeString(shape)) of \(dtype) needs \(n * elem) bytes, data_offsets give \(off[1] - off[0])"
+                )
             }
             entries.append((name, dtype, shape, off[0], off[1]))
         }
@@ -133,11 +156,17 @@ public enum SafeTensors {
         try bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress! + headerEnd
             for e in entries {
-                if let exactArrayPrefix, e.name.hasPrefix(exactArrayPrefix), e.shape.count == 1, e.dtype == "F64" || e.dtype == "I64" {
+                if let exactArrayPrefix, e.name.hasPrefix(exactArrayPrefix), e.shape.count == 1,
+                    e.dtype == "F64" || e.dtype == "I64"
+                {
                     let n = e.shape[0]
-                    func load(_ i: Int) -> UInt64 { UInt64(littleEndian: (base + e.begin).loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
-                    arrays[e.name] = e.dtype == "F64" ? .float64((0..<n).map { Double(bitPattern: load($0)) })
-                                                      : .int64((0..<n).map { Int64(bitPattern: load($0)) })
+                    func load(_ i: Int) -> UInt64 {
+                        UInt64(littleEndian: (base + e.begin).loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                    }
+                    arrays[e.name] =
+                        e.dtype == "F64"
+                        ? .float64((0..<n).map { Double(bitPattern: load($0)) })
+                        : .int64((0..<n).map { Int64(bitPattern: load($0)) })
                     continue
                 }
                 _ = try Tensor.reservedCount(e.shape)
@@ -146,7 +175,9 @@ public enum SafeTensors {
                 tensors[e.name] = t
             }
         }
-        return File(names: sorted.map(\.name).filter { arrays[$0] == nil }, tensors: tensors, metadata: metadata, arrays: arrays)
+        return File(
+            names: sorted.map(\.name).filter { arrays[$0] == nil }, tensors: tensors, metadata: metadata, arrays: arrays
+        )
     }
 
     private static func intArray(_ a: [Any]) -> [Int]? {
@@ -160,8 +191,12 @@ public enum SafeTensors {
         return out
     }
 
-    private static func convert(_ src: UnsafeRawPointer, dtype: String, count n: Int, into dst: UnsafeMutablePointer<Float>) {
-        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T { T(littleEndian: src.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)) }
+    private static func convert(
+        _ src: UnsafeRawPointer, dtype: String, count n: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+            T(littleEndian: src.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+        }
         switch dtype {
         case "F32": for i in 0..<n { dst[i] = Float(bitPattern: load(UInt32.self, i)) }
         case "F64": for i in 0..<n { dst[i] = Float(Double(bitPattern: load(UInt64.self, i))) }
@@ -189,33 +224,44 @@ public enum SafeTensors {
     }
 
     /// Serialises tensors (F32) with optional metadata; names are written in sorted order.
-    public static func encode(_ tensors: [String: Tensor], arrays: [String: NumberArray] = [:], metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(
+        _ tensors: [String: Tensor], arrays: [String: NumberArray] = [:], metadata: [String: String] = [:]
+    ) throws -> Data {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+            let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(
+                separator: ",")
             parts.append("\"__metadata__\":{\(m)}")
         }
         var offset = 0
         let names = tensors.keys.sorted()
         for name in names {
-            guard name != "__metadata__" else { throw TensorError("safetensors: '__metadata__' is reserved and cannot name a tensor") }
+            guard name != "__metadata__" else {
+                throw TensorError("safetensors: '__metadata__' is reserved and cannot name a tensor")
+            }
             let t = tensors[name]!
             let bytes = t.count * 4
-            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            parts.append(
+                "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            )
             offset += bytes
         }
         let arrayNames = arrays.keys.sorted()
         for name in arrayNames {
-            guard name != "__metadata__", tensors[name] == nil else { throw TensorError("safetensors: the name '\(name)' is reserved or used twice") }
+            guard name != "__metadata__", tensors[name] == nil else {
+                throw TensorError("safetensors: the name '\(name)' is reserved or used twice")
+            }
             let a = arrays[name]!
             let dtype = if case .float64 = a { "F64" } else { "I64" }
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(a.count)],\"data_offsets\":[\(offset),\(offset + 8 * a.count)]}")
+            parts.append(
+                "\(jsonString(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(a.count)],\"data_offsets\":[\(offset),\(offset + 8 * a.count)]}"
+            )
             offset += 8 * a.count
         }
         header += parts.joined(separator: ",") + "}"
         var hbytes = Array(header.utf8)
-        while (8 + hbytes.count) % 8 != 0 { hbytes.append(0x20) }   // pad with spaces to 8-byte alignment
+        while (8 + hbytes.count) % 8 != 0 { hbytes.append(0x20) }  // pad with spaces to 8-byte alignment
         var out = Data(capacity: 8 + hbytes.count + offset)
         var len = UInt64(hbytes.count).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
@@ -227,10 +273,11 @@ public enum SafeTensors {
             le.withUnsafeBytes { out.append(contentsOf: $0) }
         }
         for name in arrayNames {
-            let le: [UInt64] = switch arrays[name]! {
-            case .float64(let v): v.map { $0.bitPattern.littleEndian }
-            case .int64(let v): v.map { UInt64(bitPattern: $0).littleEndian }
-            }
+            let le: [UInt64] =
+                switch arrays[name]! {
+                case .float64(let v): v.map { $0.bitPattern.littleEndian }
+                case .int64(let v): v.map { UInt64(bitPattern: $0).littleEndian }
+                }
             le.withUnsafeBytes { out.append(contentsOf: $0) }
         }
         return out
@@ -296,7 +343,9 @@ public enum AtomicFile {
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else {
-            let why = FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir) ? String(cString: strerror(errno)) : "directory '\(dir)' does not exist"
+            let why =
+                FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir)
+                ? String(cString: strerror(errno)) : "directory '\(dir)' does not exist"
             throw TensorError("cannot write '\(path)': \(why)")
         }
         var ok = true

@@ -6,17 +6,22 @@ extension Tensor {
         var s = newShape
         let unknown = s.indices.filter { s[$0] == -1 }
         guard unknown.count <= 1, !s.contains(where: { $0 < -1 }) else {
-            throw TensorError("cannot reshape \(shapeString(shape)) to \(shapeString(newShape)): at most one -1 and no other negative size")
+            throw TensorError(
+                "cannot reshape \(shapeString(shape)) to \(shapeString(newShape)): at most one -1 and no other negative size"
+            )
         }
         if let u = unknown.first {
             let known = s.enumerated().filter { $0.offset != u }.reduce(1) { $0 * $1.element }
             guard known > 0, count % known == 0 else {
-                throw TensorError("cannot reshape \(shapeString(shape)) (\(count) elements) to \(shapeString(newShape))")
+                throw TensorError(
+                    "cannot reshape \(shapeString(shape)) (\(count) elements) to \(shapeString(newShape))")
             }
             s[u] = count / known
         }
         guard try Tensor.validatedCount(s) == count else {
-            throw TensorError("cannot reshape \(shapeString(shape)) (\(count) elements) to \(shapeString(newShape)) (\(Tensor.product(s)) elements)")
+            throw TensorError(
+                "cannot reshape \(shapeString(shape)) (\(count) elements) to \(shapeString(newShape)) (\(Tensor.product(s)) elements)"
+            )
         }
         let inShape = shape
         return Tensor.record(Tensor(shape: s, storage: storage), [self]) { g, _ in
@@ -26,7 +31,9 @@ extension Tensor {
 
     /// Collapses dimensions `from...` into one (default: everything after the batch axis).
     public func flattened(from start: Int = 1) throws -> Tensor {
-        guard start >= 0 && start <= rank else { throw TensorError("flatten start \(start) out of range for rank \(rank)") }
+        guard start >= 0 && start <= rank else {
+            throw TensorError("flatten start \(start) out of range for rank \(rank)")
+        }
         return try reshaped(Array(shape[..<start]) + [shape[start...].reduce(1, *)])
     }
 
@@ -52,7 +59,8 @@ extension Tensor {
     /// Reorders dimensions: result dimension i is input dimension `order[i]`.
     public func permuted(_ order: [Int]) throws -> Tensor {
         guard order.count == rank, Set(order) == Set(0..<rank) else {
-            throw TensorError("permutation \(order) is not a permutation of 0..<\(rank) for shape \(shapeString(shape))")
+            throw TensorError(
+                "permutation \(order) is not a permutation of 0..<\(rank) for shape \(shapeString(shape))")
         }
         let out = Kernels.permute(self, order)
         var inverse = [Int](repeating: 0, count: rank)
@@ -75,23 +83,29 @@ extension Tensor {
         let s0 = start < 0 ? start + n : start
         let e0 = end.map { $0 < 0 ? $0 + n : $0 } ?? n
         guard s0 >= 0 && s0 <= n && e0 >= s0 && e0 <= n else {
-            throw TensorError("slice \(start)..<\(end.map(String.init) ?? "end") is out of range for axis \(axis) of size \(n) (shape \(shapeString(shape)))")
+            throw TensorError(
+                "slice \(start)..<\(end.map(String.init) ?? "end") is out of range for axis \(axis) of size \(n) (shape \(shapeString(shape)))"
+            )
         }
         let m = (e0 - s0 + step - 1) / step
         let (outer, _, inner) = around(ax)
         var outShape = shape; outShape[ax] = m
         let out = Tensor(uninitializedShape: outShape)
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
-        for o in 0..<outer { for k in 0..<m {
-            (po + (o * m + k) * inner).update(from: px + (o * n + s0 + k * step) * inner, count: inner)
-        } }
+        for o in 0..<outer {
+            for k in 0..<m {
+                (po + (o * m + k) * inner).update(from: px + (o * n + s0 + k * step) * inner, count: inner)
+            }
+        }
         let inShape = shape
         return Tensor.record(out, [self]) { g, _ in
             let gi = Tensor(zerosShape: inShape)
             let pg = UnsafePointer(g.storage.pointer), pd = gi.storage.pointer
-            for o in 0..<outer { for k in 0..<m {
-                (pd + (o * n + s0 + k * step) * inner).update(from: pg + (o * m + k) * inner, count: inner)
-            } }
+            for o in 0..<outer {
+                for k in 0..<m {
+                    (pd + (o * n + s0 + k * step) * inner).update(from: pg + (o * m + k) * inner, count: inner)
+                }
+            }
             return [gi]
         }
     }
@@ -102,8 +116,11 @@ extension Tensor {
         let ax = try first.normalizedAxis(axis)
         for t in tensors {
             guard t.rank == first.rank,
-                  zip(t.shape, first.shape).enumerated().allSatisfy({ $0.offset == ax || $0.element.0 == $0.element.1 }) else {
-                throw TensorError("concat along axis \(axis): shape \(shapeString(t.shape)) does not match \(shapeString(first.shape)) outside that axis")
+                zip(t.shape, first.shape).enumerated().allSatisfy({ $0.offset == ax || $0.element.0 == $0.element.1 })
+            else {
+                throw TensorError(
+                    "concat along axis \(axis): shape \(shapeString(t.shape)) does not match \(shapeString(first.shape)) outside that axis"
+                )
             }
         }
         let sizes = tensors.map { $0.shape[ax] }
@@ -116,7 +133,9 @@ extension Tensor {
         var offset = 0
         for (t, n) in zip(tensors, sizes) {
             let pt = UnsafePointer(t.storage.pointer)
-            for o in 0..<outer { (po + (o * total + offset) * inner).update(from: pt + o * n * inner, count: n * inner) }
+            for o in 0..<outer {
+                (po + (o * total + offset) * inner).update(from: pt + o * n * inner, count: n * inner)
+            }
             offset += n
         }
         return record(out, tensors) { g, need in
@@ -128,7 +147,9 @@ extension Tensor {
                 guard need[i] else { grads.append(nil); continue }
                 var s = outShape; s[ax] = n
                 let gi = Tensor(uninitializedShape: s)
-                for o in 0..<outer { (gi.storage.pointer + o * n * inner).update(from: pg + (o * total + off) * inner, count: n * inner) }
+                for o in 0..<outer {
+                    (gi.storage.pointer + o * n * inner).update(from: pg + (o * total + off) * inner, count: n * inner)
+                }
                 grads.append(gi)
             }
             return grads
@@ -143,8 +164,12 @@ extension Tensor {
     /// Pads with a constant: `padding[i] = (before, after)` for each trailing dimension, listed
     /// from the first padded dimension to the last (e.g. `[(1,1),(2,2)]` pads H by 1 and W by 2).
     public func padded(_ padding: [(Int, Int)], value: Float = 0) throws -> Tensor {
-        guard padding.count <= rank else { throw TensorError("padding has \(padding.count) entries, tensor rank is \(rank)") }
-        guard padding.allSatisfy({ $0.0 >= 0 && $0.1 >= 0 }) else { throw TensorError("padding must be non-negative, got \(padding)") }
+        guard padding.count <= rank else {
+            throw TensorError("padding has \(padding.count) entries, tensor rank is \(rank)")
+        }
+        guard padding.allSatisfy({ $0.0 >= 0 && $0.1 >= 0 }) else {
+            throw TensorError("padding must be non-negative, got \(padding)")
+        }
         let first = rank - padding.count
         var outShape = shape
         for (i, p) in padding.enumerated() { outShape[first + i] += p.0 + p.1 }

@@ -98,7 +98,7 @@ final class BufferPool: @unchecked Sendable {
     /// Rounds a float count up to its size class.
     func sizeClass(_ n: Int) -> Int {
         if n < minPooled { return n }
-        let top = Int.bitWidth - 1 - n.leadingZeroBitCount      // floor(log2 n)
+        let top = Int.bitWidth - 1 - n.leadingZeroBitCount  // floor(log2 n)
         let step = 1 << (top - 2)
         return (n + step - 1) / step * step
     }
@@ -121,7 +121,12 @@ final class BufferPool: @unchecked Sendable {
             }
             pthread_mutex_unlock(&lock)
         }
-        guard let p = BufferPool.systemAllocate(c) ?? { trim(); return BufferPool.systemAllocate(c) }() else {
+        guard
+            let p = BufferPool.systemAllocate(c)
+                ?? {
+                    trim(); return BufferPool.systemAllocate(c)
+                }()
+        else {
             fatalError("out of memory: cannot allocate \(byteString(c * 4)) for a tensor buffer")
         }
         return (p, c)
@@ -147,7 +152,12 @@ final class BufferPool: @unchecked Sendable {
         let have = cached.contains { $0.size == c }
         pthread_mutex_unlock(&lock)
         if have { return true }
-        guard let p = BufferPool.systemAllocate(c) ?? { trim(); return BufferPool.systemAllocate(c) }() else { return false }
+        guard
+            let p = BufferPool.systemAllocate(c)
+                ?? {
+                    trim(); return BufferPool.systemAllocate(c)
+                }()
+        else { return false }
         pthread_mutex_lock(&lock)
         cached.append((c, p))
         cachedBytes += c * 4
@@ -247,7 +257,9 @@ public struct Tensor: @unchecked Sendable {
     public static func reservedCount(_ shape: [Int]) throws -> Int {
         let n = try validatedCount(shape)
         guard BufferPool.shared.reserve(n) else {
-            throw TensorError("out of memory: a tensor of shape \(shapeString(shape)) needs \(byteString(n * 4)), which the system refused")
+            throw TensorError(
+                "out of memory: a tensor of shape \(shapeString(shape)) needs \(byteString(n * 4)), which the system refused"
+            )
         }
         return n
     }
@@ -288,7 +300,9 @@ public struct Tensor: @unchecked Sendable {
     /// A 1-D tensor of the given values.
     public init(_ values: [Float]) {
         self.init(shape: [values.count], storage: TensorStorage(count: values.count, zeroed: false))
-        values.withUnsafeBufferPointer { if let b = $0.baseAddress { storage.pointer.update(from: b, count: values.count) } }
+        values.withUnsafeBufferPointer {
+            if let b = $0.baseAddress { storage.pointer.update(from: b, count: values.count) }
+        }
     }
 
     /// A scalar (shape `[]`).
@@ -313,7 +327,8 @@ public struct Tensor: @unchecked Sendable {
         }
         let q = ((Double(end) - Double(start)) / Double(step)).rounded(.up)
         guard q <= Double(maxTensorElements) else {
-            throw TensorError("arange(\(start), \(end), step \(step)) would produce \(q) elements (at most \(maxTensorElements))")
+            throw TensorError(
+                "arange(\(start), \(end), step \(step)) would produce \(q) elements (at most \(maxTensorElements))")
         }
         let n = try reservedCount([Swift.max(0, Int(q))])
         let out = Tensor(uninitializedShape: [n])
@@ -327,7 +342,9 @@ public struct Tensor: @unchecked Sendable {
 
     /// The single value of a one-element tensor.
     public func item() throws -> Float {
-        guard count == 1 else { throw TensorError("item() needs a one-element tensor, got shape \(shapeString(shape))") }
+        guard count == 1 else {
+            throw TensorError("item() needs a one-element tensor, got shape \(shapeString(shape))")
+        }
         return storage.pointer.pointee
     }
 
@@ -340,7 +357,9 @@ public struct Tensor: @unchecked Sendable {
     /// Mutable access to the values; copies the storage first if it is shared (copy-on-write).
     /// Mutation does not participate in autodiff.
     @inlinable
-    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
@@ -414,10 +433,14 @@ extension Tensor: CustomStringConvertible {
                     out += "(" + idx.map(String.init).joined(separator: ", ") + ", ·, ·)\n"
                 }
                 let ri = picked(rows), ci = picked(cols)
-                let cells = ri.map { r in ci.map { c in r < 0 || c < 0 ? "…" : Tensor.format(vals[sl * plane + r * cols + c]) } }
+                let cells = ri.map { r in
+                    ci.map { c in r < 0 || c < 0 ? "…" : Tensor.format(vals[sl * plane + r * cols + c]) }
+                }
                 let width = cells.joined().map(\.count).max() ?? 1
                 for row in cells {
-                    out += " " + row.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: "  ") + "\n"
+                    out +=
+                        " " + row.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: "  ")
+                        + "\n"
                 }
                 if rank > 2 { out += "\n" }
             }

@@ -15,7 +15,9 @@ public struct Series: Sendable {
     /// Stroke width in pixels.
     public var lineWidth: Double
 
-    public init(_ name: String, x: [Double], y: [Double], color: Color? = nil, marker: Marker? = nil, lineWidth: Double = 2) {
+    public init(
+        _ name: String, x: [Double], y: [Double], color: Color? = nil, marker: Marker? = nil, lineWidth: Double = 2
+    ) {
         self.name = name
         self.x = x
         self.y = y
@@ -26,12 +28,16 @@ public struct Series: Sendable {
 
     /// A series over `x = 1, 2, …, y.count` (epochs, steps).
     public init(_ name: String, y: [Double], color: Color? = nil, marker: Marker? = nil, lineWidth: Double = 2) {
-        self.init(name, x: (0..<y.count).map { Double($0 + 1) }, y: y, color: color, marker: marker, lineWidth: lineWidth)
+        self.init(
+            name, x: (0..<y.count).map { Double($0 + 1) }, y: y, color: color, marker: marker, lineWidth: lineWidth)
     }
 
     /// A series from any floating-point values (e.g. `Float` losses).
-    public init<T: BinaryFloatingPoint>(_ name: String, x: [T], y: [T], color: Color? = nil, marker: Marker? = nil, lineWidth: Double = 2) {
-        self.init(name, x: x.map { Double($0) }, y: y.map { Double($0) }, color: color, marker: marker, lineWidth: lineWidth)
+    public init<T: BinaryFloatingPoint>(
+        _ name: String, x: [T], y: [T], color: Color? = nil, marker: Marker? = nil, lineWidth: Double = 2
+    ) {
+        self.init(
+            name, x: x.map { Double($0) }, y: y.map { Double($0) }, color: color, marker: marker, lineWidth: lineWidth)
     }
 }
 
@@ -72,11 +78,13 @@ public struct LinePlot: Sendable {
     /// Integer scale of tick labels, axis labels and legend (the title is drawn twice as large).
     public var textScale: Int
 
-    public init(series: [Series], title: String = "", xLabel: String = "", yLabel: String = "",
-                width: Int = 640, height: Int = 420, logX: Bool = false, logY: Bool = false,
-                xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
-                xTicks: [Double]? = nil, xTickLabels: [String]? = nil,
-                grid: Bool = true, legend: LegendPlacement = .best, textScale: Int = 1) {
+    public init(
+        series: [Series], title: String = "", xLabel: String = "", yLabel: String = "",
+        width: Int = 640, height: Int = 420, logX: Bool = false, logY: Bool = false,
+        xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
+        xTicks: [Double]? = nil, xTickLabels: [String]? = nil,
+        grid: Bool = true, legend: LegendPlacement = .best, textScale: Int = 1
+    ) {
         self.series = series
         self.title = title
         self.xLabel = xLabel
@@ -100,29 +108,37 @@ public struct LinePlot: Sendable {
             guard s.x.count == s.y.count else {
                 throw DataError("line plot: series '\(s.name)' has \(s.x.count) x values but \(s.y.count) y values")
             }
-            guard s.lineWidth.isFinite, s.lineWidth > 0, s.lineWidth <= 50 else { throw DataError("line plot: series '\(s.name)' lineWidth must be in (0, 50]") }
+            guard s.lineWidth.isFinite, s.lineWidth > 0, s.lineWidth <= 50 else {
+                throw DataError("line plot: series '\(s.name)' lineWidth must be in (0, 50]")
+            }
             if logX, let i = s.x.indices.first(where: { s.x[$0].isFinite && s.x[$0] <= 0 && s.y[$0].isFinite }) {
-                throw DataError("line plot: a log x axis needs x > 0, but series '\(s.name)' has x = \(s.x[i]) at index \(i)")
+                throw DataError(
+                    "line plot: a log x axis needs x > 0, but series '\(s.name)' has x = \(s.x[i]) at index \(i)")
             }
             if logY, let i = s.y.indices.first(where: { s.y[$0].isFinite && s.y[$0] <= 0 && s.x[$0].isFinite }) {
-                throw DataError("line plot: a log y axis needs y > 0, but series '\(s.name)' has y = \(s.y[i]) at index \(i)")
+                throw DataError(
+                    "line plot: a log y axis needs y > 0, but series '\(s.name)' has y = \(s.y[i]) at index \(i)")
             }
         }
         let pts = series.flatMap { s in zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite } }
         let ts = max(1, textScale)
-        let xAxis = try Axis.fit(pts.map { $0.0 }, range: xRange, log: logX, ticks: xTicks, labels: xTickLabels, what: "x",
-                                 target: max(2, min(8, (width - 80) / (60 * ts))))
+        let xAxis = try Axis.fit(
+            pts.map { $0.0 }, range: xRange, log: logX, ticks: xTicks, labels: xTickLabels, what: "x",
+            target: max(2, min(8, (width - 80) / (60 * ts))))
         let markers = series.map { s in
             s.marker ?? (zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite }.count <= 30 ? .circle : Marker.none)
         }
         let entries = series.indices.filter { !series[$0].name.isEmpty }
             .map { LegendEntry(series[$0].name, color: series[$0].color ?? Palette.color($0), key: .line(markers[$0])) }
         return try ChartFrame.withLegend(entries, placement: legend, textScale: textScale) { reserve in
-            let plotH = ChartFrame.plotHeight(height: height, title: title, xLabel: xLabel, textScale: ts, reserveBottom: reserve)
-            let yAxis = try Axis.fit(pts.map { $0.1 }, range: yRange, log: logY, ticks: nil, labels: nil, what: "y",
-                                     target: max(2, min(6, plotH / (25 * ts))))
-            var frame = try ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                                       x: xAxis, y: yAxis, textScale: textScale, grid: grid, reserveBottom: reserve)
+            let plotH = ChartFrame.plotHeight(
+                height: height, title: title, xLabel: xLabel, textScale: ts, reserveBottom: reserve)
+            let yAxis = try Axis.fit(
+                pts.map { $0.1 }, range: yRange, log: logY, ticks: nil, labels: nil, what: "y",
+                target: max(2, min(6, plotH / (25 * ts))))
+            var frame = try ChartFrame(
+                width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
+                x: xAxis, y: yAxis, textScale: textScale, grid: grid, reserveBottom: reserve)
             let clip = (frame.px, frame.py, frame.pw, frame.ph)
             for (i, s) in series.enumerated() {
                 let color = s.color ?? Palette.color(i)
@@ -130,9 +146,11 @@ public struct LinePlot: Sendable {
                 frame.img.drawPolyline(points, color: color, width: s.lineWidth, clip: clip)
                 guard markers[i] != .none else { continue }
                 let r = max(2.5, s.lineWidth * 1.5 + 0.5)
-                for p in points where p.x.isFinite && p.y.isFinite
+                for p in points
+                where p.x.isFinite && p.y.isFinite
                     && p.x >= Double(frame.px) - 0.5 && p.x <= Double(frame.px + frame.pw) + 0.5
-                    && p.y >= Double(frame.py) - 0.5 && p.y <= Double(frame.py + frame.ph) + 0.5 {
+                    && p.y >= Double(frame.py) - 0.5 && p.y <= Double(frame.py + frame.ph) + 0.5
+                {
                     drawMarker(markers[i], on: &frame.img, x: p.x, y: p.y, radius: r, color: color)
                 }
             }
@@ -190,10 +208,12 @@ public struct BarChart: Sendable {
     public var legend: LegendPlacement
     public var textScale: Int
 
-    public init(categories: [String], series: [BarSeries], title: String = "", xLabel: String = "", yLabel: String = "",
-                width: Int = 640, height: Int = 420, yRange: ClosedRange<Double>? = nil,
-                valueLabels: Bool = false, valueDecimals: Int = 2, grid: Bool = true,
-                legend: LegendPlacement = .best, textScale: Int = 1) {
+    public init(
+        categories: [String], series: [BarSeries], title: String = "", xLabel: String = "", yLabel: String = "",
+        width: Int = 640, height: Int = 420, yRange: ClosedRange<Double>? = nil,
+        valueLabels: Bool = false, valueDecimals: Int = 2, grid: Bool = true,
+        legend: LegendPlacement = .best, textScale: Int = 1
+    ) {
         self.categories = categories
         self.series = series
         self.title = title
@@ -213,7 +233,8 @@ public struct BarChart: Sendable {
     public func render() throws -> RGBImage {
         guard !categories.isEmpty else { throw DataError("bar chart: no categories given") }
         for s in series where s.values.count != categories.count {
-            throw DataError("bar chart: series '\(s.name)' has \(s.values.count) values for \(categories.count) categories")
+            throw DataError(
+                "bar chart: series '\(s.name)' has \(s.values.count) values for \(categories.count) categories")
         }
         let vals = series.flatMap { $0.values }.filter { $0.isFinite }
         var data = vals + [0]
@@ -224,11 +245,14 @@ public struct BarChart: Sendable {
         let entries = series.enumerated().filter { !$0.element.name.isEmpty }
             .map { LegendEntry($0.element.name, color: $0.element.color ?? Palette.color($0.offset)) }
         return try ChartFrame.withLegend(entries, placement: legend, textScale: textScale) { reserve in
-            let plotH = ChartFrame.plotHeight(height: height, title: title, xLabel: xLabel, textScale: s, reserveBottom: reserve)
-            let yAxis = try Axis.fit(data, range: yRange, log: false, ticks: nil, labels: nil, what: "y", margin: 0,
-                                     snap: yRange == nil, target: max(2, min(6, plotH / (25 * s))))
-            var frame = try ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                                       x: xAxis, y: yAxis, textScale: textScale, grid: grid, verticalGrid: false, reserveBottom: reserve)
+            let plotH = ChartFrame.plotHeight(
+                height: height, title: title, xLabel: xLabel, textScale: s, reserveBottom: reserve)
+            let yAxis = try Axis.fit(
+                data, range: yRange, log: false, ticks: nil, labels: nil, what: "y", margin: 0,
+                snap: yRange == nil, target: max(2, min(6, plotH / (25 * s))))
+            var frame = try ChartFrame(
+                width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
+                x: xAxis, y: yAxis, textScale: textScale, grid: grid, verticalGrid: false, reserveBottom: reserve)
             let slot = Double(frame.pw) / n
             let groupW = slot * 0.8
             let k = max(1, series.count)
@@ -252,7 +276,9 @@ public struct BarChart: Sendable {
                         let t = String(format: "%.\(max(0, min(valueDecimals, 6)))f", v)
                         let tw = BitmapFont.measure(t, scale: s).width
                         let ty = v >= 0 ? ya - BitmapFont.glyphHeight * s - 2 : yb + 3
-                        if tw <= xb - xa + 6 || k == 1 { frame.img.drawText(t, centerX: (xa + xb) / 2, y: ty, color: .black, scale: s) }
+                        if tw <= xb - xa + 6 || k == 1 {
+                            frame.img.drawText(t, centerX: (xa + xb) / 2, y: ty, color: .black, scale: s)
+                        }
                     }
                 }
             }
@@ -285,12 +311,16 @@ struct Axis {
     }
 
     /// Fits an axis to `data` (finite values) or to an explicit range.
-    static func fit(_ data: [Double], range: ClosedRange<Double>?, log: Bool, ticks custom: [Double]?, labels: [String]?,
-                    what: String, margin: Double = 0.05, snap: Bool = false, target: Int = 6) throws -> Axis {
+    static func fit(
+        _ data: [Double], range: ClosedRange<Double>?, log: Bool, ticks custom: [Double]?, labels: [String]?,
+        what: String, margin: Double = 0.05, snap: Bool = false, target: Int = 6
+    ) throws -> Axis {
         var lo: Double, hi: Double
         if let range {
             lo = range.lowerBound; hi = range.upperBound
-            guard lo.isFinite, hi.isFinite, lo < hi else { throw DataError("\(what) range \(range) must be finite with lower < upper") }
+            guard lo.isFinite, hi.isFinite, lo < hi else {
+                throw DataError("\(what) range \(range) must be finite with lower < upper")
+            }
             if log && lo <= 0 { throw DataError("log \(what) range must be positive, got \(range)") }
         } else {
             let d = data.filter { $0.isFinite && (!log || $0 > 0) }
@@ -317,11 +347,14 @@ struct Axis {
             if let labels, labels.count != custom.count {
                 throw DataError("\(what) axis: \(labels.count) tick labels for \(custom.count) ticks")
             }
-            guard custom.allSatisfy({ $0.isFinite && (!log || $0 > 0) }) else { throw DataError("\(what) axis: tick positions must be finite\(log ? " and positive" : "")") }
+            guard custom.allSatisfy({ $0.isFinite && (!log || $0 > 0) }) else {
+                throw DataError("\(what) axis: tick positions must be finite\(log ? " and positive" : "")")
+            }
             let tol = (hi - lo) * 1e-9
             let inside = custom.indices.filter { custom[$0] >= lo - tol && custom[$0] <= hi + tol }
-            return Axis(lo: lo, hi: hi, log: log, ticks: inside.map { custom[$0] },
-                        labels: inside.map { labels?[$0] ?? formatNumber(custom[$0]) }, minor: log ? logMinor(lo, hi) : [])
+            return Axis(
+                lo: lo, hi: hi, log: log, ticks: inside.map { custom[$0] },
+                labels: inside.map { labels?[$0] ?? formatNumber(custom[$0]) }, minor: log ? logMinor(lo, hi) : [])
         }
         if log { return logAxis(lo, hi) }
         let parts = Double(max(1, target))
@@ -357,17 +390,24 @@ struct Axis {
     static func logAxis(_ lo: Double, _ hi: Double) -> Axis {
         let a = Int(Foundation.log10(lo).rounded(.down)), b = Int(Foundation.log10(hi).rounded(.up))
         var major: [Double] = []
-        for e in a...b { let v = pow(10, Double(e)); if v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12) { major.append(v) } }
+        for e in a...b {
+            let v = pow(10, Double(e)); if v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12) { major.append(v) }
+        }
         var ticks = major
         if major.count < 2 {
             ticks = []
-            for e in a...b { for m in [1.0, 2, 5] {
-                let v = m * pow(10, Double(e))
-                if v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12) { ticks.append(v) }
-            } }
+            for e in a...b {
+                for m in [1.0, 2, 5] {
+                    let v = m * pow(10, Double(e))
+                    if v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12) { ticks.append(v) }
+                }
+            }
         }
         // Thin out very long ranges to at most ~8 labelled decades.
-        if ticks.count > 8 { let stride = (ticks.count + 7) / 8; ticks = ticks.enumerated().filter { $0.offset % stride == 0 }.map { $0.element } }
+        if ticks.count > 8 {
+            let stride = (ticks.count + 7) / 8;
+            ticks = ticks.enumerated().filter { $0.offset % stride == 0 }.map { $0.element }
+        }
         return Axis(lo: lo, hi: hi, log: true, ticks: ticks, labels: ticks.map(formatNumber), minor: logMinor(lo, hi))
     }
 
@@ -375,10 +415,12 @@ struct Axis {
         let a = Int(Foundation.log10(lo).rounded(.down)), b = Int(Foundation.log10(hi).rounded(.up))
         guard b - a <= 12 else { return [] }
         var out: [Double] = []
-        for e in a...b { for m in 1...9 {
-            let v = Double(m) * pow(10, Double(e))
-            if v >= lo && v <= hi { out.append(v) }
-        } }
+        for e in a...b {
+            for m in 1...9 {
+                let v = Double(m) * pow(10, Double(e))
+                if v >= lo && v <= hi { out.append(v) }
+            }
+        }
         return out
     }
 }
@@ -408,19 +450,24 @@ struct ChartFrame {
     let xLabel: String, yLabel: String
     let reserveBottom: Int
 
-    init(width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis,
-         textScale: Int, grid: Bool, verticalGrid: Bool = true, reserveBottom: Int = 0) throws {
+    init(
+        width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis,
+        textScale: Int, grid: Bool, verticalGrid: Bool = true, reserveBottom: Int = 0
+    ) throws {
         guard textScale >= 1, textScale <= 8 else { throw DataError("chart: textScale must be 1…8, got \(textScale)") }
         let s = textScale
         let gh = BitmapFont.glyphHeight * s
         let pad = 10
         let yTickW = y.labels.map { BitmapFont.measure($0, scale: s).width }.max() ?? 0
         let left = pad + (yLabel.isEmpty ? 0 : gh + 8) + yTickW + 8
-        let (top, bottom) = ChartFrame.verticalMargins(title: title, xLabel: xLabel, textScale: s, reserveBottom: reserveBottom)
+        let (top, bottom) = ChartFrame.verticalMargins(
+            title: title, xLabel: xLabel, textScale: s, reserveBottom: reserveBottom)
         let lastLabel = x.labels.last.map { BitmapFont.measure($0, scale: s).width / 2 } ?? 0
         let right = max(pad + 6, lastLabel + 4)
         guard width >= left + right + 40, height >= top + bottom + 30, width * height <= RGBImage.maxPixels else {
-            throw DataError("chart: \(width)x\(height) pixels is too small for the axes and labels (need at least \(left + right + 40)x\(top + bottom + 30))")
+            throw DataError(
+                "chart: \(width)x\(height) pixels is too small for the axes and labels (need at least \(left + right + 40)x\(top + bottom + 30))"
+            )
         }
         img = try RGBImage(width: width, height: height, fill: .white)
         px = left; py = top; pw = width - left - right; ph = height - top - bottom
@@ -433,11 +480,16 @@ struct ChartFrame {
         if !title.isEmpty {
             let t = BitmapFont.truncate(title, toWidth: width - 2 * pad, scale: 2 * s)
             let tw = BitmapFont.measure(t, scale: 2 * s).width
-            img.drawText(t, x: min(max(px + pw / 2 - tw / 2, pad), width - pad - tw), y: pad, color: .black, scale: 2 * s)
+            img.drawText(
+                t, x: min(max(px + pw / 2 - tw / 2, pad), width - pad - tw), y: pad, color: .black, scale: 2 * s)
         }
         if grid {
             for v in y.ticks { img.fillRect(x: px, y: Int(yPix(v)), width: pw, height: 1, color: ChartFrame.gridColor) }
-            if verticalGrid { for v in x.ticks { img.fillRect(x: Int(xPix(v)), y: py, width: 1, height: ph, color: ChartFrame.gridColor) } }
+            if verticalGrid {
+                for v in x.ticks {
+                    img.fillRect(x: Int(xPix(v)), y: py, width: 1, height: ph, color: ChartFrame.gridColor)
+                }
+            }
         }
     }
 
@@ -449,7 +501,8 @@ struct ChartFrame {
 
     /// Height of the plot area for a canvas of `height` pixels.
     static func plotHeight(height: Int, title: String, xLabel: String, textScale: Int, reserveBottom: Int) -> Int {
-        let (t, b) = verticalMargins(title: title, xLabel: xLabel, textScale: max(1, textScale), reserveBottom: reserveBottom)
+        let (t, b) = verticalMargins(
+            title: title, xLabel: xLabel, textScale: max(1, textScale), reserveBottom: reserveBottom)
         return height - t - b
     }
 
@@ -507,8 +560,10 @@ struct ChartFrame {
     /// drawn content; when every corner would cover some, the chart is drawn again with the
     /// legend below the plot (inside the same canvas size). `draw` gets the pixels to reserve at
     /// the bottom for a legend below.
-    static func withLegend(_ entries: [LegendEntry], placement: LegendPlacement, textScale: Int,
-                           draw: (Int) throws -> ChartFrame) throws -> RGBImage {
+    static func withLegend(
+        _ entries: [LegendEntry], placement: LegendPlacement, textScale: Int,
+        draw: (Int) throws -> ChartFrame
+    ) throws -> RGBImage {
         guard !entries.isEmpty, placement != .none else { return try draw(0).img }
         let (_, lh) = LegendBox.size(entries, scale: max(1, textScale))
         if placement != .below {

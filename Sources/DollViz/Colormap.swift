@@ -22,7 +22,9 @@ public struct Colormap: Sendable, Equatable, CustomStringConvertible {
 
     /// A colormap from a full 256-entry RGB table (`768` bytes).
     public init(name: String, table: [UInt8], isDiverging: Bool = false) throws {
-        guard table.count == 768 else { throw DataError("colormap '\(name)' needs 256 RGB entries (768 bytes), got \(table.count) bytes") }
+        guard table.count == 768 else {
+            throw DataError("colormap '\(name)' needs 256 RGB entries (768 bytes), got \(table.count) bytes")
+        }
         self.name = name
         self.table = table
         self.isDiverging = isDiverging
@@ -32,10 +34,13 @@ public struct Colormap: Sendable, Equatable, CustomStringConvertible {
     /// last at 1), interpolated linearly in RGB like matplotlib's `LinearSegmentedColormap.from_list`.
     public init(name: String, stops: [(position: Double, color: Color)], isDiverging: Bool = false) throws {
         guard stops.count >= 2, stops.first!.position == 0, stops.last!.position == 1,
-              zip(stops, stops.dropFirst()).allSatisfy({ $0.position < $1.position }) else {
+            zip(stops, stops.dropFirst()).allSatisfy({ $0.position < $1.position })
+        else {
             throw DataError("colormap '\(name)': stops must start at 0, end at 1 and increase strictly")
         }
-        let knots = stops.map { Knot($0.position * 255, Float($0.color.r) / 255, Float($0.color.g) / 255, Float($0.color.b) / 255) }
+        let knots = stops.map {
+            Knot($0.position * 255, Float($0.color.r) / 255, Float($0.color.g) / 255, Float($0.color.b) / 255)
+        }
         try self.init(name: name, table: Colormap.expand(knots), isDiverging: isDiverging)
     }
 

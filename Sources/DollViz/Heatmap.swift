@@ -61,14 +61,20 @@ public struct Heatmap: Sendable {
     ///   - outlierPercent: percent of the largest magnitudes that saturate (default 2 %).
     ///   - alpha: opacity over an image (default 0.5).
     ///   - alphaByMagnitude: scale the opacity by the normalised magnitude (default false).
-    public init(sign: AttributionSign = .absolute, colormap: Colormap? = nil, outlierPercent: Double = 2,
-                alpha: Float = 0.5, alphaByMagnitude: Bool = false) {
-        self.init(sign: sign, colormap: colormap, clipping: .percentile(outlierPercent), alpha: alpha, alphaByMagnitude: alphaByMagnitude)
+    public init(
+        sign: AttributionSign = .absolute, colormap: Colormap? = nil, outlierPercent: Double = 2,
+        alpha: Float = 0.5, alphaByMagnitude: Bool = false
+    ) {
+        self.init(
+            sign: sign, colormap: colormap, clipping: .percentile(outlierPercent), alpha: alpha,
+            alphaByMagnitude: alphaByMagnitude)
     }
 
     /// Like `init(sign:colormap:outlierPercent:alpha:alphaByMagnitude:)` with an explicit clipping rule.
-    public init(sign: AttributionSign = .absolute, colormap: Colormap? = nil, clipping: OutlierClipping,
-                alpha: Float = 0.5, alphaByMagnitude: Bool = false) {
+    public init(
+        sign: AttributionSign = .absolute, colormap: Colormap? = nil, clipping: OutlierClipping,
+        alpha: Float = 0.5, alphaByMagnitude: Bool = false
+    ) {
         self.sign = sign
         self.colormap = colormap
         self.clipping = clipping
@@ -118,28 +124,37 @@ public struct Heatmap: Sendable {
 
     /// The heatmap blended over an RGB picture; the result has the picture's size.
     public func callAsFunction(_ attribution: Tensor, over image: RGBImage) throws -> RGBImage {
-        guard alpha.isFinite, alpha >= 0, alpha <= 1 else { throw DataError("heatmap alpha must be in [0, 1], got \(alpha)") }
+        guard alpha.isFinite, alpha >= 0, alpha <= 1 else {
+            throw DataError("heatmap alpha must be in [0, 1], got \(alpha)")
+        }
         let (h, w, v) = try Heatmap.reduce(attribution)
         var n = try normalized(v)
         if h != image.height || w != image.width {
-            n = Resample.resize(n, width: w, height: h, channels: 1, toWidth: image.width, toHeight: image.height, filter: .area)
+            n = Resample.resize(
+                n, width: w, height: h, channels: 1, toWidth: image.width, toHeight: image.height, filter: .area)
         }
         let cmap = effectiveColormap
         var out = image
-        for y in 0..<image.height { for x in 0..<image.width {
-            let t = n[y * image.width + x]
-            let a = alphaByMagnitude ? alpha * min(abs(t), 1) : alpha
-            out.blendPixel(x: x, y: y, cmap.color(at: position(t)), alpha: a)
-        } }
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let t = n[y * image.width + x]
+                let a = alphaByMagnitude ? alpha * min(abs(t), 1) : alpha
+                out.blendPixel(x: x, y: y, cmap.color(at: position(t)), alpha: a)
+            }
+        }
         return out
     }
 
     /// A rendered heatmap made readable as a figure: enlarged by a whole factor (nearest
     /// neighbour) to at least `minimumSide` pixels, a title above, and a colour bar on the right
     /// labelled with the attribution values at its ends (`scale` from `scale(of:)`).
-    public func figure(_ picture: RGBImage, scale s: Float, title: String = "", colorBar: Bool = true, minimumSide: Int = 256) throws -> RGBImage {
+    public func figure(
+        _ picture: RGBImage, scale s: Float, title: String = "", colorBar: Bool = true, minimumSide: Int = 256
+    ) throws -> RGBImage {
         let k = max(1, (minimumSide + max(picture.width, picture.height) - 1) / max(picture.width, picture.height, 1))
-        let img = k > 1 ? try picture.resized(width: picture.width * k, height: picture.height * k, filter: .nearest) : picture
+        let img =
+            k > 1
+            ? try picture.resized(width: picture.width * k, height: picture.height * k, filter: .nearest) : picture
         let titleH = title.isEmpty ? 0 : 18
         let bottom: Float = sign == .all ? -s : 0
         let labels = [String(format: "%.3g", Double(s)), String(format: "%.3g", Double(bottom))]
@@ -151,7 +166,7 @@ public struct Heatmap: Sendable {
             let x0 = img.width + 6, h = img.height
             let cmap = effectiveColormap
             for y in 0..<h {
-                let t = 1 - Float(y) / Float(max(h - 1, 1))          // top = largest value
+                let t = 1 - Float(y) / Float(max(h - 1, 1))  // top = largest value
                 let v = sign == .all ? 2 * t - 1 : t
                 out.fillRect(x: x0, y: titleH + y, width: 14, height: 1, color: cmap.color(at: position(v)))
             }
@@ -179,8 +194,11 @@ public struct Heatmap: Sendable {
         case 2: c = 1
         case 3: c = s[0]
         case 4 where s[0] == 1: c = s[1]
-        case 4: throw DataError("heatmap: one image at a time — got a batch of \(s[0]) in \(shapeString(s)); pass attribution[i]")
-        default: throw DataError("heatmap: attribution must be [H, W], [C, H, W] or [1, C, H, W], got \(shapeString(s))")
+        case 4:
+            throw DataError(
+                "heatmap: one image at a time — got a batch of \(s[0]) in \(shapeString(s)); pass attribution[i]")
+        default:
+            throw DataError("heatmap: attribution must be [H, W], [C, H, W] or [1, C, H, W], got \(shapeString(s))")
         }
         let h = s[s.count - 2], w = s[s.count - 1]
         guard h >= 1, w >= 1, c >= 1 else { throw DataError("heatmap: attribution \(shapeString(s)) is empty") }
@@ -217,10 +235,14 @@ public struct Heatmap: Sendable {
         case .none:
             s = mx
         case .percentile(let p):
-            guard p.isFinite, p >= 0, p < 100 else { throw DataError("heatmap: outlier percent must be in [0, 100), got \(p)") }
+            guard p.isFinite, p >= 0, p < 100 else {
+                throw DataError("heatmap: outlier percent must be in [0, 100), got \(p)")
+            }
             s = try Tensor(m, shape: [m.count]).quantile(1 - p / 100)
         case .cumulativeSum(let p):
-            guard p.isFinite, p >= 0, p < 100 else { throw DataError("heatmap: outlier percent must be in [0, 100), got \(p)") }
+            guard p.isFinite, p >= 0, p < 100 else {
+                throw DataError("heatmap: outlier percent must be in [0, 100), got \(p)")
+            }
             let sorted = m.sorted()
             var total = 0.0
             for x in sorted { total += Double(x) }

@@ -5,16 +5,16 @@ import Foundation
 /// `colors[i % colors.count]`.
 public enum Palette {
     public static let colors: [Color] = [
-        Color(hex: 0xE8384F), // red
-        Color(hex: 0x2E9BD6), // blue
-        Color(hex: 0x3DB84A), // green
-        Color(hex: 0xF2A416), // orange
-        Color(hex: 0x9B59D0), // purple
-        Color(hex: 0x17BFB5), // teal
-        Color(hex: 0xE85DC0), // pink
-        Color(hex: 0x8C6D3F), // brown
-        Color(hex: 0xB5C918), // olive
-        Color(hex: 0x5A6B7D), // slate
+        Color(hex: 0xE8384F),  // red
+        Color(hex: 0x2E9BD6),  // blue
+        Color(hex: 0x3DB84A),  // green
+        Color(hex: 0xF2A416),  // orange
+        Color(hex: 0x9B59D0),  // purple
+        Color(hex: 0x17BFB5),  // teal
+        Color(hex: 0xE85DC0),  // pink
+        Color(hex: 0x8C6D3F),  // brown
+        Color(hex: 0xB5C918),  // olive
+        Color(hex: 0x5A6B7D),  // slate
     ]
 
     /// Colour number `i` (wraps around).
@@ -50,7 +50,9 @@ public struct LegendEntry: Sendable {
     public var name: String
     public var color: Color
     public var key: Key
-    public init(_ name: String, color: Color, key: Key = .swatch) { self.name = name; self.color = color; self.key = key }
+    public init(_ name: String, color: Color, key: Key = .swatch) {
+        self.name = name; self.color = color; self.key = key
+    }
 }
 
 /// Legend layout and drawing shared by overlays and charts.
@@ -68,8 +70,11 @@ enum LegendBox {
     }
 
     /// Draws the legend with its top-left corner at `(x, y)`.
-    static func draw(_ entries: [LegendEntry], on img: inout RGBImage, x: Int, y: Int, scale: Int,
-                     background: Color = .white, backgroundAlpha: Float = 0.85, textColor: Color = .black, frame: Color? = Color(gray: 160)) {
+    static func draw(
+        _ entries: [LegendEntry], on img: inout RGBImage, x: Int, y: Int, scale: Int,
+        background: Color = .white, backgroundAlpha: Float = 0.85, textColor: Color = .black,
+        frame: Color? = Color(gray: 160)
+    ) {
         guard !entries.isEmpty else { return }
         let s = max(1, scale)
         let (w, h) = size(entries, scale: s)
@@ -85,7 +90,9 @@ enum LegendBox {
                 img.fillRect(x: kx + (kw - side) / 2, y: ty, width: side, height: side, color: e.color)
             case .line(let m):
                 img.fillRect(x: kx, y: midY - s / 2, width: kw, height: max(2, s + 1), color: e.color)
-                drawMarker(m, on: &img, x: Double(kx) + Double(kw) / 2, y: Double(midY) + 0.5, radius: 3 * Double(s), color: e.color)
+                drawMarker(
+                    m, on: &img, x: Double(kx) + Double(kw) / 2, y: Double(midY) + 0.5, radius: 3 * Double(s),
+                    color: e.color)
             }
             img.drawText(e.name, x: kx + kw + gap, y: ty, color: textColor, scale: s)
         }
@@ -93,8 +100,11 @@ enum LegendBox {
 
     /// Top-left corner of a `w × h` box placed in `rect` by `placement` (not `.below`/`.none`).
     /// `.best` picks the corner whose box covers the smallest `cost`.
-    static func origin(_ placement: LegendPlacement, w: Int, h: Int, in rect: (x: Int, y: Int, width: Int, height: Int), margin: Int = 6,
-                       cost: ((Int, Int, Int, Int) -> Double)? = nil) -> (Int, Int) {
+    static func origin(
+        _ placement: LegendPlacement, w: Int, h: Int, in rect: (x: Int, y: Int, width: Int, height: Int),
+        margin: Int = 6,
+        cost: ((Int, Int, Int, Int) -> Double)? = nil
+    ) -> (Int, Int) {
         let left = rect.x + margin, right = rect.x + rect.width - margin - w
         let top = rect.y + margin, bottom = rect.y + rect.height - margin - h
         switch placement {
@@ -132,20 +142,22 @@ func drawMarker(_ m: Marker, on img: inout RGBImage, x: Double, y: Double, radiu
         let y0 = max(0, Int((y - r - 1).rounded(.down))), y1 = min(img.height - 1, Int((y + r + 1).rounded(.up)))
         guard x0 <= x1, y0 <= y1 else { return }
         let q = r * 0.9
-        for py in y0...y1 { for px in x0...x1 {
-            let dx = Double(px) + 0.5 - x, dy = Double(py) + 0.5 - y
-            let d: Double  // signed distance-like measure, negative inside
-            switch m {
-            case .square: d = max(abs(dx), abs(dy)) - q
-            case .diamond: d = (abs(dx) + abs(dy)) / 1.4142135623730951 - r * 0.85
-            default: // triangle pointing up
-                // apex (0, -r), base corners (±r, 0.8r)
-                let e1 = dy - r * 0.8
-                let e2 = (1.8 * abs(dx) - (dy + r)) / 2.0591260281974
-                d = max(e1, e2)
+        for py in y0...y1 {
+            for px in x0...x1 {
+                let dx = Double(px) + 0.5 - x, dy = Double(py) + 0.5 - y
+                let d: Double  // signed distance-like measure, negative inside
+                switch m {
+                case .square: d = max(abs(dx), abs(dy)) - q
+                case .diamond: d = (abs(dx) + abs(dy)) / 1.4142135623730951 - r * 0.85
+                default:  // triangle pointing up
+                    // apex (0, -r), base corners (±r, 0.8r)
+                    let e1 = dy - r * 0.8
+                    let e2 = (1.8 * abs(dx) - (dy + r)) / 2.0591260281974
+                    d = max(e1, e2)
+                }
+                let cov = Float(min(max(0.5 - d, 0), 1))
+                if cov > 0 { img.blendPixel(x: px, y: py, color, alpha: cov) }
             }
-            let cov = Float(min(max(0.5 - d, 0), 1))
-            if cov > 0 { img.blendPixel(x: px, y: py, color, alpha: cov) }
-        } }
+        }
     }
 }

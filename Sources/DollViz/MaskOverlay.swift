@@ -60,8 +60,10 @@ public struct MaskOverlay: Sendable {
     /// (0: never).
     public var minimumSide: Int
 
-    public init(fillAlpha: Float = 0.35, threshold: Float = 0.5, legend: LegendPlacement = .best, legendScale: Int = 1,
-                minimumSide: Int = 0) {
+    public init(
+        fillAlpha: Float = 0.35, threshold: Float = 0.5, legend: LegendPlacement = .best, legendScale: Int = 1,
+        minimumSide: Int = 0
+    ) {
         self.fillAlpha = fillAlpha
         self.threshold = threshold
         self.legend = legend
@@ -80,11 +82,17 @@ public struct MaskOverlay: Sendable {
 
     /// The overlay on an RGB picture.
     public func callAsFunction(_ image: RGBImage, layers: [MaskLayer]) throws -> RGBImage {
-        guard fillAlpha.isFinite, fillAlpha >= 0, fillAlpha <= 1 else { throw DataError("mask overlay: fillAlpha must be in [0, 1], got \(fillAlpha)") }
+        guard fillAlpha.isFinite, fillAlpha >= 0, fillAlpha <= 1 else {
+            throw DataError("mask overlay: fillAlpha must be in [0, 1], got \(fillAlpha)")
+        }
         let factor = max(1, (minimumSide + max(image.width, image.height) - 1) / max(image.width, image.height, 1))
-        let image = factor > 1 ? try image.resized(width: image.width * factor, height: image.height * factor, filter: .nearest) : image
+        let image =
+            factor > 1
+            ? try image.resized(width: image.width * factor, height: image.height * factor, filter: .nearest) : image
         let w = image.width, h = image.height
-        let masks = try layers.enumerated().map { (i, l) in try binary(l.mask, width: w, height: h, layer: i, name: l.name) }
+        let masks = try layers.enumerated().map { (i, l) in
+            try binary(l.mask, width: w, height: h, layer: i, name: l.name)
+        }
         let colors = layers.enumerated().map { $0.element.color ?? Palette.color($0.offset) }
         var out = image
         for (i, l) in layers.enumerated() where l.style != .contour {
@@ -94,7 +102,9 @@ public struct MaskOverlay: Sendable {
             let c = try MaskOverlay.contour(masks[i], width: w, height: h)
             for p in 0..<(w * h) where c[p] { out.setPixel(x: p % w, y: p / w, colors[i]) }
         }
-        let entries = layers.enumerated().filter { !$0.element.name.isEmpty }.map { LegendEntry($0.element.name, color: colors[$0.offset]) }
+        let entries = layers.enumerated().filter { !$0.element.name.isEmpty }.map {
+            LegendEntry($0.element.name, color: colors[$0.offset])
+        }
         guard !entries.isEmpty, legend != .none else { return out }
         let (lw, lh) = LegendBox.size(entries, scale: legendScale)
         if legend == .below {
@@ -120,11 +130,14 @@ public struct MaskOverlay: Sendable {
         }
         func covered(_ x: Int, _ y: Int, _ bw: Int, _ bh: Int) -> Double {
             let x0 = min(max(x, 0), w), y0 = min(max(y, 0), h), x1 = min(max(x + bw, 0), w), y1 = min(max(y + bh, 0), h)
-            return Double(integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0] + integral[y0 * (w + 1) + x0])
+            return Double(
+                integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0]
+                    + integral[y0 * (w + 1) + x0])
         }
         let (lx, ly) = LegendBox.origin(legend, w: lw, h: lh, in: (0, 0, w, h), margin: 3, cost: covered)
-        LegendBox.draw(entries, on: &out, x: lx, y: ly, scale: legendScale, background: .black, backgroundAlpha: 0.55,
-                       textColor: .white, frame: nil)
+        LegendBox.draw(
+            entries, on: &out, x: lx, y: ly, scale: legendScale, background: .black, backgroundAlpha: 0.55,
+            textColor: .white, frame: nil)
         return out
     }
 
@@ -138,20 +151,27 @@ public struct MaskOverlay: Sendable {
         let label = name.isEmpty ? "mask \(layer)" : "mask '\(name)'"
         let (mh, mw) = try planeSize(m, what: label)
         var v = m.scalars
-        if mh != h || mw != w { v = Resample.resize(v, width: mw, height: mh, channels: 1, toWidth: w, toHeight: h, filter: .nearest) }
+        if mh != h || mw != w {
+            v = Resample.resize(v, width: mw, height: mh, channels: 1, toWidth: w, toHeight: h, filter: .nearest)
+        }
         return v.map { $0 > threshold }
     }
 
     /// Contour of a binary mask: inside pixels with at least one 4-neighbour outside the mask
     /// (or outside the image).
     public static func contour(_ mask: [Bool], width w: Int, height h: Int) throws -> [Bool] {
-        guard w >= 1, h >= 1, mask.count == w * h else { throw DataError("contour: mask has \(mask.count) pixels, expected \(w)x\(h)") }
+        guard w >= 1, h >= 1, mask.count == w * h else {
+            throw DataError("contour: mask has \(mask.count) pixels, expected \(w)x\(h)")
+        }
         var out = [Bool](repeating: false, count: w * h)
-        for y in 0..<h { for x in 0..<w where mask[y * w + x] {
-            let edge = x == 0 || y == 0 || x == w - 1 || y == h - 1
-                || !mask[y * w + x - 1] || !mask[y * w + x + 1] || !mask[(y - 1) * w + x] || !mask[(y + 1) * w + x]
-            out[y * w + x] = edge
-        } }
+        for y in 0..<h {
+            for x in 0..<w where mask[y * w + x] {
+                let edge =
+                    x == 0 || y == 0 || x == w - 1 || y == h - 1
+                    || !mask[y * w + x - 1] || !mask[y * w + x + 1] || !mask[(y - 1) * w + x] || !mask[(y + 1) * w + x]
+                out[y * w + x] = edge
+            }
+        }
         return out
     }
 }

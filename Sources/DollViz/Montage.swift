@@ -25,8 +25,10 @@ public struct Montage: Sendable {
     /// Optional title over the whole grid (drawn at twice `titleScale`).
     public var title: String
 
-    public init(columns: Int? = nil, tileWidth: Int? = nil, tileHeight: Int? = nil, padding: Int = 6,
-                background: Color = .white, titleColor: Color = .black, titleScale: Int = 1, title: String = "") {
+    public init(
+        columns: Int? = nil, tileWidth: Int? = nil, tileHeight: Int? = nil, padding: Int = 6,
+        background: Color = .white, titleColor: Color = .black, titleScale: Int = 1, title: String = ""
+    ) {
         self.columns = columns
         self.tileWidth = tileWidth
         self.tileHeight = tileHeight
@@ -69,7 +71,9 @@ public struct Montage: Sendable {
                 let t = BitmapFont.truncate(titles[i], toWidth: tw, scale: s)
                 out.drawText(t, centerX: x + tw / 2, y: y + 1, color: titleColor, scale: s)
             }
-            let tile = (img.width == tw && img.height == th) ? img : try img.fitted(width: tw, height: th, background: background)
+            let tile =
+                (img.width == tw && img.height == th)
+                ? img : try img.fitted(width: tw, height: th, background: background)
             out.draw(tile, x: x, y: y + titleH)
         }
         return out

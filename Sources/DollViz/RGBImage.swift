@@ -67,7 +67,9 @@ public struct RGBImage: Sendable, Equatable {
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
         try RGBImage.checkSize(width, height)
         guard pixels.count == width * height * 3 else {
-            throw DataError("RGBImage: \(pixels.count) bytes cannot fill \(width)x\(height) RGB pixels (\(width * height * 3) needed)")
+            throw DataError(
+                "RGBImage: \(pixels.count) bytes cannot fill \(width)x\(height) RGB pixels (\(width * height * 3) needed)"
+            )
         }
         self.width = width
         self.height = height
@@ -83,7 +85,9 @@ public struct RGBImage: Sendable, Equatable {
         let (h, w) = try planeSize(gray, what: "a gray image")
         var lo: Float = 0, hi: Float = 1
         let v = gray.scalars
-        if let range { lo = range.lowerBound; hi = range.upperBound } else {
+        if let range {
+            lo = range.lowerBound; hi = range.upperBound
+        } else {
             var mn = Float.infinity, mx = -Float.infinity
             for x in v where x.isFinite { mn = min(mn, x); mx = max(mx, x) }
             if mn <= mx { lo = mn; hi = mx }
@@ -101,7 +105,8 @@ public struct RGBImage: Sendable, Equatable {
 
     static func checkSize(_ w: Int, _ h: Int) throws {
         guard w >= 1, h >= 1, w <= maxPixels, h <= maxPixels, w * h <= maxPixels else {
-            throw DataError("RGBImage: size \(w)x\(h) is invalid (each side at least 1, at most \(maxPixels) pixels in all)")
+            throw DataError(
+                "RGBImage: size \(w)x\(h) is invalid (each side at least 1, at most \(maxPixels) pixels in all)")
         }
     }
 
@@ -141,9 +146,11 @@ public struct RGBImage: Sendable, Equatable {
     public mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, color c: Color, alpha: Float = 1) {
         let x0 = max(0, x), y0 = max(0, y), x1 = min(width, x + max(0, w)), y1 = min(height, y + max(0, h))
         guard x0 < x1, y0 < y1 else { return }
-        for yy in y0..<y1 { for xx in x0..<x1 {
-            if alpha >= 1 { setPixel(x: xx, y: yy, c) } else { blendPixel(x: xx, y: yy, c, alpha: alpha) }
-        } }
+        for yy in y0..<y1 {
+            for xx in x0..<x1 {
+                if alpha >= 1 { setPixel(x: xx, y: yy, c) } else { blendPixel(x: xx, y: yy, c, alpha: alpha) }
+            }
+        }
     }
 
     /// Draws the outline of a rectangle, `thickness` pixels wide, inside `[x, x+width) × [y, y+height)`.
@@ -193,22 +200,29 @@ public struct RGBImage: Sendable, Equatable {
         let x0 = max(0, Int((cx - r - 1).rounded(.down))), x1 = min(width - 1, Int((cx + r + 1).rounded(.up)))
         let y0 = max(0, Int((cy - r - 1).rounded(.down))), y1 = min(height - 1, Int((cy + r + 1).rounded(.up)))
         guard x0 <= x1, y0 <= y1 else { return }
-        for y in y0...y1 { for x in x0...x1 {
-            let dx = Double(x) + 0.5 - cx, dy = Double(y) + 0.5 - cy
-            let cov = min(max(r + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1)
-            if cov > 0 { blendPixel(x: x, y: y, c, alpha: Float(cov) * alpha) }
-        } }
+        for y in y0...y1 {
+            for x in x0...x1 {
+                let dx = Double(x) + 0.5 - cx, dy = Double(y) + 0.5 - cy
+                let cov = min(max(r + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1)
+                if cov > 0 { blendPixel(x: x, y: y, c, alpha: Float(cov) * alpha) }
+            }
+        }
     }
 
     /// An anti-aliased polyline of the given stroke `width` through continuous points, drawn
     /// as one shape (joints are not darkened twice). Non-finite points split the line.
     /// - Parameter clip: optional rectangle `(x, y, width, height)` outside which nothing is drawn.
-    public mutating func drawPolyline(_ points: [(x: Double, y: Double)], color c: Color, width lw: Double = 1,
-                                      clip: (x: Int, y: Int, width: Int, height: Int)? = nil) {
+    public mutating func drawPolyline(
+        _ points: [(x: Double, y: Double)], color c: Color, width lw: Double = 1,
+        clip: (x: Int, y: Int, width: Int, height: Int)? = nil
+    ) {
         guard lw > 0, lw.isFinite else { return }
         let half = lw / 2
         var cx0 = 0, cy0 = 0, cx1 = width, cy1 = height
-        if let clip { cx0 = max(0, clip.x); cy0 = max(0, clip.y); cx1 = min(width, clip.x + clip.width); cy1 = min(height, clip.y + clip.height) }
+        if let clip {
+            cx0 = max(0, clip.x); cy0 = max(0, clip.y); cx1 = min(width, clip.x + clip.width);
+            cy1 = min(height, clip.y + clip.height)
+        }
         guard cx0 < cx1, cy0 < cy1 else { return }
         let bw = cx1 - cx0
         var cov = [Float](repeating: 0, count: bw * (cy1 - cy0))
@@ -217,19 +231,23 @@ public struct RGBImage: Sendable, Equatable {
             // Keep coordinates in a sane range so Int conversion cannot trap.
             let lim = 1e7
             guard abs(a.x) < lim, abs(a.y) < lim, abs(b.x) < lim, abs(b.y) < lim else { return }
-            let xa = max(cx0, Int((min(a.x, b.x) - half - 1).rounded(.down))), xb = min(cx1 - 1, Int((max(a.x, b.x) + half + 1).rounded(.up)))
-            let ya = max(cy0, Int((min(a.y, b.y) - half - 1).rounded(.down))), yb = min(cy1 - 1, Int((max(a.y, b.y) + half + 1).rounded(.up)))
+            let xa = max(cx0, Int((min(a.x, b.x) - half - 1).rounded(.down))),
+                xb = min(cx1 - 1, Int((max(a.x, b.x) + half + 1).rounded(.up)))
+            let ya = max(cy0, Int((min(a.y, b.y) - half - 1).rounded(.down))),
+                yb = min(cy1 - 1, Int((max(a.y, b.y) + half + 1).rounded(.up)))
             guard xa <= xb, ya <= yb else { return }
             let vx = b.x - a.x, vy = b.y - a.y, len2 = vx * vx + vy * vy
-            for y in ya...yb { for x in xa...xb {
-                let px = Double(x) + 0.5 - a.x, py = Double(y) + 0.5 - a.y
-                var t = len2 > 0 ? (px * vx + py * vy) / len2 : 0
-                t = min(max(t, 0), 1)
-                let dx = px - t * vx, dy = py - t * vy
-                let c = Float(min(max(half + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1))
-                let k = (y - cy0) * bw + (x - cx0)
-                if c > cov[k] { cov[k] = c; touched = true }
-            } }
+            for y in ya...yb {
+                for x in xa...xb {
+                    let px = Double(x) + 0.5 - a.x, py = Double(y) + 0.5 - a.y
+                    var t = len2 > 0 ? (px * vx + py * vy) / len2 : 0
+                    t = min(max(t, 0), 1)
+                    let dx = px - t * vx, dy = py - t * vy
+                    let c = Float(min(max(half + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1))
+                    let k = (y - cy0) * bw + (x - cx0)
+                    if c > cov[k] { cov[k] = c; touched = true }
+                }
+            }
         }
         var prev: (x: Double, y: Double)? = nil
         for p in points {
@@ -238,14 +256,18 @@ public struct RGBImage: Sendable, Equatable {
             prev = p
         }
         guard touched else { return }
-        for y in cy0..<cy1 { for x in cx0..<cx1 {
-            let a = cov[(y - cy0) * bw + (x - cx0)]
-            if a > 0 { blendPixel(x: x, y: y, c, alpha: a) }
-        } }
+        for y in cy0..<cy1 {
+            for x in cx0..<cx1 {
+                let a = cov[(y - cy0) * bw + (x - cx0)]
+                if a > 0 { blendPixel(x: x, y: y, c, alpha: a) }
+            }
+        }
     }
 
     /// An anti-aliased straight line between continuous points.
-    public mutating func drawLine(from a: (x: Double, y: Double), to b: (x: Double, y: Double), color c: Color, width lw: Double = 1) {
+    public mutating func drawLine(
+        from a: (x: Double, y: Double), to b: (x: Double, y: Double), color c: Color, width lw: Double = 1
+    ) {
         drawPolyline([a, b], color: c, width: lw)
     }
 
@@ -282,16 +304,20 @@ public struct RGBImage: Sendable, Equatable {
         try RGBImage.checkSize(w, h)
         if w == width && h == height { return self }
         let src = pixels.map(Float.init)
-        let out = Resample.resize(src, width: width, height: height, channels: 3, toWidth: w, toHeight: h, filter: filter)
+        let out = Resample.resize(
+            src, width: width, height: height, channels: 3, toWidth: w, toHeight: h, filter: filter)
         return try RGBImage(width: w, height: h, pixels: out.map { UInt8(min(max($0.rounded(), 0), 255)) })
     }
 
     /// This image scaled to fit inside `width × height` keeping its aspect ratio, centred on a
     /// `width × height` canvas of `background`.
-    public func fitted(width w: Int, height h: Int, background: Color = .white, filter: ResizeFilter = .area) throws -> RGBImage {
+    public func fitted(
+        width w: Int, height h: Int, background: Color = .white, filter: ResizeFilter = .area
+    ) throws -> RGBImage {
         try RGBImage.checkSize(w, h)
         let s = min(Double(w) / Double(width), Double(h) / Double(height))
-        let nw = max(1, min(w, Int((Double(width) * s).rounded()))), nh = max(1, min(h, Int((Double(height) * s).rounded())))
+        let nw = max(1, min(w, Int((Double(width) * s).rounded()))),
+            nh = max(1, min(h, Int((Double(height) * s).rounded())))
         let scaled = try resized(width: nw, height: nh, filter: filter)
         if nw == w && nh == h { return scaled }
         var canvas = try RGBImage(width: w, height: h, fill: background)
@@ -322,4 +348,3 @@ func planeSize(_ t: Tensor, what: String) throws -> (Int, Int) {
     try RGBImage.checkSize(w, h)
     return (h, w)
 }
-

@@ -30,7 +30,9 @@ public struct Completer {
         let text = String(decoding: bytes[s..<e], as: UTF8.self)
         let trimmed = prefix.drop { $0 == " " }
         if trimmed.hasPrefix(":") || (trimmed.isEmpty && text.hasPrefix(":")) {
-            if trimmed.isEmpty { return Result(items: REPL.metaCommands.map(\.name).filter { $0.hasPrefix(text) }, append: " ") }
+            if trimmed.isEmpty {
+                return Result(items: REPL.metaCommands.map(\.name).filter { $0.hasPrefix(text) }, append: " ")
+            }
             let command = trimmed.split(separator: " ").first.map(String.init) ?? ""
             switch command {
             case ":help": return Result(items: helpTopics().filter { $0.hasPrefix(text) }, append: nil)
@@ -64,7 +66,9 @@ public struct Completer {
             let base = text[..<sep].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard base.allSatisfy(LuaState.isName) else { return Result(items: [], append: nil) }
             let partial = String(text[text.index(after: sep)...])
-            let names = lua.members(of: base, methodsOnly: text[sep] == ":").filter { $0.hasPrefix(partial) && LuaState.isName($0) }
+            let names = lua.members(of: base, methodsOnly: text[sep] == ":").filter {
+                $0.hasPrefix(partial) && LuaState.isName($0)
+            }
             let head = String(text[...sep])
             return Result(items: names.map { head + $0 }, append: nil)
         }
@@ -80,13 +84,17 @@ public struct Completer {
         guard text.first == "." || text.first == ":", prefix.hasSuffix("]") else { return nil }
         var p = Substring(prefix)
         var indexes = 0
-        while p.hasSuffix("]"), let open = p.lastIndex(of: "["), p[p.index(after: open)..<p.index(before: p.endIndex)].allSatisfy(\.isNumber) {
+        while p.hasSuffix("]"), let open = p.lastIndex(of: "["),
+            p[p.index(after: open)..<p.index(before: p.endIndex)].allSatisfy(\.isNumber)
+        {
             p = p[..<open]
             indexes += 1
         }
         let base = p.reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
         let path = String(base.reversed()).split(separator: ".").map(String.init)
-        guard indexes >= 1, !path.isEmpty, path.allSatisfy(LuaState.isName), let type = lua.typeName(at: path) else { return nil }
+        guard indexes >= 1, !path.isEmpty, path.allSatisfy(LuaState.isName), let type = lua.typeName(at: path) else {
+            return nil
+        }
         // The element's fields (and what each field is), by the indexed object's type.
         let tensorMethods = lua.methodNames(ofType: "doll.Tensor")
         let fields: [String: [String]]
@@ -95,10 +103,12 @@ public struct Completer {
         case ("doll.Labels", 1): fields = ["id": [], "mask": tensorMethods, "soft": tensorMethods]
         case ("doll.Tensor", _):
             let partial = text.dropFirst()
-            return Result(items: tensorMethods.filter { $0.hasPrefix(partial) }.map { String(text.prefix(1)) + $0 }, append: nil)
+            return Result(
+                items: tensorMethods.filter { $0.hasPrefix(partial) }.map { String(text.prefix(1)) + $0 }, append: nil)
         default: return nil
         }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false).dropFirst()   // "", "image:me" → ["image:me"]
+        // "", "image:me" → ["image:me"]
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).dropFirst()
         if parts.count == 1, let colon = parts.first!.firstIndex(of: ":") {
             let field = String(parts.first![..<colon]), partial = parts.first![parts.first!.index(after: colon)...]
             let head = "." + field + ":"
@@ -111,7 +121,8 @@ public struct Completer {
     /// The values of options that take one of a few strings.
     static let optionValues: [String: [String]] = [
         "cmap": Colormap.builtins.map(\.name), "sign": AttributionSign.allCases.map(\.rawValue),
-        "method": IGMethod.allCases.map(\.rawValue), "explainer": ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"],
+        "method": IGMethod.allCases.map(\.rawValue),
+        "explainer": ["ig", "saliency", "smoothgrad", "gradcam", "occlusion"],
         "output": ["logit", "probability"], "schedule": ["constant", "cosine"], "optimizer": ["adam", "adamw", "sgd"],
         "preset": ["quick", "full", "tiny"], "layout": ["folder", "covidquex"], "policy": ["ones", "zeros", "ignore"],
         "positives": ["labels", "predicted"], "mode": ["bilinear", "nearest"], "baseline": ["zeros", "blur", "noise"],
@@ -148,7 +159,8 @@ public struct Completer {
         let stem = slash.map { String(expanded[expanded.index(after: $0)...]) } ?? expanded
         let shownDir = typed.lastIndex(of: "/").map { String(typed[...$0]) } ?? ""
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
-        return entries.filter { $0.hasPrefix(stem) && (stem.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
+        return entries.filter { $0.hasPrefix(stem) && (stem.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map {
+            name in
             var isDir: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: dir + name, isDirectory: &isDir)
             return shownDir + name + (isDir.boolValue ? "/" : "")
@@ -169,7 +181,7 @@ struct Scan {
 
     init(_ prefix: String) {
         let c = Array(prefix)
-        var stack: [(Character, Int)] = []   // open brackets and their positions
+        var stack: [(Character, Int)] = []  // open brackets and their positions
         var quote: Character? = nil
         var quoteStart: Int? = nil
         var i = 0
@@ -182,7 +194,7 @@ struct Scan {
                 quote = ch
                 quoteStart = i
             } else if ch == "-" && i + 1 < c.count && c[i + 1] == "-" {
-                break                              // a comment runs to the end of the line
+                break  // a comment runs to the end of the line
             } else if "({[".contains(ch) {
                 stack.append((ch, i))
             } else if ")}]".contains(ch) {

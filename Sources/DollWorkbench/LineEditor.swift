@@ -22,15 +22,18 @@ final class LineEditor {
         guard interactive else { return }
         LineEditor.current = self
         if let historyPath {
-            try? FileManager.default.createDirectory(atPath: parentDirectory(historyPath), withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(
+                atPath: parentDirectory(historyPath), withIntermediateDirectories: true)
         }
-        doll_le_setup(Completer.wordBreaks, { line, start, end, append in
-            guard let editor = LineEditor.current, let line else { return nil }
-            let r = editor.completer(String(cString: line), Int(start), Int(end))
-            guard !r.items.isEmpty else { return nil }
-            append?.pointee = r.append.map { Int32($0.asciiValue ?? 0) } ?? 0
-            return LineEditor.matches(r.items)
-        }, historyPath, historyLimit)
+        doll_le_setup(
+            Completer.wordBreaks,
+            { line, start, end, append in
+                guard let editor = LineEditor.current, let line else { return nil }
+                let r = editor.completer(String(cString: line), Int(start), Int(end))
+                guard !r.items.isEmpty else { return nil }
+                append?.pointee = r.append.map { Int32($0.asciiValue ?? 0) } ?? 0
+                return LineEditor.matches(r.items)
+            }, historyPath, historyLimit)
     }
 
     /// readline's match list: the common prefix first, then the matches, then NULL (malloc'ed;

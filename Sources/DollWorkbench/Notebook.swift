@@ -35,7 +35,8 @@ public struct Notebook: Sendable {
     /// is dropped. The one line splitter for notebooks, whatever wrote them.
     public static func lines(of text: String) -> [String] {
         let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
-        return body.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }.map(String.init)
+        return body.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }.map(
+            String.init)
     }
 
     /// Parses a cell marker line: nil if the line is not one.
@@ -61,11 +62,15 @@ public struct Notebook: Sendable {
             while let last = b.last, last.trimmingCharacters(in: .whitespaces).isEmpty { b.removeLast() }
             let isPreamble = cells.isEmpty && start == 1
             if isPreamble && b.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { return }
-            let source = kind == .markdown ? b.map(Notebook.uncomment).joined(separator: "\n") : b.joined(separator: "\n")
+            let source =
+                kind == .markdown ? b.map(Notebook.uncomment).joined(separator: "\n") : b.joined(separator: "\n")
             // Code cells are numbered 1, 2, … (what run summaries, errors and --cells count);
             // markdown cells carry the number of the code cell before them.
             let codeCells = cells.filter { $0.kind == .code }.count
-            cells.append(Cell(number: kind == .code ? codeCells + 1 : codeCells, kind: kind, firstLine: start, source: source, title: title))
+            cells.append(
+                Cell(
+                    number: kind == .code ? codeCells + 1 : codeCells, kind: kind, firstLine: start, source: source,
+                    title: title))
         }
         for (i, line) in lines.enumerated() {
             if let m = Notebook.marker(line) {
@@ -81,8 +86,12 @@ public struct Notebook: Sendable {
 
     /// Reads and parses a notebook file.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw WorkbenchError("cannot read notebook '\(path)'") }
-        guard let text = String(data: data, encoding: .utf8) else { throw WorkbenchError("notebook '\(path)' is not UTF-8 text") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WorkbenchError("cannot read notebook '\(path)'")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw WorkbenchError("notebook '\(path)' is not UTF-8 text")
+        }
         self.init(path: path, text: text)
     }
 
@@ -98,15 +107,27 @@ public struct Notebook: Sendable {
         var out = Set<Int>()
         for part in spec.split(separator: ",") {
             let p = part.trimmingCharacters(in: .whitespaces)
-            let bounds = p.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard (1...2).contains(bounds.count) else { throw WorkbenchError("bad cell range '\(p)' (use forms like 2, 2-4 or 3-)") }
-            guard let lo = bounds[0].isEmpty ? 1 : Int(bounds[0]) else { throw WorkbenchError("bad cell number in '\(p)'") }
+            let bounds = p.split(separator: "-", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard (1...2).contains(bounds.count) else {
+                throw WorkbenchError("bad cell range '\(p)' (use forms like 2, 2-4 or 3-)")
+            }
+            guard let lo = bounds[0].isEmpty ? 1 : Int(bounds[0]) else {
+                throw WorkbenchError("bad cell number in '\(p)'")
+            }
             let hi: Int
-            if bounds.count == 1 { hi = lo } else if bounds[1].isEmpty { hi = count } else {
+            if bounds.count == 1 {
+                hi = lo
+            } else if bounds[1].isEmpty {
+                hi = count
+            } else {
                 guard let h = Int(bounds[1]) else { throw WorkbenchError("bad cell number in '\(p)'") }
                 hi = h
             }
-            guard lo >= 1, hi >= lo, hi <= count else { throw WorkbenchError("cell range '\(p)' is outside 1…\(count)") }
+            guard lo >= 1, hi >= lo, hi <= count else {
+                throw WorkbenchError("cell range '\(p)' is outside 1…\(count)")
+            }
             out.formUnion(lo...hi)
         }
         guard !out.isEmpty else { throw WorkbenchError("empty cell selection '\(spec)'") }

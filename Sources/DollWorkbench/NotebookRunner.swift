@@ -29,13 +29,16 @@ public final class NotebookRunner {
     /// Runs the selected cells (all when nil). Stops at the first error unless `keepGoing`.
     /// With `capture`, file descriptors 1 and 2 are redirected per cell so the output of Lua,
     /// Swift and C code is collected; `progress` still reaches the real stderr.
-    public func run(_ nb: Notebook, selection: Set<Int>? = nil, keepGoing: Bool = false, capture: Bool = false,
-                    willRun: (Notebook.Cell) -> Void = { _ in }, didRun: (CellRun) -> Void = { _ in }) -> [CellRun] {
+    public func run(
+        _ nb: Notebook, selection: Set<Int>? = nil, keepGoing: Bool = false, capture: Bool = false,
+        willRun: (Notebook.Cell) -> Void = { _ in }, didRun: (CellRun) -> Void = { _ in }
+    ) -> [CellRun] {
         var results: [CellRun] = []
         var failed = false
         // os.exit would end the process before the report is written: in a notebook it stops
         // the run at that cell instead, as an error the report shows.
-        _ = try? lua.run("""
+        _ = try? lua.run(
+            """
             os.exit = function(code)
               error('os.exit(' .. tostring(code == nil and true or code) .. ') called: a notebook stops here instead of exiting', 2)
             end
@@ -44,7 +47,9 @@ public final class NotebookRunner {
             // Markdown is always shown; a selection picks code cells by their numbers.
             let selected = cell.kind == .markdown || (selection?.contains(cell.number) ?? true)
             guard cell.kind == .code, selected, !failed else {
-                let r = CellRun(cell: cell, output: "", images: [], error: nil, errorLine: nil, seconds: 0, ran: cell.kind == .markdown && selected)
+                let r = CellRun(
+                    cell: cell, output: "", images: [], error: nil, errorLine: nil, seconds: 0,
+                    ran: cell.kind == .markdown && selected)
                 results.append(r); didRun(r); continue
             }
             willRun(cell)
@@ -89,7 +94,8 @@ public final class NotebookRunner {
         let output = capturer?.finish() ?? ""
         AtomicFile.removeObserver(token)
         let images = written.compactMap { p in FileManager.default.contents(atPath: p).map { (p, $0) } }
-        return CellRun(cell: cell, output: output, images: images, error: failure, errorLine: line, seconds: seconds, ran: true)
+        return CellRun(
+            cell: cell, output: output, images: images, error: failure, errorLine: line, seconds: seconds, ran: true)
     }
 
     /// A cell whose last line is a bare expression (not a Lua statement, so the cell does not
@@ -102,7 +108,10 @@ public final class NotebookRunner {
         case .error: break
         }
         var lines = code.components(separatedBy: "\n")
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty || last.trimmingCharacters(in: .whitespaces).hasPrefix("--") {
+        while let last = lines.last,
+            last.trimmingCharacters(in: .whitespaces).isEmpty
+                || last.trimmingCharacters(in: .whitespaces).hasPrefix("--")
+        {
             lines.removeLast()
         }
         guard let last = lines.popLast() else { return nil }

@@ -11,11 +11,18 @@ public final class REPL {
     public struct MetaCommand: Sendable { public let name: String, usage: String, summary: String }
 
     public static let metaCommands: [MetaCommand] = [
-        MetaCommand(name: ":help", usage: ":help [function|topic]", summary: "documentation of doll functions (from the same source as completion)"),
+        MetaCommand(
+            name: ":help", usage: ":help [function|topic]",
+            summary: "documentation of doll functions (from the same source as completion)"),
         MetaCommand(name: ":vars", usage: ":vars", summary: "your globals with type, shape and memory"),
-        MetaCommand(name: ":time", usage: ":time <expression or statement>", summary: "run it and print wall and CPU time"),
-        MetaCommand(name: ":timeit", usage: ":timeit [runs] <statement>", summary: "run it repeatedly (default: for about a second, at least 3 times); mean ± sd wall time"),
-        MetaCommand(name: ":save", usage: ":save [name|path]", summary: "save the data globals as a session (default name: default)"),
+        MetaCommand(
+            name: ":time", usage: ":time <expression or statement>", summary: "run it and print wall and CPU time"),
+        MetaCommand(
+            name: ":timeit", usage: ":timeit [runs] <statement>",
+            summary: "run it repeatedly (default: for about a second, at least 3 times); mean ± sd wall time"),
+        MetaCommand(
+            name: ":save", usage: ":save [name|path]",
+            summary: "save the data globals as a session (default name: default)"),
         MetaCommand(name: ":load", usage: ":load [name|path]", summary: "load a session (default: the last one saved)"),
         MetaCommand(name: ":reset", usage: ":reset", summary: "remove all your globals"),
         MetaCommand(name: ":autosave", usage: ":autosave [on|off]", summary: "save the session as 'autosave' on exit"),
@@ -36,8 +43,9 @@ public final class REPL {
         self.autosave = autosave
         self.color = interactive && isatty(1) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         let completer = Completer(lua: lua)
-        editor = LineEditor(interactive: interactive, historyPath: REPL.stateDirectory + "/history",
-                            completer: { completer.complete(line: $0, start: $1, end: $2) })
+        editor = LineEditor(
+            interactive: interactive, historyPath: REPL.stateDirectory + "/history",
+            completer: { completer.complete(line: $0, start: $1, end: $2) })
     }
 
     var prompt: String {
@@ -50,7 +58,9 @@ public final class REPL {
     public func run(banner: Bool = true) -> Int32 {
         installInterruptHandler()
         if banner && editor.interactive {
-            say("DoLL Workbench \(Workbench.version) · Lua 5.4 · BLAS \(BLAS.coreName) · :help for help, Ctrl-D to leave")
+            say(
+                "DoLL Workbench \(Workbench.version) · Lua 5.4 · BLAS \(BLAS.coreName) · :help for help, Ctrl-D to leave"
+            )
         }
         loop: while true {
             switch editor.read(prompt: prompt) {
@@ -98,7 +108,7 @@ public final class REPL {
     /// Evaluates a chunk. Returns false while the chunk is incomplete (more lines needed).
     @discardableResult
     public func evaluate(_ chunk: String, timed: Bool = false) -> Bool {
-        defer { Tensor.releaseCachedMemory() }   // idle at the prompt: cached buffers go back
+        defer { Tensor.releaseCachedMemory() }  // idle at the prompt: cached buffers go back
         var code = chunk
         if code.hasPrefix("=") { code = "return " + code.dropFirst() }
         // An expression is printed; otherwise the chunk runs as statements.
@@ -125,7 +135,8 @@ public final class REPL {
         }
         doll_lua_clear_interrupt()
         if timed {
-            let w = Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, c = Double(clock() - cpu) / Double(CLOCKS_PER_SEC)
+            let w = Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9,
+                c = Double(clock() - cpu) / Double(CLOCKS_PER_SEC)
             say(String(format: "time: %.3f s wall, %.3f s CPU", w, c))
         }
         return true
@@ -144,11 +155,17 @@ public final class REPL {
         var times: [Double] = []
         let budget = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
         doll_lua_clear_interrupt()
-        while times.count < (runs ?? 3) || (runs == nil && DispatchTime.now().uptimeNanoseconds < budget && times.count < 100_000) {
+        while times.count < (runs ?? 3)
+            || (runs == nil && DispatchTime.now().uptimeNanoseconds < budget && times.count < 100_000)
+        {
             var status = lua.compile("return " + text)
             if status != .ok { status = lua.compile(text) }
             guard status == .ok else {
-                if case .error(let msg) = status { sayError(msg) } else { sayError(":timeit needs a complete chunk on one line") }
+                if case .error(let msg) = status {
+                    sayError(msg)
+                } else {
+                    sayError(":timeit needs a complete chunk on one line")
+                }
                 failures += 1
                 return
             }
@@ -161,9 +178,13 @@ public final class REPL {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         let mean = times.reduce(0, +) / Double(times.count)
-        let sd = times.count > 1 ? (times.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(times.count - 1)).squareRoot() : 0
+        let sd =
+            times.count > 1
+            ? (times.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(times.count - 1)).squareRoot() : 0
         func unit(_ t: Double) -> String {
-            t >= 1 ? String(format: "%.3f s", t) : t >= 1e-3 ? String(format: "%.3f ms", t * 1e3) : String(format: "%.1f µs", t * 1e6)
+            t >= 1
+                ? String(format: "%.3f s", t)
+                : t >= 1e-3 ? String(format: "%.3f ms", t * 1e3) : String(format: "%.1f µs", t * 1e6)
         }
         lua.flushOutput()
         say("\(unit(mean)) ± \(unit(sd)) per run (mean ± sd of \(times.count) runs)")
@@ -188,8 +209,11 @@ public final class REPL {
             lua.resetUserGlobals()
             say("cleared your globals (Lua now uses \(lua.memoryKiB) KiB)")
         case ":autosave":
-            if arg == "on" || arg == "off" { autosave = arg == "on" }
-            else if !arg.isEmpty { sayError("usage: :autosave [on|off]"); break }
+            if arg == "on" || arg == "off" {
+                autosave = arg == "on"
+            } else if !arg.isEmpty {
+                sayError("usage: :autosave [on|off]"); break
+            }
             say("autosave on exit is \(autosave ? "on" : "off")")
         default:
             let names = REPL.metaCommands.map(\.name)
@@ -211,10 +235,14 @@ public final class REPL {
 
     /// Loads a session by name or path (nil: the last saved).
     public func load(name: String?) {
-        guard let path = name.map(LuaSession.path(for:)) ?? LuaSession.last else { sayError("no session saved yet"); return }
+        guard let path = name.map(LuaSession.path(for:)) ?? LuaSession.last else {
+            sayError("no session saved yet"); return
+        }
         do {
             let s = try LuaSession.load(lua.L, from: path)
-            say("loaded \(s.globals.count) globals from \(s.path)" + (s.globals.isEmpty ? "" : ": " + s.globals.joined(separator: ", ")))
+            say(
+                "loaded \(s.globals.count) globals from \(s.path)"
+                    + (s.globals.isEmpty ? "" : ": " + s.globals.joined(separator: ", ")))
             if !s.skipped.isEmpty { say("not restored: " + s.skipped.joined(separator: ", ")) }
         } catch {
             sayError("could not load the session: \(error)")
@@ -226,17 +254,24 @@ public final class REPL {
         guard !vs.isEmpty else { return "(no globals of yours yet)" }
         let w = max(4, vs.map(\.name.count).max()!), tw = max(4, vs.map(\.type.count).max()!)
         var out = [pad("name", w) + "  " + pad("type", tw) + "  " + pad("memory", 9) + "  detail"]
-        for v in vs { out.append(pad(v.name, w) + "  " + pad(v.type, tw) + "  " + pad(v.bytes > 0 ? byteText(v.bytes) : "", 9) + "  " + v.detail) }
-        out.append("Lua heap: \(lua.memoryKiB) KiB; tensor and weight data: \(byteText(vs.reduce(0) { $0 + $1.bytes }))")
+        for v in vs {
+            out.append(
+                pad(v.name, w) + "  " + pad(v.type, tw) + "  " + pad(v.bytes > 0 ? byteText(v.bytes) : "", 9) + "  "
+                    + v.detail)
+        }
+        out.append(
+            "Lua heap: \(lua.memoryKiB) KiB; tensor and weight data: \(byteText(vs.reduce(0) { $0 + $1.bytes }))")
         return out.joined(separator: "\n")
     }
 
     /// `:help` text: an overview, or one function's documentation.
     public func help(_ topic: String) -> String {
         if topic.isEmpty {
-            var out = ["Type Lua: expressions print their value (kept in _), statements run; unfinished chunks continue on the next line.",
-                       "Tab completes names, methods after : and ., option keys inside {…}, and paths inside strings. Ctrl-C interrupts, Ctrl-R searches history.",
-                       "", "Commands:"]
+            var out = [
+                "Type Lua: expressions print their value (kept in _), statements run; unfinished chunks continue on the next line.",
+                "Tab completes names, methods after : and ., option keys inside {…}, and paths inside strings. Ctrl-C interrupts, Ctrl-R searches history.",
+                "", "Commands:",
+            ]
             for m in REPL.metaCommands { out.append("  " + pad(m.usage, 34) + m.summary) }
             out.append("")
             out.append("doll functions (:help NAME for one):")
@@ -253,7 +288,9 @@ public final class REPL {
             }
             return out.joined(separator: "\n")
         }
-        if let m = REPL.metaCommands.first(where: { $0.name == topic || $0.name == ":" + topic }) { return "\(m.usage)\n  \(m.summary)" }
+        if let m = REPL.metaCommands.first(where: { $0.name == topic || $0.name == ":" + topic }) {
+            return "\(m.usage)\n  \(m.summary)"
+        }
         let candidates = [topic, "doll." + topic, "doll.png." + topic, "doll.plot." + topic, "doll.session." + topic]
         if let d = candidates.lazy.compactMap(LuaDocs.doc).first { return format(d) }
         // `clf:fit` → `Classifier:fit` by the object's type; `clf` → its type's methods.
@@ -278,6 +315,8 @@ public final class REPL {
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
     func byteText(_ n: Int) -> String {
-        n >= 1 << 20 ? String(format: "%.1f MB", Double(n) / 1048576) : n >= 1024 ? String(format: "%.1f KB", Double(n) / 1024) : "\(n) B"
+        n >= 1 << 20
+            ? String(format: "%.1f MB", Double(n) / 1048576)
+            : n >= 1024 ? String(format: "%.1f KB", Double(n) / 1024) : "\(n) B"
     }
 }

@@ -12,12 +12,16 @@ public enum Workbench {
         var v: [(String, String)] = [("doll", version)]
         if let lua, let lv = try? lua.evaluate("_VERSION") { v.append(("Lua", lv)) }
         v.append(("Convolutions", EngineInfo.convolutions))
-        v.append(("BLAS", "OpenBLAS \(BLAS.coreName) kernel, \(BLAS.threads) worker threads (\(BLAS.config.trimmingCharacters(in: .whitespaces)))"))
+        v.append(
+            (
+                "BLAS",
+                "OpenBLAS \(BLAS.coreName) kernel, \(BLAS.threads) worker threads (\(BLAS.config.trimmingCharacters(in: .whitespaces)))"
+            ))
         if let note = EngineInfo.blasNote { v.append(("Note", note)) }
         #if compiler(>=6.3)
-        v.append(("Swift compiler", "6.3 or newer"))
+            v.append(("Swift compiler", "6.3 or newer"))
         #else
-        v.append(("Swift compiler", "older than 6.3"))
+            v.append(("Swift compiler", "older than 6.3"))
         #endif
         v.append(("OS", ProcessInfo.processInfo.operatingSystemVersionString))
         if let cpu = cpuModel { v.append(("CPU", "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores")) }

@@ -11,9 +11,10 @@ enum BLASKernelSelection {
     static func reexecIfNeeded() {
         let env = ProcessInfo.processInfo.environment
         guard env["OPENBLAS_CORETYPE"] == nil, env["DOLL_BLAS_REEXEC"] == nil,
-              let kernel = EngineInfo.blasKernel(forFlags: EngineInfo.cpuFlags()) else { return }
+            let kernel = EngineInfo.blasKernel(forFlags: EngineInfo.cpuFlags())
+        else { return }
         setenv("OPENBLAS_CORETYPE", kernel, 1)
-        setenv("DOLL_BLAS_REEXEC", "1", 1)   // guard against loops
+        setenv("DOLL_BLAS_REEXEC", "1", 1)  // guard against loops
         let args = CommandLine.arguments
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cargs.append(nil)

@@ -13,7 +13,10 @@ struct Doll: ParsableCommand {
         subcommands: [Run.self, Export.self, StudyCommand.self, PhantomsCommand.self, Bench.self]
     )
 
-    @Option(help: ArgumentHelp("Restore a saved session at start: --resume for the last one, --resume NAME for a named one.", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Restore a saved session at start: --resume for the last one, --resume NAME for a named one.",
+            valueName: "name"))
     var resume: String?
 
     @Flag(inversion: .prefixedNo, help: "Save the session as 'autosave' when leaving (also DOLL_AUTOSAVE=1).")
@@ -33,7 +36,11 @@ struct Doll: ParsableCommand {
     static func normalized(_ args: [String]) -> [String] {
         var out: [String] = []
         for (i, a) in args.enumerated() {
-            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) { out.append("--resume=" + lastSession) } else { out.append(a) }
+            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) {
+                out.append("--resume=" + lastSession)
+            } else {
+                out.append(a)
+            }
         }
         return out
     }

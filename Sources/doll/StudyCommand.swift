@@ -7,7 +7,8 @@ import Foundation
 
 /// `doll study`: the DoLL experiment end to end, writing a report directory.
 struct StudyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "study",
+    static let configuration = CommandConfiguration(
+        commandName: "study",
         abstract: "Run the DoLL study: classifiers → DoLL labels → U-Net pre-training → fine-tuning sweep → report.")
 
     @Option(help: "Preset: quick (minutes), full (hours) or tiny (seconds, for tests).")
@@ -25,10 +26,15 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Override the study seed.")
     var seed: UInt64?
 
-    @Option(help: "Boost round: refine DoLL labels with the pre-trained U-Net (intersect or union) and pre-train again.")
+    @Option(
+        help: "Boost round: refine DoLL labels with the pre-trained U-Net (intersect or union) and pre-train again.")
     var boost: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a setting, e.g. --set seeds=1,2,3 --set threshold=p90 (repeatable). Settings: \(StudyConfig.settableKeys.joined(separator: ", ")).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a setting, e.g. --set seeds=1,2,3 --set threshold=p90 (repeatable). Settings: \(StudyConfig.settableKeys.joined(separator: ", ")).",
+            valueName: "key=value"))
     var settings: [String] = []
 
     func run() throws {
@@ -53,14 +59,17 @@ struct StudyCommand: ParsableCommand {
 
 /// `doll phantoms --montage PATH`: a picture of the embedded phantom data with ground truth.
 struct PhantomsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "phantoms", abstract: "Write a montage of phantom radiographs with their ground truth.")
+    static let configuration = CommandConfiguration(
+        commandName: "phantoms", abstract: "Write a montage of phantom radiographs with their ground truth.")
     @Option(help: "Output PNG.") var montage = "phantoms.png"
     @Option(help: "Number of phantoms.") var n = 12
     @Option(help: "Image size.") var size = 128
     @Option(help: "Seed.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard (1...64).contains(n), (32...512).contains(size) else { throw ValidationError("--n must be in 1…64 and --size in 32…512") }
+        guard (1...64).contains(n), (32...512).contains(size) else {
+            throw ValidationError("--n must be in 1…64 and --size in 32…512")
+        }
     }
 
     func run() throws {

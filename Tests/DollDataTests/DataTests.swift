@@ -19,7 +19,8 @@ struct CodecTests {
         let r8 = try ImageIO.decodePNG(ImageIO.encodePNG(samples: s8, width: w, height: h, channels: 1), gray: true)
         #expect(r8.bitDepth == 8 && r8.width == w && r8.height == h && r8.samples == s8)
         let s16 = (0..<(w * h)).map { _ in UInt16(rng.nextInt(below: 65536)) }
-        let r16 = try ImageIO.decodePNG(ImageIO.encodePNG(samples: s16, width: w, height: h, channels: 1, bitDepth: 16), gray: true)
+        let r16 = try ImageIO.decodePNG(
+            ImageIO.encodePNG(samples: s16, width: w, height: h, channels: 1, bitDepth: 16), gray: true)
         #expect(r16.bitDepth == 16 && r16.samples == s16)
         // Tensor path: [1,H,W] in [0,1] → 16-bit file → same values to 1/65535.
         let t = try Tensor.uniform([1, h, w], rng: &rng)
@@ -36,7 +37,7 @@ struct CodecTests {
         let rgb: [UInt16] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
         let g = try ImageIO.decodePNG(ImageIO.encodePNG(samples: rgb, width: 4, height: 1, channels: 3), gray: true)
         #expect(g.samples[3] == 255)
-        #expect(g.samples[1] > g.samples[0] && g.samples[0] > g.samples[2])   // green brightest, blue darkest
+        #expect(g.samples[1] > g.samples[0] && g.samples[0] > g.samples[2])  // green brightest, blue darkest
     }
 
     /// `png` with an ancillary chunk inserted after IHDR (length, type, data, CRC-32).
@@ -47,10 +48,12 @@ struct CodecTests {
             for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
         }
         crc ^= 0xFFFF_FFFF
-        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func be(_ v: UInt32) -> [UInt8] {
+            [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        }
         let chunk = be(UInt32(body.count)) + Array(type.utf8) + body + be(crc)
         var out = [UInt8](png)
-        out.insert(contentsOf: chunk, at: 8 + 25)   // signature, then IHDR (4 + 4 + 13 + 4 bytes)
+        out.insert(contentsOf: chunk, at: 8 + 25)  // signature, then IHDR (4 + 4 + 13 + 4 bytes)
         return Data(out)
     }
 
@@ -58,13 +61,16 @@ struct CodecTests {
     /// API read 128 under gAMA 1.0 as 0.729 and 16-bit 0x8080 under sRGB as 0.2195).
     @Test func pngSamplesIgnoreGammaAndColourChunks() throws {
         let gray8 = try ImageIO.encodePNG(samples: [128, 0, 255, 64], width: 2, height: 2, channels: 1)
-        for (type, body): (String, [UInt8]) in [("gAMA", [0, 1, 0x86, 0xA0]), ("gAMA", [0, 0, 0xAF, 0xC8]), ("sRGB", [0])] {
+        for (type, body): (String, [UInt8]) in [
+            ("gAMA", [0, 1, 0x86, 0xA0]), ("gAMA", [0, 0, 0xAF, 0xC8]), ("sRGB", [0]),
+        ] {
             let r = try ImageIO.decodePNG(inserting(type, body, into: stripped(gray8)), gray: true)
             #expect(r.samples == [128, 0, 255, 64], "\(type) \(body): \(r.samples)")
             let t = try ImageIO.decodeGray(inserting(type, body, into: stripped(gray8)))
             #expect(abs(t.scalars[0] - 128 / 255) < 1e-6)
         }
-        let gray16 = try ImageIO.encodePNG(samples: [0x8080, 1, 65535, 300], width: 2, height: 2, channels: 1, bitDepth: 16)
+        let gray16 = try ImageIO.encodePNG(
+            samples: [0x8080, 1, 65535, 300], width: 2, height: 2, channels: 1, bitDepth: 16)
         let r16 = try ImageIO.decodePNG(inserting("sRGB", [0], into: stripped(gray16)), gray: true)
         #expect(r16.bitDepth == 16 && r16.samples == [0x8080, 1, 65535, 300])
     }
@@ -76,7 +82,11 @@ struct CodecTests {
         while i + 8 <= bytes.count {
             let len = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
             let type = String(decoding: bytes[(i + 4)..<(i + 8)], as: UTF8.self)
-            if ["gAMA", "sRGB", "cHRM", "iCCP"].contains(type) { bytes.removeSubrange(i..<(i + 12 + len)) } else { i += 12 + len }
+            if ["gAMA", "sRGB", "cHRM", "iCCP"].contains(type) {
+                bytes.removeSubrange(i..<(i + 12 + len))
+            } else {
+                i += 12 + len
+            }
         }
         return Data(bytes)
     }
@@ -95,14 +105,15 @@ struct CodecTests {
     /// refused from its header with an error that names the limit and how to raise it.
     @Test func pixelLimitNamesItself() throws {
         var png = try ImageIO.encodePNG(samples: [0], width: 1, height: 1, channels: 1)
-        png.replaceSubrange(16..<24, with: [0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x00])   // 8192 x 8192
-        var crc: UInt32 = 0xFFFF_FFFF   // CRC-32 of the IHDR type and data (bytes 12..<29)
+        png.replaceSubrange(16..<24, with: [0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x00])  // 8192 x 8192
+        var crc: UInt32 = 0xFFFF_FFFF  // CRC-32 of the IHDR type and data (bytes 12..<29)
         for byte in png[12..<29] {
             crc ^= UInt32(byte)
             for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
         }
         crc ^= 0xFFFF_FFFF
-        png.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
+        png.replaceSubrange(
+            29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
         #expect { try ImageIO.decodeGray(png) } throws: {
             "\($0)".contains("8192x8192 pixels, more than the limit") && "\($0)".contains("DOLL_MAX_PIXELS")
         }
@@ -128,9 +139,14 @@ struct CodecTests {
         for trial in 0..<3000 {
             var b = trial % 2 == 0 ? png : jpg
             switch rng.nextInt(below: 4) {
-            case 0: b = Array(b.prefix(rng.nextInt(below: b.count)))                       // truncate
-            case 1: for _ in 0..<(1 + rng.nextInt(below: 8)) { b[rng.nextInt(below: b.count)] = UInt8(rng.nextInt(below: 256)) }  // flip bytes
-            case 2: let at = rng.nextInt(below: b.count); b.insert(contentsOf: (0..<16).map { _ in UInt8(rng.nextInt(below: 256)) }, at: at)
+            case 0: b = Array(b.prefix(rng.nextInt(below: b.count)))  // truncate
+            case 1:
+                for _ in 0..<(1 + rng.nextInt(below: 8)) {
+                    b[rng.nextInt(below: b.count)] = UInt8(rng.nextInt(below: 256))
+                }  // flip bytes
+            case 2:
+                let at = rng.nextInt(below: b.count);
+                b.insert(contentsOf: (0..<16).map { _ in UInt8(rng.nextInt(below: 256)) }, at: at)
             default: let at = 8 + rng.nextInt(below: 40); if at < b.count { b[at] ^= 0xFF }  // header damage
             }
             do { let t = try ImageIO.decodeGray(Data(b)); #expect(t.rank == 3); successes += 1 } catch { failures += 1 }
@@ -170,7 +186,9 @@ struct ImageOpsTests {
 
     @Test func augmentationMovesImageAndMaskTogether() throws {
         var img = try Tensor.zeros([1, 32, 32]), mask = try Tensor.zeros([1, 32, 32])
-        for y in 10..<16 { for x in 4..<10 { try img.setValue(1, at: [0, y, x]); try mask.setValue(1, at: [0, y, x]) } }
+        for y in 10..<16 {
+            for x in 4..<10 { try img.setValue(1, at: [0, y, x]); try mask.setValue(1, at: [0, y, x]) }
+        }
         let a = try Augment.affine(img, angle: 0.3, scale: 1.1, tx: 3, ty: -2, flip: false, nearest: false)
         let m = try Augment.affine(mask, angle: 0.3, scale: 1.1, tx: 3, ty: -2, flip: false, nearest: true)
         #expect(Set(m.scalars).isSubset(of: [0, 1]))
@@ -234,9 +252,11 @@ struct LoaderTests {
             return p
         }
         let lf = "Path,A,B\na.png,1,0\nb.png,0,1\nc.png,1,1\n"
-        for (name, text) in [("lf", lf), ("crlf", lf.replacingOccurrences(of: "\n", with: "\r\n")),
-                             ("cr", lf.replacingOccurrences(of: "\n", with: "\r")),
-                             ("floats", "Path,A,B\na.png,1.0,0.0\nb.png, 0,1 \nc.png,1,1.0\n")] {
+        for (name, text) in [
+            ("lf", lf), ("crlf", lf.replacingOccurrences(of: "\n", with: "\r\n")),
+            ("cr", lf.replacingOccurrences(of: "\n", with: "\r")),
+            ("floats", "Path,A,B\na.png,1.0,0.0\nb.png, 0,1 \nc.png,1,1.0\n"),
+        ] {
             let ds = try LabelCSVDataset(csv: try write(name + ".csv", text), size: 16)
             #expect(ds.count == 3 && ds.classes == ["A", "B"], "\(name): \(ds.count) images, classes \(ds.classes)")
             #expect(ds.labelRows == [[1, 0], [0, 1], [1, 1]], "\(name)")
@@ -258,7 +278,10 @@ struct LoaderTests {
         guard let root = sharedFile("data/jsrt") else { return }
         let all = try SegmentationFolder(root: root, size: 128)
         #expect(all.count == 247)
-        #expect(Set(all.structures) == ["heart", "left_clavicle", "left_lung", "right_clavicle", "right_lung", "lungs", "clavicles"])
+        #expect(
+            Set(all.structures) == [
+                "heart", "left_clavicle", "left_lung", "right_clavicle", "right_lung", "lungs", "clavicles",
+            ])
         #expect(try SegmentationFolder(root: root, filter: ("fold", "1")).count == 124)
         #expect(try SegmentationFolder(root: root, filter: ("fold", "2")).count == 123)
         let s = try all.sample(0)
@@ -275,17 +298,24 @@ struct LoaderTests {
         #expect(lungs.indices.allSatisfy { lungs[$0] == max(l[$0], r[$0]) })
         let (x, t, v) = try all.segmentationBatch([0, 1], structures: ["lungs", "heart"])
         #expect(x.shape == [2, 1, 128, 128] && t.shape == [2, 2, 128, 128] && v.scalars.allSatisfy { $0 == 1 })
-        #expect { try all.segmentationBatch([0], structures: ["liver"]) } throws: { "\($0)".contains("unknown structure 'liver'") }
+        #expect { try all.segmentationBatch([0], structures: ["liver"]) } throws: {
+            "\($0)".contains("unknown structure 'liver'")
+        }
     }
 
     @Test func covidSegmentationFolder() throws {
         guard let root = sharedFile("data/covid_seg") else { return }
-        let ds = try SegmentationFolder(root: root, size: 256)   // native size: small masks survive
+        let ds = try SegmentationFolder(root: root, size: 256)  // native size: small masks survive
         #expect(ds.count == 100)
-        #expect(Set(ds.structures).isSuperset(of: ["left_lung", "right_lung", "cardiomediastinum", "ground_glass", "consolidation", "lungs", "infection"]))
+        #expect(
+            Set(ds.structures).isSuperset(of: [
+                "left_lung", "right_lung", "cardiomediastinum", "ground_glass", "consolidation", "lungs", "infection",
+            ]))
         var nonEmpty: [String: Int] = [:]
         for i in 0..<ds.count {
-            for (k, m) in try ds.sample(i).masks where m.scalars.contains(where: { $0 > 0.5 }) { nonEmpty[k, default: 0] += 1 }
+            for (k, m) in try ds.sample(i).masks where m.scalars.contains(where: { $0 > 0.5 }) {
+                nonEmpty[k, default: 0] += 1
+            }
         }
         #expect(nonEmpty["left_lung"] == 99 && nonEmpty["right_lung"] == 99 && nonEmpty["cardiomediastinum"] == 100)
         #expect(nonEmpty["ground_glass"] == 93 && nonEmpty["consolidation"] == 32)
@@ -308,7 +338,8 @@ struct LoaderTests {
     @Test func subsetsAndSplitsAreDeterministic() throws {
         guard let root = sharedFile("data/jsrt") else { return }
         let ds = try SegmentationFolder(root: root, size: 32)
-        let a = try ds.subset(fraction: 0.1, seed: 5), b = try ds.subset(fraction: 0.1, seed: 5), c = try ds.subset(fraction: 0.1, seed: 6)
+        let a = try ds.subset(fraction: 0.1, seed: 5), b = try ds.subset(fraction: 0.1, seed: 5),
+            c = try ds.subset(fraction: 0.1, seed: 6)
         #expect(a.indices == b.indices && a.indices != c.indices && a.count == 25)
         let (tr, va) = try ds.split(fraction: 0.8, seed: 1)
         #expect(tr.count + va.count == 247 && Set(tr.indices).isDisjoint(with: va.indices))

@@ -29,7 +29,9 @@ struct PhantomTests {
             let labels = s.labels!
             for (j, name) in phantomObservations.enumerated() where j > 0 {
                 let nonEmpty = s.masks[name]!.scalars.contains { $0 > 0.5 }
-                #expect(nonEmpty == (labels[j] == 1), "\(s.id): \(name) label \(labels[j]) but mask non-empty = \(nonEmpty)")
+                #expect(
+                    nonEmpty == (labels[j] == 1), "\(s.id): \(name) label \(labels[j]) but mask non-empty = \(nonEmpty)"
+                )
                 if labels[j] == 1 { positives[j] += 1 }
             }
             let pathology = labels[1...12].contains(1)
@@ -41,7 +43,8 @@ struct PhantomTests {
             }
             // patient's left appears on the image's right
             #expect(cx(s.masks["left_lung"]!) > Double(size) / 2 && cx(s.masks["right_lung"]!) < Double(size) / 2)
-            #expect(cx(s.masks["left_clavicle"]!) > Double(size) / 2 && cx(s.masks["right_clavicle"]!) < Double(size) / 2)
+            #expect(
+                cx(s.masks["left_clavicle"]!) > Double(size) / 2 && cx(s.masks["right_clavicle"]!) < Double(size) / 2)
             #expect(s.image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
         }
         #expect(positives[1...].allSatisfy { $0 > 0 }, "every finding occurs in 120 phantoms: \(positives)")
@@ -67,7 +70,11 @@ struct PhantomTests {
     @Test func badConfigsAreRejected() {
         #expect { try PhantomDataset(count: 0) } throws: { "\($0)".contains("count") }
         #expect { try PhantomDataset(count: 2, config: PhantomConfig(size: 8)) } throws: { "\($0)".contains("size") }
-        #expect { try PhantomDataset(count: 2, config: PhantomConfig(prevalence: ["Cardiomegaly": 2])) } throws: { _ in true }
-        #expect { try PhantomDataset(count: 2, config: PhantomConfig(prevalence: ["Flu": 0.1])) } throws: { "\($0)".contains("Flu") }
+        #expect { try PhantomDataset(count: 2, config: PhantomConfig(prevalence: ["Cardiomegaly": 2])) } throws: { _ in
+            true
+        }
+        #expect { try PhantomDataset(count: 2, config: PhantomConfig(prevalence: ["Flu": 0.1])) } throws: {
+            "\($0)".contains("Flu")
+        }
     }
 }

@@ -29,14 +29,17 @@ struct DollLabelTests {
     @Test func boostIntersectsOrUnitesPositiveChannelsOnly() throws {
         // 2 classes, 1×4 images: class 0 positive (mask 1100), class 1 negative.
         let mask = try Tensor([1, 1, 0, 0, 0, 0, 0, 0], shape: [2, 1, 4])
-        let set = DollLabelSet(classes: ["a", "b"], ids: ["x"], masks: [mask], soft: [mask], config: DollLabelConfig(), sourceIndices: [0])
+        let set = DollLabelSet(
+            classes: ["a", "b"], ids: ["x"], masks: [mask], soft: [mask], config: DollLabelConfig(), sourceIndices: [0])
         let pred = try Tensor([0.9, 0.1, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9], shape: [2, 1, 4])
         #expect(try set.boosted(with: [pred], mode: .intersect).masks[0].scalars == [1, 0, 0, 0, 0, 0, 0, 0])
         #expect(try set.boosted(with: [pred], mode: .union).masks[0].scalars == [1, 1, 1, 0, 0, 0, 0, 0])
         // an intersection that would empty a positive channel keeps the DoLL mask
         let none = try Tensor([0, 0, 0.9, 0.9, 0, 0, 0, 0], shape: [2, 1, 4])
         #expect(try set.boosted(with: [none], mode: .intersect).masks[0].scalars == mask.scalars)
-        #expect { try set.boosted(with: [], mode: .union) } throws: { "\($0)".contains("one prediction per labelled image") }
+        #expect { try set.boosted(with: [], mode: .union) } throws: {
+            "\($0)".contains("one prediction per labelled image")
+        }
     }
 
     /// Trains a small classifier on phantoms (the three findings made common), labels positives
@@ -48,16 +51,23 @@ struct DollLabelTests {
         for k in ["Cardiomegaly", "Pleural Effusion", "Lung Lesion"] { prev[k] = 0.35 }
         let size = 80, tolerance = 2
         let cfg = PhantomConfig(size: size, seed: 7, prevalence: prev, infectionPrevalence: 0.05, difficulty: 0.2)
-        let train = try PhantomDataset(count: 1200, config: cfg), val = try PhantomDataset(count: 240, config: cfg, first: 1200)
-        let model = try ResNetClassifier(.init(widths: [16, 32, 64], blocks: [1, 1, 1], classes: phantomObservations, seed: 1))
+        let train = try PhantomDataset(count: 1200, config: cfg),
+            val = try PhantomDataset(count: 240, config: cfg, first: 1200)
+        let model = try ResNetClassifier(
+            .init(widths: [16, 32, 64], blocks: [1, 1, 1], classes: phantomObservations, seed: 1))
         var tc = Trainer.Config()
-        tc.epochs = 8; tc.batchSize = 16; tc.learningRate = 3e-3; tc.seed = 1; tc.progress = false; tc.schedule = .cosine(minFactor: 0.05)
+        tc.epochs = 8; tc.batchSize = 16; tc.learningRate = 3e-3; tc.seed = 1; tc.progress = false;
+        tc.schedule = .cosine(minFactor: 0.05)
         let t0 = Date()
         let hist = try Trainer(model: model, task: .multiLabel(classes: phantomObservations), config: tc)
             .fit(train: ClassificationSource(CachedDataset(train)), validation: ClassificationSource(val))
         let ev = hist.epochs.last!.validation
-        print(String(format: "phantom classifier: %.1fs, mean AUROC %.3f", Date().timeIntervalSince(t0), ev["auroc_mean"]!),
-              ["Cardiomegaly", "Pleural Effusion", "Lung Lesion"].map { "\($0) \(String(format: "%.3f", ev["auroc/\($0)"]!))" })
+        print(
+            String(
+                format: "phantom classifier: %.1fs, mean AUROC %.3f", Date().timeIntervalSince(t0), ev["auroc_mean"]!),
+            ["Cardiomegaly", "Pleural Effusion", "Lung Lesion"].map {
+                "\($0) \(String(format: "%.3f", ev["auroc/\($0)"]!))"
+            })
         var lc = DollLabelConfig()
         lc.igSteps = 16
         let labeller = try DollLabeller(models: [model], config: lc)
@@ -77,7 +87,9 @@ struct DollLabelTests {
                 dice.append(Localization.overlap(prediction: bin, mask: gt).dice)
             }
             let h = Localization.summarize(hits), c = chance.reduce(0, +) / Double(chance.count)
-            print("\(finding): pointing game \(h), chance \(String(format: "%.3f", c)), mask Dice \(String(format: "%.3f", dice.reduce(0, +) / Double(dice.count)))")
+            print(
+                "\(finding): pointing game \(h), chance \(String(format: "%.3f", c)), mask Dice \(String(format: "%.3f", dice.reduce(0, +) / Double(dice.count)))"
+            )
             // Localization is asserted where the classifier has learned the finding (validation
             // AUROC ≥ 0.85): a finding it barely detects (Lung Lesion, AUROC ≈ 0.72 here) has
             // attributions that point by chance, and its hit rate swings with the summation order
@@ -98,10 +110,13 @@ struct LabelStorageTests {
         var rng = RandomGenerator(seed: 3)
         let soft = try Tensor.uniform([14, 256, 256], rng: &rng)
         let mask = try soft.greater(Tensor(scalar: 0.7))
-        let set = DollLabelSet(classes: (0..<14).map { "c\($0)" }, ids: ["a"], masks: [mask], soft: [soft],
-                               config: DollLabelConfig(), sourceIndices: [0])
+        let set = DollLabelSet(
+            classes: (0..<14).map { "c\($0)" }, ids: ["a"], masks: [mask], soft: [soft],
+            config: DollLabelConfig(), sourceIndices: [0])
         #expect(set.masks[0].scalars == mask.scalars, "masks come back exactly")
-        #expect(zip(set.soft[0].scalars, soft.scalars).allSatisfy { abs($0 - $1) <= 0.5 / 65535 + 1e-7 }, "soft maps to 1/65535")
+        #expect(
+            zip(set.soft[0].scalars, soft.scalars).allSatisfy { abs($0 - $1) <= 0.5 / 65535 + 1e-7 },
+            "soft maps to 1/65535")
         #expect(set.masks.byteCount == 14 * 256 * 256 / 8)
         #expect(set.soft.byteCount == 14 * 256 * 256 * 2)
         // 1000 such images: under 2 GB instead of 7.3 GB as two Float32 tensors each.

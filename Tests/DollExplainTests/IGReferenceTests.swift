@@ -8,7 +8,8 @@ import DollTestSupport
 /// Loads ResNetCXR with the reference weights and the IG fixture (raw Float64 arrays kept as
 /// Double via a second read of the F64 entries).
 func referenceModel() throws -> (ResNetClassifier, [String: Tensor])? {
-    guard let w = sharedFile("reference/resnet_ref.safetensors"), let r = sharedFile("reference/ig_ref.safetensors") else { return nil }
+    guard let w = sharedFile("reference/resnet_ref.safetensors"), let r = sharedFile("reference/ig_ref.safetensors")
+    else { return nil }
     let m = try ResNetClassifier()
     try m.load(from: w)
     m.eval()
@@ -20,7 +21,8 @@ struct IGReferenceTests {
     @Test(arguments: [(IGMethod.gaussLegendre, "gausslegendre"), (.riemannTrapezoid, "riemann_trapezoid")])
     func matchesCaptumFp64(_ c: (IGMethod, String)) throws {
         guard let (model, ref) = try referenceModel() else { return }
-        let ig = IntegratedGradients(model: model, options: .init(steps: 50, method: c.0, internalBatch: 25, captumTrapezoid: true))
+        let ig = IntegratedGradients(
+            model: model, options: .init(steps: 50, method: c.0, internalBatch: 25, captumTrapezoid: true))
         let r = try ig.attribute(ref["input"]!, target: 0)
         let (a, delta) = (r.attributions, try #require(r.delta))
         let err = maxAbs(a, ref["ig_\(c.1)_fp64"]!)
@@ -49,11 +51,21 @@ struct IGReferenceTests {
     @Test func badArgumentsGiveClearErrors() throws {
         let model = try ResNetClassifier(.init(widths: [4, 8], blocks: [1, 1], classes: ["a", "b"]))
         let x = try Tensor.zeros([1, 16, 16])
-        #expect { try IntegratedGradients(model: model, options: .init(steps: 0)).attribute(x, target: 0) } throws: { "\($0)".contains("steps ≥ 1") }
-        #expect { try IntegratedGradients(model: model, options: .init(internalBatch: 0)).attribute(x, target: 0) } throws: { "\($0)".contains("internal batch") }
-        #expect { try IntegratedGradients(model: model).attribute(x, target: "Cardiomegaly") } throws: { "\($0)".contains("unknown class 'Cardiomegaly'") }
-        #expect { try IntegratedGradients(model: model).attribute(x, target: 5) } throws: { "\($0)".contains("out of range") }
-        #expect { try IntegratedGradients(model: model).attribute(try Tensor.zeros([3, 16, 16]), target: 0) } throws: { "\($0)".contains("expected an image") }
+        #expect { try IntegratedGradients(model: model, options: .init(steps: 0)).attribute(x, target: 0) } throws: {
+            "\($0)".contains("steps ≥ 1")
+        }
+        #expect {
+            try IntegratedGradients(model: model, options: .init(internalBatch: 0)).attribute(x, target: 0)
+        } throws: { "\($0)".contains("internal batch") }
+        #expect { try IntegratedGradients(model: model).attribute(x, target: "Cardiomegaly") } throws: {
+            "\($0)".contains("unknown class 'Cardiomegaly'")
+        }
+        #expect { try IntegratedGradients(model: model).attribute(x, target: 5) } throws: {
+            "\($0)".contains("out of range")
+        }
+        #expect { try IntegratedGradients(model: model).attribute(try Tensor.zeros([3, 16, 16]), target: 0) } throws: {
+            "\($0)".contains("expected an image")
+        }
         #expect { try GradCAM(model: model, layer: "layer9") } throws: { "\($0)".contains("unknown Grad-CAM layer") }
     }
 

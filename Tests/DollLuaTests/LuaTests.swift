@@ -21,7 +21,9 @@ func capture(_ lua: LuaState, _ code: String) throws -> String {
 struct LuaTests {
     @Test func tensorArithmeticAndPrinting() throws {
         let lua = try LuaState()
-        let out = try capture(lua, """
+        let out = try capture(
+            lua,
+            """
             local a = doll.tensor{{1, 2}, {3, 4}}
             local b = a * 2 + 1
             print(b[2][1], (a - b):sum():item(), (-a):max():item(), #a)
@@ -63,7 +65,9 @@ struct LuaTests {
         let dir = try tempDirectory("pipeline")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lua = try LuaState()
-        let out = try capture(lua, """
+        let out = try capture(
+            lua,
+            """
             local ds = doll.phantoms{n = 24, size = 32, seed = 3}
             local train, val = ds:split(0.75, 1)
             local clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 2}
@@ -99,7 +103,8 @@ struct LuaTests {
     /// Input × Gradient is x times the signed saliency, for a classifier and a U-Net alike.
     @Test func inputXGradientIsInputTimesSignedGradient() throws {
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             local ds = doll.phantoms{n = 2, size = 32, seed = 5}
             local x = ds[1].image
             local clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 2}
@@ -117,7 +122,9 @@ struct LuaTests {
         // doll.session.save("x") would write into the user's sessions directory.
         setenv("DOLL_STATE_DIR", NSTemporaryDirectory() + "doll-fuzz-state-\(getpid())", 1)
         let lua = try LuaState()
-        let out = try capture(lua, """
+        let out = try capture(
+            lua,
+            """
             local seed = 12345
             local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end
             local ds = doll.phantoms{n = 2, size = 32, seed = 1}
@@ -172,7 +179,8 @@ struct LuaTests {
         let lua = try LuaState()
         lua.collectGarbage()
         let baseline = LuaRegistry.shared.liveObjects
-        try lua.run("""
+        try lua.run(
+            """
             for i = 1, 3000 do
               local t = doll.randn({64, 64}, {seed = i})
               local u = t * 2 + t:abs()
@@ -182,7 +190,9 @@ struct LuaTests {
             collectgarbage(); collectgarbage()
             """)
         lua.collectGarbage()
-        #expect(LuaRegistry.shared.liveObjects <= baseline + 5, "live Swift objects \(LuaRegistry.shared.liveObjects) vs \(baseline)")
+        #expect(
+            LuaRegistry.shared.liveObjects <= baseline + 5,
+            "live Swift objects \(LuaRegistry.shared.liveObjects) vs \(baseline)")
         #expect(lua.memoryKiB < 4096, "Lua heap \(lua.memoryKiB) KiB")
     }
 
@@ -213,7 +223,9 @@ struct DollRunTests {
     }
 
     func run(_ script: String) throws -> (Int32, String, String) {
-        guard let bin = dollBinary() else { throw LuaBindingError("doll binary not found next to \(CommandLine.arguments[0])") }
+        guard let bin = dollBinary() else {
+            throw LuaBindingError("doll binary not found next to \(CommandLine.arguments[0])")
+        }
         let dir = try tempDirectory("run")
         let path = dir + "/script.lua"
         try script.write(toFile: path, atomically: true, encoding: .utf8)

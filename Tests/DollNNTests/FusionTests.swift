@@ -11,7 +11,7 @@ struct FusionTests {
     func model() throws -> ResNetClassifier {
         let m = try ResNetClassifier(.init(widths: [8, 16], blocks: [1, 1], classes: ["a", "b", "c"], seed: 3))
         var rng = RandomGenerator(seed: 4)
-        _ = try m(Tensor.randn([4, 1, 32, 32], rng: &rng))   // training mode: running stats updated
+        _ = try m(Tensor.randn([4, 1, 32, 32], rng: &rng))  // training mode: running stats updated
         m.eval()
         return m
     }
@@ -27,11 +27,13 @@ struct FusionTests {
         let m = try model()
         var rng = RandomGenerator(seed: 5)
         let x = try Tensor.randn([3, 1, 32, 32], rng: &rng)
-        let (y0, g0) = try logitsAndGradient(m, x)                                        // parameters tracked: not folded
-        let (y1, g1) = try m.withFrozenParameters { try logitsAndGradient(m, x) }        // folded conv + BN (+ ReLU)
+        let (y0, g0) = try logitsAndGradient(m, x)  // parameters tracked: not folded
+        let (y1, g1) = try m.withFrozenParameters { try logitsAndGradient(m, x) }  // folded conv + BN (+ ReLU)
         let (y2, g2) = try KernelBackend.with(.reference) { try m.withFrozenParameters { try logitsAndGradient(m, x) } }
-        for (name, a, b) in [("folded logits", y1, y0), ("folded input grad", g1, g0), ("reference logits", y2, y0),
-                             ("reference input grad", g2, g0)] {
+        for (name, a, b) in [
+            ("folded logits", y1, y0), ("folded input grad", g1, g0), ("reference logits", y2, y0),
+            ("reference input grad", g2, g0),
+        ] {
             let scale = max(b.scalars.map { abs($0) }.max() ?? 0, 1e-6)
             let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
             #expect(diff / scale < 1e-4, "\(name): relative error \(diff / scale)")

@@ -22,9 +22,12 @@ struct LossTests {
         let weight = randomTensor([3, 4], seed: 102, low: 0.5, high: 2)
         let pw = randomTensor([4], seed: 103, low: 0.5, high: 3)
         let mask = try Tensor([1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0], shape: [3, 4])
-        try gradCheck([logits, targets]) { try Loss.bceWithLogits($0[0], $0[1], weight: weight, posWeight: pw, mask: mask) }
+        try gradCheck([logits, targets]) {
+            try Loss.bceWithLogits($0[0], $0[1], weight: weight, posWeight: pw, mask: mask)
+        }
         let segLogits = randomTensor([2, 3, 4, 4], seed: 104, low: -2, high: 2)
-        let segT = try Tensor(randomTensor([2, 3, 4, 4], seed: 105).scalars.map { $0 > 0 ? 1 : 0 }, shape: [2, 3, 4, 4])
+        let segT = try Tensor(
+            randomTensor([2, 3, 4, 4], seed: 105).scalars.map { $0 > 0 ? 1 : 0 }, shape: [2, 3, 4, 4])
         try gradCheck([segLogits]) { try Loss.dice($0[0], segT) }
         try gradCheck([segLogits, randomTensor([2, 3, 4, 4], seed: 106)]) { try Loss.mse($0[0], $0[1]) }
     }

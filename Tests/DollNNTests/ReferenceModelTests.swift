@@ -4,11 +4,12 @@ import DollTestSupport
 @testable import DollNN
 @testable import DollTensor
 
-
 @Suite("Models reproduce the PyTorch reference", .serialized)
 struct ReferenceModelTests {
     @Test func resnetCXRMatchesLogitsAndInputGradient() throws {
-        guard let wpath = sharedFile("reference/resnet_ref.safetensors"), let ipath = sharedFile("reference/ig_ref.safetensors") else { return }
+        guard let wpath = sharedFile("reference/resnet_ref.safetensors"),
+            let ipath = sharedFile("reference/ig_ref.safetensors")
+        else { return }
         let model = try ResNetClassifier()
         #expect(model.parameterCount == 2_798_062)
         try model.load(from: wpath)
@@ -29,7 +30,7 @@ struct ReferenceModelTests {
         let file = try SafeTensors.read(path: path).tensors
         let model = try UNet()
         #expect(model.parameterCount == 482_449)
-        try model.loadStateDict(file)   // the __input/__output_eval entries are ignored
+        try model.loadStateDict(file)  // the __input/__output_eval entries are ignored
         model.eval()
         let y = try Autograd.noGrad { try model(file["__input"]!) }
         #expect(y.shape == [1, 1, 256, 256])

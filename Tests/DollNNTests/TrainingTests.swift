@@ -23,7 +23,9 @@ struct QuadrantTask: BatchSource {
     }
     var count: Int { images.count }
     func batch(_ indices: [Int]) throws -> Batch {
-        Batch(input: try Tensor.stack(indices.map { images[$0] }), target: try Tensor(indices.flatMap { labels[$0] }, shape: [indices.count, 2]))
+        Batch(
+            input: try Tensor.stack(indices.map { images[$0] }),
+            target: try Tensor(indices.flatMap { labels[$0] }, shape: [indices.count, 2]))
     }
 }
 
@@ -38,12 +40,16 @@ struct DiskTask: BatchSource {
             let cx = r + (Float(size) - 2 * r) * rng.nextUniform(), cy = r + (Float(size) - 2 * r) * rng.nextUniform()
             var img = try! Tensor.randn([1, size, size], std: 0.2, rng: &rng)
             var m = try! Tensor.zeros([1, size, size])
-            img.withUnsafeMutableBufferPointer { p in m.withUnsafeMutableBufferPointer { q in
-                for y in 0..<size { for x in 0..<size {
-                    let d = ((Float(x) - cx) * (Float(x) - cx) + (Float(y) - cy) * (Float(y) - cy)).squareRoot()
-                    if d <= r { p[y * size + x] += 1; q[y * size + x] = 1 }
-                } }
-            } }
+            img.withUnsafeMutableBufferPointer { p in
+                m.withUnsafeMutableBufferPointer { q in
+                    for y in 0..<size {
+                        for x in 0..<size {
+                            let d = ((Float(x) - cx) * (Float(x) - cx) + (Float(y) - cy) * (Float(y) - cy)).squareRoot()
+                            if d <= r { p[y * size + x] += 1; q[y * size + x] = 1 }
+                        }
+                    }
+                }
+            }
             imgs.append(img); ms.append(m)
         }
         images = imgs; masks = ms
@@ -61,7 +67,8 @@ struct TrainingTests {
         var cfg = Trainer.Config()
         cfg.epochs = 6; cfg.batchSize = 16; cfg.learningRate = 3e-3; cfg.seed = 3; cfg.progress = false
         let trainer = try Trainer(model: model, task: .multiLabel(classes: ["tl", "br"]), config: cfg)
-        let h = try trainer.fit(train: QuadrantTask(count: 192, seed: 10), validation: QuadrantTask(count: 64, seed: 11))
+        let h = try trainer.fit(
+            train: QuadrantTask(count: 192, seed: 10), validation: QuadrantTask(count: 64, seed: 11))
         let auroc = h.epochs.last!.validation["auroc_mean"]!
         let best = h.bestValue!
         #expect(best >= 0.95, "best validation AUROC \(best), last \(auroc)")
@@ -75,7 +82,9 @@ struct TrainingTests {
         let trainer = try Trainer(model: model, task: .segmentation(channels: ["disk"]), config: cfg)
         let h = try trainer.fit(train: DiskTask(count: 96, seed: 20), validation: DiskTask(count: 32, seed: 21))
         let dice = h.bestValue!
-        #expect(dice >= 0.9, "best validation Dice \(dice); per epoch \(h.epochs.map { $0.validation["dice_mean"] ?? .nan })")
+        #expect(
+            dice >= 0.9,
+            "best validation Dice \(dice); per epoch \(h.epochs.map { $0.validation["dice_mean"] ?? .nan })")
     }
 
     @Test func aurocMatchesBruteForcePairsWithTies() {
@@ -86,16 +95,19 @@ struct TrainingTests {
             let scores = (0..<n).map { _ in Float(rng.nextInt(below: 6)) }
             let labels = (0..<n).map { _ in Float(rng.nextInt(below: 2)) }
             var wins = 0.0, pairs = 0.0
-            for i in 0..<n where labels[i] == 1 { for j in 0..<n where labels[j] == 0 {
-                pairs += 1; wins += scores[i] > scores[j] ? 1 : (scores[i] == scores[j] ? 0.5 : 0)
-            } }
+            for i in 0..<n where labels[i] == 1 {
+                for j in 0..<n where labels[j] == 0 {
+                    pairs += 1; wins += scores[i] > scores[j] ? 1 : (scores[i] == scores[j] ? 0.5 : 0)
+                }
+            }
             let a = Metrics.auroc(scores: scores, labels: labels)
             if pairs == 0 { #expect(a.isNaN) } else { #expect(abs(a - wins / pairs) < 1e-12, "trial \(trial)") }
         }
     }
 
     @Test func diceAndIoUFromCounts() throws {
-        let p = try Tensor([0.9, 0.8, 0.2, 0.1], shape: [1, 1, 2, 2]), t = try Tensor([1, 0, 1, 0], shape: [1, 1, 2, 2])
+        let p = try Tensor([0.9, 0.8, 0.2, 0.1], shape: [1, 1, 2, 2]),
+            t = try Tensor([1, 0, 1, 0], shape: [1, 1, 2, 2])
         var m = SegmentationMetrics(channels: 1)
         try m.add(probabilities: p, targets: t)
         #expect(m.counts[0] == ConfusionCounts(tp: 1, fp: 1, fn: 1, tn: 1))
@@ -146,13 +158,19 @@ struct ModuleTests {
     @Test func pytorchStyleNames() throws {
         let m = try ResNetClassifier()
         let names = Set(m.namedParameters().map(\.0))
-        for n in ["stem.0.weight", "stem.1.running_var", "layer2.0.down.0.weight", "layer4.1.bn2.bias", "fc.weight", "fc.bias"] {
+        for n in [
+            "stem.0.weight", "stem.1.running_var", "layer2.0.down.0.weight", "layer4.1.bn2.bias", "fc.weight",
+            "fc.bias",
+        ] {
             #expect(names.contains(n), "missing \(n)")
         }
         #expect(!names.contains("layer1.0.down.0.weight"))
         let u = try UNet()
         let un = Set(u.namedParameters().map(\.0))
-        for n in ["enc1.0.weight", "enc1.4.running_mean", "bott.3.weight", "up3.weight", "up3.bias", "dec1.4.weight", "head.bias"] {
+        for n in [
+            "enc1.0.weight", "enc1.4.running_mean", "bott.3.weight", "up3.weight", "up3.bias", "dec1.4.weight",
+            "head.bias",
+        ] {
             #expect(un.contains(n), "missing \(n)")
         }
     }
@@ -161,8 +179,10 @@ struct ModuleTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doll-nn-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let models: [(Module, Module)] = [(try ResNetClassifier(.init(seed: 1)), try ResNetClassifier(.init(seed: 2))),
-                                          (try UNet(.init(seed: 1)), try UNet(.init(seed: 2)))]
+        let models: [(Module, Module)] = [
+            (try ResNetClassifier(.init(seed: 1)), try ResNetClassifier(.init(seed: 2))),
+            (try UNet(.init(seed: 1)), try UNet(.init(seed: 2))),
+        ]
         for (a, b) in models {
             try a.save(to: dir + "/m.safetensors")
             try b.load(from: dir + "/m.safetensors")
@@ -178,13 +198,19 @@ struct ModuleTests {
     @Test func badStateDictsNameTheTensor() throws {
         let m = try ResNetClassifier(.init(widths: [4, 8], blocks: [1, 1], classes: ["a"]))
         var missing = m.stateDict(); missing["fc.bias"] = nil
-        #expect { try m.loadStateDict(missing) } throws: { ($0 as? ModelError)?.message.contains("missing tensor 'fc.bias'") == true }
+        #expect { try m.loadStateDict(missing) } throws: {
+            ($0 as? ModelError)?.message.contains("missing tensor 'fc.bias'") == true
+        }
         var extra = m.stateDict(); extra["fc.extra"] = Tensor([1])
-        #expect { try m.loadStateDict(extra) } throws: { ($0 as? ModelError)?.message.contains("unexpected tensor 'fc.extra'") == true }
+        #expect { try m.loadStateDict(extra) } throws: {
+            ($0 as? ModelError)?.message.contains("unexpected tensor 'fc.extra'") == true
+        }
         var shaped = m.stateDict(); shaped["stem.0.weight"] = try Tensor.zeros([4, 1, 5, 5])
-        #expect { try m.loadStateDict(shaped) } throws: { ($0 as? ModelError)?.message.contains("'stem.0.weight' has shape [4, 1, 5, 5]") == true }
+        #expect { try m.loadStateDict(shaped) } throws: {
+            ($0 as? ModelError)?.message.contains("'stem.0.weight' has shape [4, 1, 5, 5]") == true
+        }
         let before = m.stateDict()["fc.weight"]!.scalars
-        #expect(m.stateDict()["fc.weight"]!.scalars == before)   // nothing changed by failed loads
+        #expect(m.stateDict()["fc.weight"]!.scalars == before)  // nothing changed by failed loads
     }
 
     @Test func resnetEncoderUNetTakesClassifierWeights() throws {
@@ -192,7 +218,9 @@ struct ModuleTests {
         let seg = try UNet(.init(classes: 14, encoder: .resnet, widths: [8, 16, 32], blocks: [1, 1, 1], seed: 8))
         let copied = try seg.loadEncoder(from: clf)
         #expect(copied == clf.stateDict().count - 2)
-        #expect(seg.stateDict()["encoder.layer2.0.conv1.weight"]!.scalars == clf.stateDict()["layer2.0.conv1.weight"]!.scalars)
+        #expect(
+            seg.stateDict()["encoder.layer2.0.conv1.weight"]!.scalars
+                == clf.stateDict()["layer2.0.conv1.weight"]!.scalars)
         let y = try seg(randomInput([2, 1, 32, 32]))
         #expect(y.shape == [2, 14, 32, 32])
         #expect(throws: ModelError.self) { try seg(randomInput([1, 1, 30, 30])) }

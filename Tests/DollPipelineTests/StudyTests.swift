@@ -44,7 +44,8 @@ struct StudyTests {
         #expect(md.contains("| labels | init |") && md.contains("DoLL minus random"))
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         #expect(html.contains("<table>") && html.contains("data:image/png;base64,"))
-        let cfg = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+        let cfg = try JSONDecoder().decode(
+            StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
         #expect(cfg.name == "tiny")
         for f in ["efficiency_mean.png", "convergence.png", "overlay_doll.png"] {
             let d = try Data(contentsOf: URL(fileURLWithPath: dir + "/figures/" + f))

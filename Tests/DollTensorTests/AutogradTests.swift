@@ -18,7 +18,7 @@ struct AutogradTests {
     @Test func sharedSubexpressionGetsSummedGradient() throws {
         let x = try Tensor([0.5, -1], shape: [2]).requiringGrad()
         let y = x.exp()
-        try (y * y + y).sum().backward()   // d/dx (e^2x + e^x) = 2e^2x + e^x
+        try (y * y + y).sum().backward()  // d/dx (e^2x + e^x) = 2e^2x + e^x
         for (g, v) in zip(x.grad!.scalars, [0.5, -1] as [Float]) { #expect(abs(g - (2 * exp(2 * v) + exp(v))) < 1e-5) }
     }
 
@@ -41,7 +41,7 @@ struct AutogradTests {
 
     @Test func inputGradientOfAChainWithDetach() throws {
         let x = try Tensor([3], shape: [1]).requiringGrad()
-        let y = try x * x.detached()   // gradient only through the first factor
+        let y = try x * x.detached()  // gradient only through the first factor
         try y.sum().backward()
         #expect(x.grad!.scalars == [3])
     }
@@ -55,7 +55,9 @@ struct AutogradTests {
         #expect(throws: TensorError.self) { try Tensor.zeros([1 << 20, 1 << 20]) }
         #expect(throws: TensorError.self) { try a.sum(axis: 2) }
         #expect(throws: TensorError.self) { try a.conv2d(weight: a) }
-        #expect(throws: TensorError.self) { try Tensor.zeros([1, 1, 2, 2]).conv2d(weight: Tensor.zeros([1, 1, 3, 3])) }
+        #expect(throws: TensorError.self) {
+            try Tensor.zeros([1, 1, 2, 2]).conv2d(weight: Tensor.zeros([1, 1, 3, 3]))
+        }
         #expect(throws: TensorError.self) { try a.slice(axis: 1, start: 2, end: 1) }
         #expect(throws: TensorError.self) { try Tensor([1, 2], shape: [3]) }
         #expect(throws: TensorError.self) { try a.value(at: [2, 0]) }
@@ -78,14 +80,17 @@ struct AutogradTests {
         let big = try Tensor.zeros([3, 2, 64, 64])
         let lines = big.description.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count < 80, "\(lines.count) lines")
-        #expect(big.description.contains("(1, 1, ·, ·)") && big.description.contains("(3, 2, ·, ·)") && big.description.contains("2 more slices"))
+        #expect(
+            big.description.contains("(1, 1, ·, ·)") && big.description.contains("(3, 2, ·, ·)")
+                && big.description.contains("2 more slices"))
         #expect(big.description.hasSuffix("[Tensor 3×2×64×64] min 0, max 0, mean 0"))
         #expect(try Tensor([0, 0.5, 0.98, 1], shape: [1, 2, 2]).summary == "Tensor 1×2×2 [0, 1]")
     }
 
     @Test func randomIsSeededAndSane() throws {
         var r1 = RandomGenerator(seed: 42), r2 = RandomGenerator(seed: 42), r3 = RandomGenerator(seed: 43)
-        let a = try Tensor.randn([1000], rng: &r1), b = try Tensor.randn([1000], rng: &r2), c = try Tensor.randn([1000], rng: &r3)
+        let a = try Tensor.randn([1000], rng: &r1), b = try Tensor.randn([1000], rng: &r2),
+            c = try Tensor.randn([1000], rng: &r3)
         #expect(a.scalars == b.scalars)
         #expect(a.scalars != c.scalars)
         var big = RandomGenerator(seed: 1)
@@ -114,7 +119,9 @@ struct GradModeThreadTests {
     @Test func noGradOnOneThreadDoesNotAffectAnother() async throws {
         let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         let t = Thread {
-            Autograd.noGrad { entered.signal(); release.wait() }
+            Autograd.noGrad {
+                entered.signal(); release.wait()
+            }
         }
         t.start()
         entered.wait()

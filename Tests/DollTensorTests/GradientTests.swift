@@ -77,7 +77,9 @@ struct GradientTests {
 
     @Test func matmulAndLinear() throws {
         try gradCheck([randomTensor([3, 4], seed: 40), randomTensor([4, 5], seed: 41)]) { try $0[0].matmul($0[1]) }
-        try gradCheck([randomTensor([2, 3, 4], seed: 42), randomTensor([2, 4, 2], seed: 43)]) { try $0[0].matmul($0[1]) }
+        try gradCheck([randomTensor([2, 3, 4], seed: 42), randomTensor([2, 4, 2], seed: 43)]) {
+            try $0[0].matmul($0[1])
+        }
         try gradCheck([randomTensor([3, 6], seed: 44), randomTensor([4, 6], seed: 45), randomTensor([4], seed: 46)]) {
             try $0[0].linear(weight: $0[1], bias: $0[2])
         }
@@ -98,14 +100,17 @@ struct GradientTests {
         let x = randomTensor([n, ch, h, w], seed: 50), wt = randomTensor([cout, ch / g, k, k], seed: 51)
         let b = randomTensor([cout], seed: 52)
         try gradCheck(hasBias ? [x, wt, b] : [x, wt]) {
-            try $0[0].conv2d(weight: $0[1], bias: hasBias ? $0[2] : nil, stride: Pair(s, s), padding: Pair(p, p),
-                             dilation: Pair(d, d), groups: g)
+            try $0[0].conv2d(
+                weight: $0[1], bias: hasBias ? $0[2] : nil, stride: Pair(s, s), padding: Pair(p, p),
+                dilation: Pair(d, d), groups: g)
         }
     }
 
     @Test func convTranspose2d() throws {
         // U-Net style k2 s2 with bias
-        try gradCheck([randomTensor([2, 3, 4, 5], seed: 60), randomTensor([3, 2, 2, 2], seed: 61), randomTensor([2], seed: 62)]) {
+        try gradCheck([
+            randomTensor([2, 3, 4, 5], seed: 60), randomTensor([3, 2, 2, 2], seed: 61), randomTensor([2], seed: 62),
+        ]) {
             try $0[0].convTranspose2d(weight: $0[1], bias: $0[2], stride: 2)
         }
         // general: k3 s2 p1 output padding 1
@@ -134,7 +139,8 @@ struct GradientTests {
         for training in [true, false] {
             try gradCheck([x, gamma, beta], atol: 2e-2) { t in
                 var rm = Tensor(zerosShape: [2]), rv = Kernels.filled([2], 1.5)
-                return try t[0].batchNorm(weight: t[1], bias: t[2], runningMean: &rm, runningVar: &rv, training: training)
+                return try t[0].batchNorm(
+                    weight: t[1], bias: t[2], runningMean: &rm, runningVar: &rv, training: training)
             }
         }
     }

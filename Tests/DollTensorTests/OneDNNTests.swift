@@ -24,9 +24,11 @@ struct ConvCase: CustomStringConvertible {
             let x = randomTensor([n, cin, h, w], seed: seed).requiringGrad()
             let wt = randomTensor(transposed ? [cin, cout, k, k] : [cout, cin, k, k], seed: seed + 1).requiringGrad()
             let b = bias ? randomTensor([cout], seed: seed + 2).requiringGrad() : nil
-            let y = transposed
-                ? try x.convTranspose2d(weight: wt, bias: b, stride: Pair(s, s), padding: Pair(p, p), outputPadding: Pair(op, op),
-                                        dilation: Pair(d, d))
+            let y =
+                transposed
+                ? try x.convTranspose2d(
+                    weight: wt, bias: b, stride: Pair(s, s), padding: Pair(p, p), outputPadding: Pair(op, op),
+                    dilation: Pair(d, d))
                 : try x.conv2d(weight: wt, bias: b, stride: Pair(s, s), padding: Pair(p, p), dilation: Pair(d, d))
             try y.backward(gradient: randomTensor(y.shape, seed: seed + 3))
             return [y.detached(), x.grad!, wt.grad!] + (b.map { [$0.grad!] } ?? [])
@@ -37,7 +39,8 @@ struct ConvCase: CustomStringConvertible {
     var geometry: doll_conv_geometry? {
         if transposed {
             let oh = (h - 1) * s - 2 * p + d * (k - 1) + op + 1, ow = (w - 1) * s - 2 * p + d * (k - 1) + op + 1
-            let geo = ConvGeometry(c: cout, h: oh, w: ow, kh: k, kw: k, sh: s, sw: s, ph: p, pw: p, dh: d, dw: d, oh: h, ow: w)
+            let geo = ConvGeometry(
+                c: cout, h: oh, w: ow, kh: k, kw: k, sh: s, sw: s, ph: p, pw: p, dh: d, dw: d, oh: h, ow: w)
             return geo.dnnl(batch: n, cin: cin, cout: cout, transposed: true, bias: bias)
         }
         let geo = ConvGeometry(c: cin, h: h, w: w, kh: k, kw: k, sh: s, sw: s, ph: p, pw: p, dh: d, dw: d)
@@ -51,13 +54,13 @@ struct OneDNNTests {
     /// model kinds (no silent fallback) and agree with im2col to 1e-4 relative.
     @Test func everyKindMatchesTheReference() throws {
         var cases: [ConvCase] = [
-            ConvCase(n: 4, cin: 16, cout: 32, h: 28, w: 28, k: 3, s: 1, p: 1),               // 3×3 same
-            ConvCase(n: 3, cin: 16, cout: 32, h: 29, w: 27, k: 3, s: 2, p: 1),               // 3×3 stride 2
-            ConvCase(n: 2, cin: 1, cout: 32, h: 64, w: 64, k: 3, s: 2, p: 1),                // stem, 1 channel
-            ConvCase(n: 3, cin: 16, cout: 32, h: 14, w: 14, k: 1, s: 2, p: 0),               // 1×1 stride-2 shortcut
-            ConvCase(n: 2, cin: 16, cout: 3, h: 32, w: 32, k: 1, s: 1, p: 0, bias: true),    // 1×1 head with bias
+            ConvCase(n: 4, cin: 16, cout: 32, h: 28, w: 28, k: 3, s: 1, p: 1),  // 3×3 same
+            ConvCase(n: 3, cin: 16, cout: 32, h: 29, w: 27, k: 3, s: 2, p: 1),  // 3×3 stride 2
+            ConvCase(n: 2, cin: 1, cout: 32, h: 64, w: 64, k: 3, s: 2, p: 1),  // stem, 1 channel
+            ConvCase(n: 3, cin: 16, cout: 32, h: 14, w: 14, k: 1, s: 2, p: 0),  // 1×1 stride-2 shortcut
+            ConvCase(n: 2, cin: 16, cout: 3, h: 32, w: 32, k: 1, s: 1, p: 0, bias: true),  // 1×1 head with bias
             ConvCase(n: 2, cin: 8, cout: 8, h: 17, w: 19, k: 3, s: 1, p: 2, d: 2, bias: true),
-            ConvCase(transposed: true, n: 2, cin: 32, cout: 16, h: 8, w: 8, k: 2, s: 2, p: 0, bias: true),   // U-Net up
+            ConvCase(transposed: true, n: 2, cin: 32, cout: 16, h: 8, w: 8, k: 2, s: 2, p: 0, bias: true),  // U-Net up
             ConvCase(transposed: true, n: 2, cin: 8, cout: 5, h: 7, w: 6, k: 3, s: 2, p: 1, op: 1),
             ConvCase(transposed: true, n: 1, cin: 4, cout: 6, h: 5, w: 5, k: 4, s: 2, p: 1, bias: true),
         ]
@@ -115,9 +118,11 @@ struct OneDNNTests {
 
     @Test func reportsItsKernel() {
         #expect(!OneDNN.version.isEmpty)
-        #expect(["avx512_core", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_amx", "avx2", "avx2_vnni"].contains(OneDNN.isa),
-                "unexpected ISA \(OneDNN.isa)")
-        let impl = OneDNN.convImplementation   // a JIT kernel ("jit:…" or "brgconv:…"), not the reference loops
+        #expect(
+            ["avx512_core", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_amx", "avx2", "avx2_vnni"].contains(
+                OneDNN.isa),
+            "unexpected ISA \(OneDNN.isa)")
+        let impl = OneDNN.convImplementation  // a JIT kernel ("jit:…" or "brgconv:…"), not the reference loops
         #expect(impl.hasPrefix("jit") || impl.hasPrefix("brg"), "3×3 convolution runs \(impl)")
     }
 }
@@ -138,13 +143,16 @@ struct FusedBatchNormTests {
                         let w = randomTensor([5], seed: 22, low: 0.5, high: 1.5).requiringGrad()
                         let b = randomTensor([5], seed: 23).requiringGrad()
                         var rm = randomTensor([5], seed: 24), rv = randomTensor([5], seed: 25, low: 0.5, high: 2)
-                        let y = try xi.batchNorm(weight: w, bias: b, runningMean: &rm, runningVar: &rv, training: training, relu: relu)
+                        let y = try xi.batchNorm(
+                            weight: w, bias: b, runningMean: &rm, runningVar: &rv, training: training, relu: relu)
                         try y.backward(gradient: randomTensor(y.shape, seed: 26))
                         return [y.detached(), rm, rv, xi.grad!, w.grad!, b.grad!]
                     }
                 }
                 let fast = try run(.oneDNN), ref = try run(.reference)
-                for (name, (a, b)) in zip(["output", "running mean", "running var", "input grad", "γ grad", "β grad"], zip(fast, ref)) {
+                for (name, (a, b)) in zip(
+                    ["output", "running mean", "running var", "input grad", "γ grad", "β grad"], zip(fast, ref))
+                {
                     #expect(relativeError(a, b) < 1e-4, "\(label) \(name): relative error \(relativeError(a, b))")
                 }
             }
@@ -158,8 +166,9 @@ struct FusedBatchNormTests {
             try KernelBackend.with(backend) {
                 let xi = x.requiringGrad()
                 var rm = randomTensor([4], seed: 32), rv = randomTensor([4], seed: 33, low: 0.5, high: 2)
-                let y = try xi.batchNorm(weight: randomTensor([4], seed: 34), bias: randomTensor([4], seed: 35), runningMean: &rm,
-                                         runningVar: &rv, training: false, relu: true)
+                let y = try xi.batchNorm(
+                    weight: randomTensor([4], seed: 34), bias: randomTensor([4], seed: 35), runningMean: &rm,
+                    runningVar: &rv, training: false, relu: true)
                 try y.sum().backward()
                 return xi.grad!
             }

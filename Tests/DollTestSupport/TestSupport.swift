@@ -8,7 +8,8 @@ import Testing
 /// The shared folder: `$DOLL_SHARED`, or `shared/` beside the repository.
 public func sharedDirectory() -> String {
     if let env = ProcessInfo.processInfo.environment["DOLL_SHARED"] { return env }
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     return repo.deletingLastPathComponent().appendingPathComponent("shared").path
 }
 
@@ -17,12 +18,16 @@ public func sharedDirectory() -> String {
 public func sharedFile(_ relative: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
     let p = sharedDirectory() + "/" + relative
     if FileManager.default.fileExists(atPath: p) { return p }
-    Issue.record("shared file missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository", sourceLocation: sourceLocation)
+    Issue.record(
+        "shared file missing: \(p) — set DOLL_SHARED or lay out ../shared next to the repository",
+        sourceLocation: sourceLocation)
     return nil
 }
 
 /// The largest absolute difference of two tensors of the same size.
-public func maxAbs(_ a: Tensor, _ b: Tensor) -> Float { zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) } }
+public func maxAbs(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
 
 public func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
     var rng = RandomGenerator(seed: seed)
@@ -41,8 +46,10 @@ public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 /// finite differences, evaluated in Float32 with the weighted sum in Float64. Checks up to
 /// `maxChecks` seeded-random elements per input. Returns the worst error seen.
 @discardableResult
-public func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, maxChecks: Int = 40,
-               sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) throws -> Tensor) throws -> Double {
+public func gradCheck(
+    _ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, maxChecks: Int = 40,
+    sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) throws -> Tensor
+) throws -> Double {
     let tracked = inputs.map { $0.requiringGrad() }
     let out = try f(tracked)
     let weights = randomTensor(out.shape, seed: 99)
@@ -72,8 +79,9 @@ public func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3
             let ana = Double(g.scalars[i])
             let err = abs(num - ana)
             worst = max(worst, err / (atol + rtol * abs(num)))
-            #expect(err <= atol + rtol * abs(num), "input \(k) element \(i): autodiff \(ana) vs finite difference \(num)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                err <= atol + rtol * abs(num), "input \(k) element \(i): autodiff \(ana) vs finite difference \(num)",
+                sourceLocation: sourceLocation)
         }
     }
     return worst

@@ -12,7 +12,7 @@ struct CanvasTests {
         #expect(img.pixel(x: 1, y: 1) == .white && img.pixel(x: 2, y: 2) == .black)
         img.blendPixel(x: 5, y: 5, .white, alpha: 0.5)
         #expect(img.pixel(x: 5, y: 5) == Color(gray: 128))
-        img.setPixel(x: 100, y: -1, .white)        // outside: ignored
+        img.setPixel(x: 100, y: -1, .white)  // outside: ignored
         img.drawLine(x0: 0, y0: 5, x1: 7, y1: 5, color: Color(255, 0, 0))
         #expect((0..<8).allSatisfy { img.pixel(x: $0, y: 5) == Color(255, 0, 0) })
         img.drawPolyline([(x: -50, y: -50), (x: .nan, y: 0), (x: 1e300, y: 4)], color: .white, width: 3)  // no crash
@@ -37,7 +37,10 @@ struct CanvasTests {
         let r = Resample.resize([0, 1], width: 2, height: 1, channels: 1, toWidth: 4, toHeight: 1, filter: .bilinear)
         #expect(r == [0, 0.25, 0.75, 1])
         // Area shrinking averages.
-        #expect(Resample.resize([0, 1, 2, 3], width: 4, height: 1, channels: 1, toWidth: 2, toHeight: 1, filter: .area) == [0.5, 2.5])
+        #expect(
+            Resample.resize([0, 1, 2, 3], width: 4, height: 1, channels: 1, toWidth: 2, toHeight: 1, filter: .area) == [
+                0.5, 2.5,
+            ])
         let big = try g.resized(width: 30, height: 20)
         #expect(big.width == 30 && big.height == 20)
         let fit = try g.fitted(width: 10, height: 10, background: Color(1, 2, 3))
@@ -49,10 +52,15 @@ struct CanvasTests {
         for (i, g) in BitmapFont.glyphs.enumerated() {
             #expect(g.count == BitmapFont.glyphHeight, "glyph \(i + 32) has \(g.count) rows")
             #expect(g.allSatisfy { $0 < 32 }, "glyph \(i + 32) is wider than 5 columns")
-            #expect(BitmapFont.source[i].split(separator: " ").allSatisfy { $0.count == 5 && $0.allSatisfy { $0 == "#" || $0 == "." } })
+            #expect(
+                BitmapFont.source[i].split(separator: " ").allSatisfy {
+                    $0.count == 5 && $0.allSatisfy { $0 == "#" || $0 == "." }
+                })
             if i > 0 { #expect(g.contains { $0 != 0 }, "glyph '\(Character(UnicodeScalar(UInt8(i + 32))))' is blank") }
         }
-        #expect(Set(BitmapFont.glyphs.map { $0.map(String.init).joined(separator: ",") }).count == 95, "two glyphs are identical")
+        #expect(
+            Set(BitmapFont.glyphs.map { $0.map(String.init).joined(separator: ",") }).count == 95,
+            "two glyphs are identical")
         #expect(BitmapFont.glyph("é") == BitmapFont.glyph("?"))
         #expect(BitmapFont.measure("abc").width == 17 && BitmapFont.measure("abc").height == 9)
         #expect(BitmapFont.measure("ab\nc", scale: 2) == (22, 40))
@@ -120,7 +128,8 @@ struct HeatmapTests {
         let a = try Tensor((1...10).map { Float($0) * ($0 % 2 == 0 ? 1 : -1) }, shape: [2, 5])
         #expect(try Heatmap(clipping: .cumulativeSum(2)).scale(of: a) == 10)
         #expect(try Heatmap(clipping: .cumulativeSum(20)).scale(of: a) == 9)
-        #expect(try Heatmap(sign: .positive, clipping: .cumulativeSum(20)).scale(of: a) == 10)  // 2+…+10 = 30, 24 reached at 10
+        // 2+…+10 = 30, 24 reached at 10
+        #expect(try Heatmap(sign: .positive, clipping: .cumulativeSum(20)).scale(of: a) == 10)
         #expect(try Heatmap(clipping: OutlierClipping.none).scale(of: a) == 10)
         #expect(throws: DataError.self) { try Heatmap(outlierPercent: 100).scale(of: a) }
     }
@@ -155,7 +164,8 @@ struct HeatmapTests {
         let allInf = try Heatmap(colormap: .gray)(try Tensor(repeating: .infinity, shape: [2, 2]))
         #expect(allInf.pixel(x: 1, y: 1) == .white)
         // Huge finite values do not overflow the scale.
-        let huge = try Heatmap(colormap: .gray)(try Tensor([Float.greatestFiniteMagnitude, 0, -Float.greatestFiniteMagnitude, 1], shape: [2, 2]))
+        let huge = try Heatmap(colormap: .gray)(
+            try Tensor([Float.greatestFiniteMagnitude, 0, -Float.greatestFiniteMagnitude, 1], shape: [2, 2]))
         #expect(huge.pixel(x: 0, y: 0) == .white)
     }
 
@@ -163,11 +173,16 @@ struct HeatmapTests {
         let a = try blobs(8, 8, pos: (2, 2), neg: (6, 6), sigma: 1.5)
         let over = try Heatmap()(a, over: try grayPhantom(40, 30))
         #expect(over.width == 30 && over.height == 40)
-        let shrunk = try Heatmap()(try blobs(64, 64, pos: (10, 10), neg: (50, 50), sigma: 5), over: try grayPhantom(16, 16))
+        let shrunk = try Heatmap()(
+            try blobs(64, 64, pos: (10, 10), neg: (50, 50), sigma: 5), over: try grayPhantom(16, 16))
         #expect(shrunk.width == 16)
-        let e1 = #expect(throws: DataError.self) { try Heatmap()(try Tensor(repeating: 1, shape: [5]), over: try grayPhantom(8, 8)) }
+        let e1 = #expect(throws: DataError.self) {
+            try Heatmap()(try Tensor(repeating: 1, shape: [5]), over: try grayPhantom(8, 8))
+        }
         #expect(e1?.message.contains("[H, W], [C, H, W] or [1, C, H, W]") == true)
-        let e2 = #expect(throws: DataError.self) { try Heatmap()(a, over: try Tensor(repeating: 0.5, shape: [3, 8, 8])) }
+        let e2 = #expect(throws: DataError.self) {
+            try Heatmap()(a, over: try Tensor(repeating: 0.5, shape: [3, 8, 8]))
+        }
         #expect(e2?.message.contains("image under a heatmap") == true)
         let e3 = #expect(throws: DataError.self) { try Heatmap()(try Tensor(repeating: 1, shape: [0, 4])) }
         #expect(e3?.message.contains("empty") == true)
@@ -183,29 +198,36 @@ struct HeatmapTests {
 struct OverlayTests {
     static func masks(_ h: Int, _ w: Int) throws -> (Tensor, Tensor) {
         var a = [Float](repeating: 0, count: h * w), b = a
-        for y in 0..<h { for x in 0..<w {
-            if x >= 3 && x < 13 && y >= 4 && y < 16 { a[y * w + x] = 1 }
-            let dx = Double(x) - 15, dy = Double(y) - 14
-            if dx * dx + dy * dy <= 36 { b[y * w + x] = 1 }
-        } }
+        for y in 0..<h {
+            for x in 0..<w {
+                if x >= 3 && x < 13 && y >= 4 && y < 16 { a[y * w + x] = 1 }
+                let dx = Double(x) - 15, dy = Double(y) - 14
+                if dx * dx + dy * dy <= 36 { b[y * w + x] = 1 }
+            }
+        }
         return (try Tensor(a, shape: [h, w]), try Tensor(b, shape: [1, h, w]))
     }
 
     @Test func goldenOverlayWithContours() throws {
         let (a, b) = try Self.masks(24, 24)
         let overlay = MaskOverlay(fillAlpha: 0.4, legend: .none)
-        let img = try overlay(try grayPhantom(24, 24), layers: [
-            MaskLayer("left", mask: a), MaskLayer("right", mask: b, style: .contour),
-        ])
+        let img = try overlay(
+            try grayPhantom(24, 24),
+            layers: [
+                MaskLayer("left", mask: a), MaskLayer("right", mask: b, style: .contour),
+            ])
         try expectGolden(img, 0xBE66_5F64_D2E8_50C3, "overlay")
     }
 
     @Test func contoursLieOnMaskBorders() throws {
         let (a, b) = try Self.masks(24, 24)
         let red = Color(255, 0, 0), green = Color(0, 255, 0)
-        let img = try MaskOverlay(legend: .none)(try Tensor(repeating: 0, shape: [24, 24]), layers: [
-            MaskLayer("a", mask: a, color: red, style: .contour), MaskLayer("b", mask: b, color: green, style: .contour),
-        ])
+        let img = try MaskOverlay(legend: .none)(
+            try Tensor(repeating: 0, shape: [24, 24]),
+            layers: [
+                MaskLayer("a", mask: a, color: red, style: .contour),
+                MaskLayer("b", mask: b, color: green, style: .contour),
+            ])
         let av = a.scalars.map { $0 > 0.5 }, bv = b.scalars.map { $0 > 0.5 }
         func border(_ m: [Bool], _ x: Int, _ y: Int) -> Bool {
             guard m[y * 24 + x] else { return false }
@@ -216,15 +238,19 @@ struct OverlayTests {
             }
             return false
         }
-        for y in 0..<24 { for x in 0..<24 {
-            let p = img.pixel(x: x, y: y)!
-            if p == green { #expect(border(bv, x, y), "green at (\(x), \(y)) is not on b's border") }
-            else if p == red { #expect(border(av, x, y), "red at (\(x), \(y)) is not on a's border") }
-            else {
-                #expect(p == .black, "unexpected colour \(p) at (\(x), \(y))")
-                #expect(!border(av, x, y) && !border(bv, x, y), "border pixel (\(x), \(y)) not drawn")
+        for y in 0..<24 {
+            for x in 0..<24 {
+                let p = img.pixel(x: x, y: y)!
+                if p == green {
+                    #expect(border(bv, x, y), "green at (\(x), \(y)) is not on b's border")
+                } else if p == red {
+                    #expect(border(av, x, y), "red at (\(x), \(y)) is not on a's border")
+                } else {
+                    #expect(p == .black, "unexpected colour \(p) at (\(x), \(y))")
+                    #expect(!border(av, x, y) && !border(bv, x, y), "border pixel (\(x), \(y)) not drawn")
+                }
             }
-        } }
+        }
         // A mask touching the image edge is closed by the edge.
         let edge = try MaskOverlay.contour([true, true, true, true, true, true, true, true, true], width: 3, height: 3)
         #expect(edge == [true, true, true, true, false, true, true, true, true])
@@ -233,30 +259,37 @@ struct OverlayTests {
 
     @Test func legendIsDrawnInTheEmptiestCorner() throws {
         var m = [Float](repeating: 0, count: 80 * 120)
-        for y in 0..<40 { for x in 0..<120 { m[y * 120 + x] = 1 } }     // top half covered
-        for y in 40..<80 { for x in 0..<40 { m[y * 120 + x] = 1 } }      // and bottom-left
+        for y in 0..<40 { for x in 0..<120 { m[y * 120 + x] = 1 } }  // top half covered
+        for y in 40..<80 { for x in 0..<40 { m[y * 120 + x] = 1 } }  // and bottom-left
         let color = Color(10, 200, 30)
-        let img = try MaskOverlay(fillAlpha: 0.5)(try Tensor(repeating: 0, shape: [80, 120]),
-                                                   layers: [MaskLayer("lung", mask: try Tensor(m, shape: [80, 120]), color: color, style: .fill)])
+        let img = try MaskOverlay(fillAlpha: 0.5)(
+            try Tensor(repeating: 0, shape: [80, 120]),
+            layers: [MaskLayer("lung", mask: try Tensor(m, shape: [80, 120]), color: color, style: .fill)])
         // Bottom-right: the swatch in its exact colour and white text pixels.
         var swatch = 0, text = 0
-        for y in 40..<80 { for x in 40..<120 {
-            let p = img.pixel(x: x, y: y)!
-            if p == color { swatch += 1 }
-            if p == .white { text += 1 }
-        } }
+        for y in 40..<80 {
+            for x in 40..<120 {
+                let p = img.pixel(x: x, y: y)!
+                if p == color { swatch += 1 }
+                if p == .white { text += 1 }
+            }
+        }
         #expect(swatch == 49 && text > 20, "swatch \(swatch) px, text \(text) px")
-        let below = try MaskOverlay(legend: .below)(try Tensor(repeating: 0, shape: [20, 20]), layers: [MaskLayer("x", mask: try Tensor(m.prefix(400).map { $0 }, shape: [20, 20]))])
+        let below = try MaskOverlay(legend: .below)(
+            try Tensor(repeating: 0, shape: [20, 20]),
+            layers: [MaskLayer("x", mask: try Tensor(m.prefix(400).map { $0 }, shape: [20, 20]))])
         #expect(below.height > 20)
     }
 
     @Test func overlayInputsAreChecked() throws {
         let (a, _) = try Self.masks(24, 24)
         // A mask of another size is resized by nearest neighbour.
-        let img = try MaskOverlay(legend: .none)(try grayPhantom(48, 48), layers: [MaskLayer("a", mask: a, color: .white, style: .contour)])
+        let img = try MaskOverlay(legend: .none)(
+            try grayPhantom(48, 48), layers: [MaskLayer("a", mask: a, color: .white, style: .contour)])
         #expect(img.width == 48 && img.pixel(x: 6, y: 8) == .white)
         let e = #expect(throws: DataError.self) {
-            try MaskOverlay()(try grayPhantom(8, 8), layers: [MaskLayer("heart", mask: try Tensor(repeating: 1, shape: [2, 8, 8]))])
+            try MaskOverlay()(
+                try grayPhantom(8, 8), layers: [MaskLayer("heart", mask: try Tensor(repeating: 1, shape: [2, 8, 8]))])
         }
         #expect(e?.message.contains("mask 'heart'") == true)
         #expect(throws: DataError.self) { try MaskOverlay(fillAlpha: -1)(try grayPhantom(8, 8), layers: []) }
@@ -268,7 +301,8 @@ struct OverlayTests {
         let a = try Heatmap()(try blobs(12, 12, pos: (3, 3), neg: (8, 8), sigma: 2))
         let b = try RGBImage(gray: try grayPhantom(20, 10))
         let c = try RGBImage(width: 30, height: 30, fill: Color(0, 120, 200))
-        let m = try Montage(columns: 2, tileWidth: 24, tileHeight: 24, padding: 3)([a, b, c], titles: ["ig", "xray", "a long title"])
+        let m = try Montage(columns: 2, tileWidth: 24, tileHeight: 24, padding: 3)(
+            [a, b, c], titles: ["ig", "xray", "a long title"])
         #expect(m.width == 3 + 2 * 27 && m.height == 3 + 2 * (24 + 13 + 3))
         try expectGolden(m, 0xB90E_98EC_28F8_AFF3, "montage")
         let auto = try Montage()([a, c, c, c, c])
@@ -287,7 +321,7 @@ struct OverlayTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let img = try Heatmap(sign: .all)(a, over: try grayPhantom(32, 32))
         try img.write(to: dir + "/h.png")
-        try img.write(to: dir + "/h.png")   // overwrite in place
+        try img.write(to: dir + "/h.png")  // overwrite in place
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["h.png"])
         let back = try ImageIO.decodePNG(try Data(contentsOf: URL(fileURLWithPath: dir + "/h.png")), gray: false)
         #expect(back.width == 32 && back.channels == 4)

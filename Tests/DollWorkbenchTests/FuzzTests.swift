@@ -20,12 +20,17 @@ struct FuzzTests {
         let dir = temporaryDirectory("fuzz")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let calls = 3000 * Self.scale, files = 150 * Self.scale
-        let r = try runProcess("/bin/sh", ["-c", "ulimit -v 4000000; exec \"$0\" run \"$1\" seed=7 calls=\(calls) files=\(files) dir=\"$2\"",
-                                           exe, repositoryRoot + "/scripts/fuzz.lua", dir],
-                               environment: ["HOME": dir], directory: dir)
+        let r = try runProcess(
+            "/bin/sh",
+            [
+                "-c", "ulimit -v 4000000; exec \"$0\" run \"$1\" seed=7 calls=\(calls) files=\(files) dir=\"$2\"",
+                exe, repositoryRoot + "/scripts/fuzz.lua", dir,
+            ],
+            environment: ["HOME": dir], directory: dir)
         let trace = (try? String(contentsOfFile: dir + "/trace", encoding: .utf8)) ?? ""
         let last = trace.split(separator: "\n").last.map(String.init) ?? "none"
-        #expect(r.exited && r.status == 0 && r.output.contains("no signal"), "last case: \(last)\n\(r.output.suffix(4000))")
+        #expect(
+            r.exited && r.status == 0 && r.output.contains("no signal"), "last case: \(last)\n\(r.output.suffix(4000))")
         #expect(r.output.contains("fuzz calls: \(calls) "), "\(r.output.suffix(2000))")
         for format in ["png", "jpeg", "safetensors", "labelcsv", "chexpert", "manifest", "sessiontensors"] {
             #expect(r.output.contains("\(format) \(files)"), "\(format): \(r.output.suffix(500))")
@@ -37,12 +42,16 @@ struct FuzzTests {
     @Test func notebookReader() throws {
         var seeds = [NotebookTests.sample]
         for name in ["quickstart.lua", "ig_tour.lua", "jsrt_finetune.lua"] {
-            if let s = try? String(contentsOfFile: repositoryRoot + "/notebooks/" + name, encoding: .utf8) { seeds.append(s) }
+            if let s = try? String(contentsOfFile: repositoryRoot + "/notebooks/" + name, encoding: .utf8) {
+                seeds.append(s)
+            }
         }
         let lua = try LuaState()
         var rng = RandomGenerator(seed: 11)
-        let pieces = ["-- %%", "-- %% [markdown]", "\r", "\r\n", "\n", "\u{FEFF}", "\0", "```", "**", "<script>", "![a](b.png)",
-                      "# ", "-- ", String(repeating: "x", count: 10_000), "\u{200B}", "é", "\u{1F600}", "[", "](", "`"]
+        let pieces = [
+            "-- %%", "-- %% [markdown]", "\r", "\r\n", "\n", "\u{FEFF}", "\0", "```", "**", "<script>", "![a](b.png)",
+            "# ", "-- ", String(repeating: "x", count: 10_000), "\u{200B}", "é", "\u{1F600}", "[", "](", "`",
+        ]
         let count = 2000 * Self.scale
         for i in 0..<count {
             var bytes = Array(seeds[rng.nextInt(below: seeds.count)].utf8)
@@ -58,8 +67,9 @@ struct FuzzTests {
             let text = String(decoding: bytes, as: UTF8.self)
             let nb = Notebook(path: "/tmp/fuzz\(i).lua", text: text)
             let runs = NotebookRunner(lua: lua).run(nb, selection: [])
-            let header = ReportHeader(title: NotebookReport.title(of: nb), notebookPath: "fuzz.lua", date: Date(timeIntervalSince1970: 0),
-                                      seedAtStart: 0, seedsSet: [], versions: [], seconds: 0)
+            let header = ReportHeader(
+                title: NotebookReport.title(of: nb), notebookPath: "fuzz.lua", date: Date(timeIntervalSince1970: 0),
+                seedAtStart: 0, seedsSet: [], versions: [], seconds: 0)
             let report = NotebookReport(notebook: nb, runs: runs, header: header)
             #expect(!report.html().isEmpty)
             _ = report.markdown(relativeTo: "/tmp")

@@ -21,12 +21,17 @@ struct HardeningTests {
             ("print(doll.tensor(1):size(1))", "has no axes"),
             ("print(doll.tensor(1):slice(1, 1, 1))", "has no axes"),
             ("print(doll.arange(0, 10, 1e-30))", "would produce"),
-            ("local clf = doll.classifier{widths = {4}, blocks = {1}}\nlocal ig = doll.ig(clf, {steps = 2})\n"
-                + "print(ig:attribute(doll.zeros(0, 1, 32, 32), 1))", "no images"),
+            (
+                "local clf = doll.classifier{widths = {4}, blocks = {1}}\nlocal ig = doll.ig(clf, {steps = 2})\n"
+                    + "print(ig:attribute(doll.zeros(0, 1, 32, 32), 1))", "no images"
+            ),
             // Foundation's deletingLastPathComponent traps on a one-character path.
             ("print(doll.labelcsv{csv = 'x'})", "x"),
             ("print(doll.classifier{widths = {2}, blocks = {1}}:predict(doll.tensor(1)))", "predict needs images"),
-            ("local t = setmetatable({}, {__tostring = function() error('bad tostring') end})\nprint(t)", "bad tostring"),
+            (
+                "local t = setmetatable({}, {__tostring = function() error('bad tostring') end})\nprint(t)",
+                "bad tostring"
+            ),
         ]
         for (code, expected) in cases {
             guard let r = try run(code) else { return }
@@ -82,13 +87,16 @@ struct HardeningTests {
         let home = temporaryDirectory("home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let script = home + "/save.lua"
-        try "x = 42\ndoll.session.save('\(home)/elsewhere/mine')\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "x = 42\ndoll.session.save('\(home)/elsewhere/mine')\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
         let env = ["HOME": home, "XDG_STATE_HOME": "", "DOLL_STATE_DIR": ""]
         let r1 = try runProcess(exe, ["run", script], environment: env)
         #expect(r1.exited && r1.status == 0, "\(r1.output)")
         let sessions = home + "/.local/state/doll/sessions"
         #expect(FileManager.default.fileExists(atPath: home + "/elsewhere/mine.dollsession"))
-        #expect(!FileManager.default.fileExists(atPath: sessions + "/LAST"), "an explicit path must not touch the state directory")
+        #expect(
+            !FileManager.default.fileExists(atPath: sessions + "/LAST"),
+            "an explicit path must not touch the state directory")
         try "x = 42\ndoll.session.save('work')\n".write(toFile: script, atomically: true, encoding: .utf8)
         // A temporary LAST left by a save that was killed (its process is gone) is cleaned up.
         try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
@@ -109,13 +117,13 @@ struct HardeningTests {
         let dir = temporaryDirectory("oom")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-            for _, f in ipairs{function() return doll.zeros(1 << 30, 2) end, function() return doll.full({2^30, 2}, 1) end,
-                               function() return doll.arange(0, 2^31, 1) end, function() return doll.randn(1 << 30, 2) end} do
-              local ok, e = pcall(f)
-              print(ok, e)
-            end
-            print('still here')
-            """.write(toFile: dir + "/oom.lua", atomically: true, encoding: .utf8)
+        for _, f in ipairs{function() return doll.zeros(1 << 30, 2) end, function() return doll.full({2^30, 2}, 1) end,
+                           function() return doll.arange(0, 2^31, 1) end, function() return doll.randn(1 << 30, 2) end} do
+          local ok, e = pcall(f)
+          print(ok, e)
+        end
+        print('still here')
+        """.write(toFile: dir + "/oom.lua", atomically: true, encoding: .utf8)
         let r = try runProcess("/bin/sh", ["-c", "ulimit -v 4500000; exec \"$0\" run \"$1\"", exe, dir + "/oom.lua"])
         #expect(r.exited && r.status == 0, "\(r.output)")
         #expect(r.output.components(separatedBy: "out of memory").count - 1 == 4, "\(r.output)")
@@ -136,7 +144,8 @@ struct HardeningTests {
         let dir = temporaryDirectory("small")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func safetensors(_ config: String, kind: String) throws -> String {
-            let meta = "{\"doll.kind\":\"\(kind)\",\"doll.config\":\"\(config.replacingOccurrences(of: "\"", with: "\\\""))\"}"
+            let meta =
+                "{\"doll.kind\":\"\(kind)\",\"doll.config\":\"\(config.replacingOccurrences(of: "\"", with: "\\\""))\"}"
             let header = Data("{\"__metadata__\":\(meta)}".utf8)
             var file = Data()
             withUnsafeBytes(of: UInt64(header.count).littleEndian) { file.append(contentsOf: $0) }
@@ -145,10 +154,15 @@ struct HardeningTests {
             try file.write(to: URL(fileURLWithPath: path))
             return path
         }
-        let big = try safetensors("{\"inChannels\":1,\"widths\":[1000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
-        let wide = try safetensors("{\"inChannels\":1,\"widths\":[6000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
-        let unet = try safetensors("{\"inChannels\":1,\"classes\":1,\"encoder\":\"doubleConv\",\"widths\":[512,1024],\"blocks\":[2,2],\"seed\":0}", kind: "unet")
-        try "root:x:0:0:root:/root:/bin/bash\nsecret line\n".write(toFile: dir + "/passwd", atomically: true, encoding: .utf8)
+        let big = try safetensors(
+            "{\"inChannels\":1,\"widths\":[1000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
+        let wide = try safetensors(
+            "{\"inChannels\":1,\"widths\":[6000],\"blocks\":[1],\"classes\":[\"a\"],\"seed\":0}", kind: "classifier")
+        let unet = try safetensors(
+            "{\"inChannels\":1,\"classes\":1,\"encoder\":\"doubleConv\",\"widths\":[512,1024],\"blocks\":[2,2],\"seed\":0}",
+            kind: "unet")
+        try "root:x:0:0:root:/root:/bin/bash\nsecret line\n".write(
+            toFile: dir + "/passwd", atomically: true, encoding: .utf8)
         let script = """
             for _, p in ipairs{'\(big)', '\(wide)', '\(unet)'} do print(pcall(doll.load, p)) end
             print(pcall(doll.labelcsv, '\(dir)/passwd'))
@@ -161,7 +175,9 @@ struct HardeningTests {
         #expect(r.output.components(separatedBy: "holds only 0 values").count - 1 == 2, "\(r.output)")
         #expect(r.output.contains("out-of-range sizes"), "\(r.output)")
         #expect(!r.output.contains("root:x") && !r.output.contains("secret"), "\(r.output)")
-        let hwm = r.output.split(separator: "\n").first { $0.hasPrefix("VmHWM") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+        let hwm = r.output.split(separator: "\n").first { $0.hasPrefix("VmHWM") }.flatMap {
+            Int($0.split(separator: " ").dropFirst().first ?? "")
+        }
         #expect((hwm ?? .max) < 100_000, "peak RSS \(hwm ?? -1) kB")
     }
 
@@ -169,23 +185,29 @@ struct HardeningTests {
     @Test func bulkNumbersGoToTheTensorsFile() throws {
         let dir = temporaryDirectory("bulk")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        guard let w = try run("""
-            xs = {} for i = 1, 200000 do xs[i] = i / 7 end
-            ks = {} for i = 1, 1000 do ks[i] = i * 3 - (1 << 40) end
-            ks.label = 'kept'
-            mixed = {1, 2.5, 'three'}
-            doll.session.save('\(dir)/s')
-            """) else { return }
+        guard
+            let w = try run(
+                """
+                xs = {} for i = 1, 200000 do xs[i] = i / 7 end
+                ks = {} for i = 1, 1000 do ks[i] = i * 3 - (1 << 40) end
+                ks.label = 'kept'
+                mixed = {1, 2.5, 'three'}
+                doll.session.save('\(dir)/s')
+                """)
+        else { return }
         #expect(w.exited && w.status == 0, "\(w.output)")
         let manifest = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/s.dollsession/manifest.json"))) ?? Data()
         #expect(manifest.count < 4000, "manifest is \(manifest.count) bytes")
-        guard let r = try run("""
-            doll.session.load('\(dir)/s')
-            local ok = #xs == 200000 and #ks == 1000 and ks.label == 'kept' and mixed[3] == 'three'
-            for i = 1, 200000 do ok = ok and xs[i] == i / 7 and math.type(xs[i]) == 'float' end
-            for i = 1, 1000 do ok = ok and ks[i] == i * 3 - (1 << 40) and math.type(ks[i]) == 'integer' end
-            print('exact', ok)
-            """) else { return }
+        guard
+            let r = try run(
+                """
+                doll.session.load('\(dir)/s')
+                local ok = #xs == 200000 and #ks == 1000 and ks.label == 'kept' and mixed[3] == 'three'
+                for i = 1, 200000 do ok = ok and xs[i] == i / 7 and math.type(xs[i]) == 'float' end
+                for i = 1, 1000 do ok = ok and ks[i] == i * 3 - (1 << 40) and math.type(ks[i]) == 'integer' end
+                print('exact', ok)
+                """)
+        else { return }
         #expect(r.exited && r.output.contains("exact\ttrue"), "\(r.output)")
     }
 
@@ -196,7 +218,8 @@ struct HardeningTests {
         guard let w = try run("x = 1\ndoll.session.save('\(dir)/a')\ndoll.session.save('\(dir)/b')") else { return }
         #expect(w.exited && w.status == 0, "\(w.output)")
         try FileManager.default.removeItem(atPath: dir + "/b.dollsession/manifest.json")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/b.dollsession/manifest.json", withDestinationPath: dir + "/a.dollsession/manifest.json")
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/b.dollsession/manifest.json", withDestinationPath: dir + "/a.dollsession/manifest.json")
         guard let r = try run("print(pcall(doll.session.load, '\(dir)/b'))") else { return }
         #expect(r.output.contains("false") && r.output.contains("symbolic link"), "\(r.output)")
     }
@@ -208,27 +231,27 @@ struct HardeningTests {
         let dir = temporaryDirectory("race")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-            local g = 0
-            while not io.open('\(dir)/stop') do
-              g = g + 1
-              gen = g
-              t = doll.full({64, 64}, g)
-              doll.session.save('\(dir)/s')
-            end
-            print('saves', g)
-            """.write(toFile: dir + "/writer.lua", atomically: true, encoding: .utf8)
+        local g = 0
+        while not io.open('\(dir)/stop') do
+          g = g + 1
+          gen = g
+          t = doll.full({64, 64}, g)
+          doll.session.save('\(dir)/s')
+        end
+        print('saves', g)
+        """.write(toFile: dir + "/writer.lua", atomically: true, encoding: .utf8)
         try """
-            while not io.open('\(dir)/s.dollsession/manifest.json') do end
-            local ok, mixed, failed, seen = 0, 0, 0, 0
-            while (ok + mixed + failed < 1000 or seen < 300) and ok + mixed + failed < 200000 do
-              local good, err = pcall(doll.session.load, '\(dir)/s')
-              if not good then failed = failed + 1; print(err)
-              elseif t:max():item() ~= gen or t:min():item() ~= gen then mixed = mixed + 1
-              else ok = ok + 1; seen = gen end
-            end
-            print('loads', ok >= 1000, 'mixed', mixed, 'failed', failed, 'generations', seen)
-            io.open('\(dir)/stop', 'w'):close()
-            """.write(toFile: dir + "/reader.lua", atomically: true, encoding: .utf8)
+        while not io.open('\(dir)/s.dollsession/manifest.json') do end
+        local ok, mixed, failed, seen = 0, 0, 0, 0
+        while (ok + mixed + failed < 1000 or seen < 300) and ok + mixed + failed < 200000 do
+          local good, err = pcall(doll.session.load, '\(dir)/s')
+          if not good then failed = failed + 1; print(err)
+          elseif t:max():item() ~= gen or t:min():item() ~= gen then mixed = mixed + 1
+          else ok = ok + 1; seen = gen end
+        end
+        print('loads', ok >= 1000, 'mixed', mixed, 'failed', failed, 'generations', seen)
+        io.open('\(dir)/stop', 'w'):close()
+        """.write(toFile: dir + "/reader.lua", atomically: true, encoding: .utf8)
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: exe)
         writer.arguments = ["run", dir + "/writer.lua"]
@@ -241,7 +264,8 @@ struct HardeningTests {
         let wtext = String(decoding: wout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         writer.waitUntilExit()
         #expect(r.exited && r.output.contains("loads\ttrue\tmixed\t0\tfailed\t0"), "\(r.output)")
-        let saves = wtext.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let saves =
+            wtext.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         #expect(saves >= 300, "the writer saved only \(saves) times; the race was not exercised: \(wtext)")
     }
 
@@ -254,7 +278,8 @@ struct HardeningTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let missing = try runProcess(exe, ["run", dir + "/nonexist.lua"])
         #expect(missing.status != 0 && missing.output.contains("no such file"), "\(missing.output)")
-        try Data(Array("print('latin', #'caf".utf8) + [0xE9] + Array("')\n".utf8)).write(to: URL(fileURLWithPath: dir + "/latin.lua"))
+        try Data(Array("print('latin', #'caf".utf8) + [0xE9] + Array("')\n".utf8)).write(
+            to: URL(fileURLWithPath: dir + "/latin.lua"))
         let latin = try runProcess(exe, ["run", dir + "/latin.lua"])
         #expect(latin.status == 0 && latin.output.contains("latin\t4"), "\(latin.output)")
         try "-- %% one\nprint('first cell')\n-- %% two\nos.exit(0)\n-- %% three\nprint('never')\n"
@@ -262,7 +287,10 @@ struct HardeningTests {
         let export = try runProcess(exe, ["export", dir + "/nb.lua", "--html", dir + "/nb.html"], directory: dir)
         let html = (try? String(contentsOfFile: dir + "/nb.html", encoding: .utf8)) ?? ""
         #expect(export.exited && html.contains("first cell") && html.contains("os.exit(0) called"), "\(export.output)")
-        guard let r = try run("print(pcall(doll.zeros(0).min, doll.zeros(0)))\nprint(doll.tensor({3, 1, 2}):min(1):item())") else { return }
+        guard
+            let r = try run(
+                "print(pcall(doll.zeros(0).min, doll.zeros(0)))\nprint(doll.tensor({3, 1, 2}):min(1):item())")
+        else { return }
         #expect(r.output.contains("min() of an empty tensor") && r.output.contains("\n1.0"), "\(r.output)")
     }
 }

@@ -42,13 +42,17 @@ struct MarkdownTests {
 
     @Test func fencedCode() {
         #expect(Markdown.html("```\na < b\n*x*\n```") == "<pre><code>a &lt; b\n*x*\n</code></pre>")
-        #expect(Markdown.html("```swift\nlet x = 1\n```") == "<pre><code class=\"language-swift\">let x = 1\n</code></pre>")
-        #expect(Markdown.html("~~~ lua extra\nprint(1)\n~~~\nafter")
-            == "<pre><code class=\"language-lua\">print(1)\n</code></pre>\n<p>after</p>")
+        #expect(
+            Markdown.html("```swift\nlet x = 1\n```") == "<pre><code class=\"language-swift\">let x = 1\n</code></pre>")
+        #expect(
+            Markdown.html("~~~ lua extra\nprint(1)\n~~~\nafter")
+                == "<pre><code class=\"language-lua\">print(1)\n</code></pre>\n<p>after</p>")
         #expect(Markdown.html("```\n```") == "<pre><code></code></pre>")
         #expect(Markdown.html("```\nunclosed\n\nmore") == "<pre><code>unclosed\n\nmore\n</code></pre>")
         #expect(Markdown.html("````\n```\n````") == "<pre><code>```\n</code></pre>")
-        #expect(Markdown.html("```\"><script>\nx\n```") == "<pre><code class=\"language-&quot;&gt;&lt;script&gt;\">x\n</code></pre>")
+        #expect(
+            Markdown.html("```\"><script>\nx\n```")
+                == "<pre><code class=\"language-&quot;&gt;&lt;script&gt;\">x\n</code></pre>")
     }
 
     @Test func bulletLists() {
@@ -69,14 +73,18 @@ struct MarkdownTests {
     }
 
     @Test func nestedLists() {
-        #expect(Markdown.html("- a\n  - b\n  - c\n- d")
-            == "<ul>\n<li>a\n<ul>\n<li>b</li>\n<li>c</li>\n</ul>\n</li>\n<li>d</li>\n</ul>")
-        #expect(Markdown.html("1. one\n   - x\n2. two")
-            == "<ol>\n<li>one\n<ul>\n<li>x</li>\n</ul>\n</li>\n<li>two</li>\n</ol>")
-        #expect(Markdown.html("1. one\n  - two spaces deeper")
-            == "<ol>\n<li>one\n<ul>\n<li>two spaces deeper</li>\n</ul>\n</li>\n</ol>")
-        #expect(Markdown.html("- a\n    - b\n        - c")
-            == "<ul>\n<li>a\n<ul>\n<li>b\n<ul>\n<li>c</li>\n</ul>\n</li>\n</ul>\n</li>\n</ul>")
+        #expect(
+            Markdown.html("- a\n  - b\n  - c\n- d")
+                == "<ul>\n<li>a\n<ul>\n<li>b</li>\n<li>c</li>\n</ul>\n</li>\n<li>d</li>\n</ul>")
+        #expect(
+            Markdown.html("1. one\n   - x\n2. two")
+                == "<ol>\n<li>one\n<ul>\n<li>x</li>\n</ul>\n</li>\n<li>two</li>\n</ol>")
+        #expect(
+            Markdown.html("1. one\n  - two spaces deeper")
+                == "<ol>\n<li>one\n<ul>\n<li>two spaces deeper</li>\n</ul>\n</li>\n</ol>")
+        #expect(
+            Markdown.html("- a\n    - b\n        - c")
+                == "<ul>\n<li>a\n<ul>\n<li>b\n<ul>\n<li>c</li>\n</ul>\n</li>\n</ul>\n</li>\n</ul>")
         #expect(Markdown.html("- a\n - b") == "<ul>\n<li>a</li>\n<li>b</li>\n</ul>")
     }
 
@@ -100,21 +108,29 @@ struct MarkdownTests {
     }
 
     @Test func tables() {
-        #expect(Markdown.html("| a | b |\n|---|---|\n| 1 | 2 |")
-            == "<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n<tbody>\n<tr><td>1</td><td>2</td></tr>\n</tbody>\n</table>")
-        #expect(Markdown.html("x | y | z\n:-- | :-: | --:\n1 | 2 | 3")
-            == "<table>\n<thead>\n<tr><th style=\"text-align:left\">x</th><th style=\"text-align:center\">y</th>"
-            + "<th style=\"text-align:right\">z</th></tr>\n</thead>\n<tbody>\n<tr><td style=\"text-align:left\">1</td>"
-            + "<td style=\"text-align:center\">2</td><td style=\"text-align:right\">3</td></tr>\n</tbody>\n</table>")
+        #expect(
+            Markdown.html("| a | b |\n|---|---|\n| 1 | 2 |")
+                == "<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n<tbody>\n<tr><td>1</td><td>2</td></tr>\n</tbody>\n</table>"
+        )
+        #expect(
+            Markdown.html("x | y | z\n:-- | :-: | --:\n1 | 2 | 3")
+                == "<table>\n<thead>\n<tr><th style=\"text-align:left\">x</th><th style=\"text-align:center\">y</th>"
+                + "<th style=\"text-align:right\">z</th></tr>\n</thead>\n<tbody>\n<tr><td style=\"text-align:left\">1</td>"
+                + "<td style=\"text-align:center\">2</td><td style=\"text-align:right\">3</td></tr>\n</tbody>\n</table>"
+        )
         #expect(Markdown.html("| a |\n| - |") == "<table>\n<thead>\n<tr><th>a</th></tr>\n</thead>\n</table>")
-        #expect(Markdown.html("| a | b |\n|---|---|\n| only |\n| `x\\|y` | **z** | extra |\n\nafter")
-            == "<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n<tbody>\n<tr><td>only</td><td></td></tr>\n"
-            + "<tr><td><code>x|y</code></td><td><strong>z</strong></td></tr>\n</tbody>\n</table>\n<p>after</p>")
-        #expect(Markdown.html("text\n| a | b |\n|---|---|")
-            == "<p>text</p>\n<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n</table>")
+        #expect(
+            Markdown.html("| a | b |\n|---|---|\n| only |\n| `x\\|y` | **z** | extra |\n\nafter")
+                == "<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n<tbody>\n<tr><td>only</td><td></td></tr>\n"
+                + "<tr><td><code>x|y</code></td><td><strong>z</strong></td></tr>\n</tbody>\n</table>\n<p>after</p>")
+        #expect(
+            Markdown.html("text\n| a | b |\n|---|---|")
+                == "<p>text</p>\n<table>\n<thead>\n<tr><th>a</th><th>b</th></tr>\n</thead>\n</table>")
         #expect(Markdown.html("| a | b |\n|---|") == "<p>| a | b |\n|---|</p>")
-        #expect(Markdown.html("| a \\| b |\n|---|\n| x\\ |")
-            == "<table>\n<thead>\n<tr><th>a | b</th></tr>\n</thead>\n<tbody>\n<tr><td>x\\</td></tr>\n</tbody>\n</table>")
+        #expect(
+            Markdown.html("| a \\| b |\n|---|\n| x\\ |")
+                == "<table>\n<thead>\n<tr><th>a | b</th></tr>\n</thead>\n<tbody>\n<tr><td>x\\</td></tr>\n</tbody>\n</table>"
+        )
     }
 
     @Test func codeSpans() {
@@ -145,8 +161,9 @@ struct MarkdownTests {
     }
 
     @Test func links() {
-        #expect(Markdown.html("[site](https://example.org/a?b=1&c=2)")
-            == "<p><a href=\"https://example.org/a?b=1&amp;c=2\">site</a></p>")
+        #expect(
+            Markdown.html("[site](https://example.org/a?b=1&c=2)")
+                == "<p><a href=\"https://example.org/a?b=1&amp;c=2\">site</a></p>")
         #expect(Markdown.html("[**bold** link](x.html)") == "<p><a href=\"x.html\"><strong>bold</strong> link</a></p>")
         #expect(Markdown.html("[wiki](https://w.org/A_(b))") == "<p><a href=\"https://w.org/A_(b)\">wiki</a></p>")
         #expect(Markdown.html("[a](\"onmouseover=\"x)") == "<p><a href=\"&quot;onmouseover=&quot;x\">a</a></p>")
@@ -168,15 +185,18 @@ struct MarkdownTests {
     @Test func images() {
         #expect(Markdown.html("![a chart](fig/loss.png)") == "<p><img src=\"fig/loss.png\" alt=\"a chart\"></p>")
         #expect(Markdown.html("![x\"y](a\"b.png)") == "<p><img src=\"a&quot;b.png\" alt=\"x&quot;y\"></p>")
-        #expect(Markdown.html("![i](data:image/png;base64,AAAA)")
-            == "<p><img src=\"data:image/png;base64,AAAA\" alt=\"i\"></p>")
-        #expect(Markdown.html("[![i](p.png)](big.png)") == "<p><a href=\"big.png\"><img src=\"p.png\" alt=\"i\"></a></p>")
+        #expect(
+            Markdown.html("![i](data:image/png;base64,AAAA)")
+                == "<p><img src=\"data:image/png;base64,AAAA\" alt=\"i\"></p>")
+        #expect(
+            Markdown.html("[![i](p.png)](big.png)") == "<p><a href=\"big.png\"><img src=\"p.png\" alt=\"i\"></a></p>")
         #expect(Markdown.html("wow!") == "<p>wow!</p>")
     }
 
     @Test func autolinks() {
-        #expect(Markdown.html("see <https://example.org/x?a=1&b=2>")
-            == "<p>see <a href=\"https://example.org/x?a=1&amp;b=2\">https://example.org/x?a=1&amp;b=2</a></p>")
+        #expect(
+            Markdown.html("see <https://example.org/x?a=1&b=2>")
+                == "<p>see <a href=\"https://example.org/x?a=1&amp;b=2\">https://example.org/x?a=1&amp;b=2</a></p>")
         #expect(Markdown.html("<mailto:me@x.org>") == "<p><a href=\"mailto:me@x.org\">mailto:me@x.org</a></p>")
         #expect(Markdown.html("<https://>") == "<p>&lt;https://&gt;</p>")
     }
@@ -197,7 +217,8 @@ struct MarkdownTests {
     }
 
     @Test func rawHTMLIsEscaped() {
-        #expect(Markdown.html("<script>alert('x')</script>") == "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</p>")
+        #expect(
+            Markdown.html("<script>alert('x')</script>") == "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</p>")
         #expect(Markdown.html("<img src=x onerror=alert(1)>") == "<p>&lt;img src=x onerror=alert(1)&gt;</p>")
         #expect(Markdown.html("# <b>\"q\"</b> & co") == "<h1>&lt;b&gt;&quot;q&quot;&lt;/b&gt; &amp; co</h1>")
     }

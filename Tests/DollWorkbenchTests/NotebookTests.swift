@@ -9,34 +9,36 @@ import Testing
 @Suite("Notebooks", .serialized)
 struct NotebookTests {
     static let sample = """
-    -- a preamble comment
-    x0 = 1
+        -- a preamble comment
+        x0 = 1
 
-    -- %% [markdown]
-    -- # Title here
-    -- Some *text* <b>raw</b>.
+        -- %% [markdown]
+        -- # Title here
+        -- Some *text* <b>raw</b>.
 
-    -- %% first cell
-    a = 40 + x0
-    print("a is", a)
+        -- %% first cell
+        a = 40 + x0
+        print("a is", a)
 
-    -- %%
-    local y = a + 1
-    print("y", y)
-    error("boom at line 15")
+        -- %%
+        local y = a + 1
+        print("y", y)
+        error("boom at line 15")
 
-    -- %% third
-    print("third sees a =", a)
-    doll.png.write(doll.ones{1, 4, 4}, OUT .. "/white.png")
-    """
+        -- %% third
+        print("third sees a =", a)
+        doll.png.write(doll.ones{1, 4, 4}, OUT .. "/white.png")
+        """
 
     /// CRLF, lone-CR and BOM-prefixed notebooks are notebooks with the same cells and line
     /// numbers as the LF original (issue 17, item 10).
     @Test func everyLineEndingParsesAlike() {
         let lf = Notebook(path: "nb.lua", text: Self.sample)
-        for (name, text) in [("CRLF", Self.sample.replacingOccurrences(of: "\n", with: "\r\n")),
-                             ("CR", Self.sample.replacingOccurrences(of: "\n", with: "\r")),
-                             ("BOM", "\u{FEFF}" + Self.sample)] {
+        for (name, text) in [
+            ("CRLF", Self.sample.replacingOccurrences(of: "\n", with: "\r\n")),
+            ("CR", Self.sample.replacingOccurrences(of: "\n", with: "\r")),
+            ("BOM", "\u{FEFF}" + Self.sample),
+        ] {
             #expect(Notebook.isNotebook(text), "\(name)")
             let nb = Notebook(path: "nb.lua", text: text)
             #expect(nb.cells.map(\.firstLine) == lf.cells.map(\.firstLine), "\(name)")
@@ -79,7 +81,9 @@ struct NotebookTests {
         let failed = runs[3]
         #expect(failed.ran && failed.output == "y\t42\n")
         #expect(failed.errorLine == 15)
-        #expect(failed.error?.hasPrefix("cell 3, line 15: ") == true, "code cells are counted: preamble, first cell, this one")
+        #expect(
+            failed.error?.hasPrefix("cell 3, line 15: ") == true,
+            "code cells are counted: preamble, first cell, this one")
         #expect(failed.error?.contains("boom at line 15") == true)
         #expect(!runs[4].ran, "cells after a failure do not run")
     }
@@ -108,8 +112,9 @@ struct NotebookTests {
         try lua.run("OUT = '\(dir)'")
         let nb = Notebook(path: dir + "/nb.lua", text: Self.sample)
         let runs = NotebookRunner(lua: lua).run(nb, keepGoing: true, capture: true)
-        let header = ReportHeader(title: "T", notebookPath: "nb.lua", date: Date(), seedAtStart: 0, seedsSet: [],
-                                  versions: Workbench.versions(lua: lua), seconds: 1)
+        let header = ReportHeader(
+            title: "T", notebookPath: "nb.lua", date: Date(), seedAtStart: 0, seedsSet: [],
+            versions: Workbench.versions(lua: lua), seconds: 1)
         let report = NotebookReport(notebook: nb, runs: runs, header: header)
         let html = report.html()
         for c in nb.cells where c.kind == .code { #expect(html.contains(Markdown.escape(c.source))) }
@@ -142,7 +147,8 @@ struct NotebookTests {
         guard let doll = dollExecutable() else { return }
         let dir = temporaryDirectory("export")
         let nbPath = repositoryRoot + "/notebooks/quickstart.lua"
-        let r = try runProcess(doll, ["export", nbPath, "--html", dir + "/q.html", "--md", dir + "/q.md"], directory: dir)
+        let r = try runProcess(
+            doll, ["export", nbPath, "--html", dir + "/q.html", "--md", dir + "/q.md"], directory: dir)
         #expect(r.status == 0, "export failed: \(r.output)")
         let html = try String(contentsOfFile: dir + "/q.html", encoding: .utf8)
         let nb = try Notebook(contentsOf: nbPath)

@@ -32,7 +32,7 @@ struct REPLTests {
         FileManager.default.createFile(atPath: dir + "/scan_a.png", contents: Data())
         try FileManager.default.createDirectory(atPath: dir + "/scans", withIntermediateDirectories: true)
         #expect(complete(c, "doll.png.read(\"\(dir)/sca") == ["\(dir)/scan_a.png", "\(dir)/scans/"])
-        _ = complete(c, "doll.load(\"~")                     // a bare ~ completes in the home directory
+        _ = complete(c, "doll.load(\"~")  // a bare ~ completes in the home directory
         #expect(complete(c, "doll.load(\"~/").allSatisfy { $0.hasPrefix("~/") })
     }
 
@@ -59,12 +59,18 @@ struct REPLTests {
     @Test func studyRunsFromLuaWithSettings() throws {
         let lua = try Workbench.makeLuaState()
         let dir = temporaryDirectory("study")
-        try lua.run("r = doll.study{preset = 'tiny', out = '\(dir)', quiet = true, seeds = {1, 2}, threshold = 'p90', encoder_lr_scale = 0.5}")
+        try lua.run(
+            "r = doll.study{preset = 'tiny', out = '\(dir)', quiet = true, seeds = {1, 2}, threshold = 'p90', encoder_lr_scale = 0.5}"
+        )
         #expect(try lua.evaluate("#r.runs") == "12", "2 fractions × 2 seeds × 3 initialisations")
         #expect(try lua.evaluate("r.runs[1].init") == "random")
-        #expect(FileManager.default.fileExists(atPath: dir + "/report.md") && FileManager.default.fileExists(atPath: dir + "/runs.csv"))
+        #expect(
+            FileManager.default.fileExists(atPath: dir + "/report.md")
+                && FileManager.default.fileExists(atPath: dir + "/runs.csv"))
         let config = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
-        #expect(config.contains("\"encoderLearningRateScale\" : 0.5") || config.contains("\"encoderLearningRateScale\":0.5"))
+        #expect(
+            config.contains("\"encoderLearningRateScale\" : 0.5") || config.contains("\"encoderLearningRateScale\":0.5")
+        )
         #expect(throws: LuaRunError.self) { try lua.run("doll.study{preset = 'tiny', treshold = 'p90'}") }
         #expect(Completer(lua: lua).complete(line: "doll.stu", start: 0, end: 8).items == ["doll.study"])
         #expect(REPL(lua: lua, autosave: false, interactive: false).help("study").hasPrefix("doll.study{"))
@@ -74,8 +80,9 @@ struct REPLTests {
     @Test(.timeLimit(.minutes(3))) func interactiveSessionOnAPseudoTerminal() throws {
         guard let doll = dollExecutable() else { return }
         let state = temporaryDirectory("pty")
-        let term = try PseudoTerminal(executable: doll, arguments: [],
-                                      environment: ["DOLL_STATE_DIR": state, "TERM": "xterm", "INPUTRC": "/dev/null", "HOME": state])
+        let term = try PseudoTerminal(
+            executable: doll, arguments: [],
+            environment: ["DOLL_STATE_DIR": state, "TERM": "xterm", "INPUTRC": "/dev/null", "HOME": state])
         defer { term.terminate() }
         try term.expect("doll> ")
         // Tab completion: `doll.ph<TAB>` becomes `doll.phantoms` (so the comparison is true).
@@ -142,8 +149,9 @@ final class PseudoTerminal {
         // posix_openpt/unlockpt/ptsname are hidden from Swift's Glibc; their Linux ioctls are not.
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
         var unlock: Int32 = 0, number: UInt32 = 0
-        guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0,      // TIOCSPTLCK
-              ioctl(master, UInt(0x8004_5430), &number) == 0 else {              // TIOCGPTN
+        guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0,  // TIOCSPTLCK
+            ioctl(master, UInt(0x8004_5430), &number) == 0
+        else {  // TIOCGPTN
             throw WorkbenchError("cannot open a pseudo-terminal")
         }
         let slave = "/dev/pts/\(number)"
@@ -153,7 +161,8 @@ final class PseudoTerminal {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addclose(&actions, master)
-        posix_spawn_file_actions_addopen(&actions, 0, slave, O_RDWR, 0)   // after setsid: becomes the controlling terminal
+        // after setsid: becomes the controlling terminal
+        posix_spawn_file_actions_addopen(&actions, 0, slave, O_RDWR, 0)
         posix_spawn_file_actions_adddup2(&actions, 0, 1)
         posix_spawn_file_actions_adddup2(&actions, 0, 2)
         var attr = posix_spawnattr_t()
@@ -195,13 +204,17 @@ final class PseudoTerminal {
             pump(timeoutMs: 100)
         }
         let tail = String(text.suffix(600))
-        Issue.record("timed out waiting for \(needle.debugDescription); terminal shows: \(tail.debugDescription)", sourceLocation: sourceLocation)
+        Issue.record(
+            "timed out waiting for \(needle.debugDescription); terminal shows: \(tail.debugDescription)",
+            sourceLocation: sourceLocation)
         throw WorkbenchError("expect failed")
     }
 
     private func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
         guard needle.count <= hay.count, from <= hay.count - needle.count else { return nil }
-        for i in from...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i + needle.count }
+        for i in from...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+            return i + needle.count
+        }
         return nil
     }
 

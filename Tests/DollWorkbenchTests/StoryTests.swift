@@ -14,7 +14,8 @@ struct StoryTests {
     /// but the head; fitting the 14-channel one on 3 structures says how to get one.
     @Test func newHeadFromAPretrainedUNet() throws {
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 1}
             seg = doll.unet{encoder = clf, classes = 14, seed = 2}
             a = doll.unet{from = seg, structures = {"lungs", "heart", "clavicles"}, seed = 3}
@@ -36,7 +37,8 @@ struct StoryTests {
             Issue.record("../shared/reference is missing"); return
         }
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             clf = doll.classifier{}
             clf:load('\(Self.reference)/resnet_ref.safetensors')
             local ref = doll.load('\(Self.reference)/ig_ref.safetensors')
@@ -59,7 +61,8 @@ struct StoryTests {
             Issue.record("../shared/reference is missing"); return
         }
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             local ref = doll.load('\(Self.reference)/ig_ref.safetensors')
             clf = doll.classifier{}
             clf:load('\(Self.reference)/resnet_ref.safetensors')
@@ -107,20 +110,23 @@ struct StoryTests {
         let dir = temporaryDirectory("torch")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-            local clf = doll.classifier{seed = 4}
-            clf:fit(doll.phantoms{n = 8, size = 64}, {epochs = 1})
-            clf:save('\(dir)/m.safetensors')
-            local x = doll.rand({2, 1, 64, 64}, {seed = 5})
-            doll.save('\(dir)/io.safetensors', {x = x, p = clf:predict(x)})
-            """.write(toFile: dir + "/save.lua", atomically: true, encoding: .utf8)
+        local clf = doll.classifier{seed = 4}
+        clf:fit(doll.phantoms{n = 8, size = 64}, {epochs = 1})
+        clf:save('\(dir)/m.safetensors')
+        local x = doll.rand({2, 1, 64, 64}, {seed = 5})
+        doll.save('\(dir)/io.safetensors', {x = x, p = clf:predict(x)})
+        """.write(toFile: dir + "/save.lua", atomically: true, encoding: .utf8)
         let saved = try runProcess(exe, ["run", dir + "/save.lua"])
         #expect(saved.status == 0, "\(saved.output)")
-        let r = try runProcess(python, [repositoryRoot + "/scripts/torch_check.py", dir + "/m.safetensors", dir + "/io.safetensors"])
+        let r = try runProcess(
+            python, [repositoryRoot + "/scripts/torch_check.py", dir + "/m.safetensors", dir + "/io.safetensors"])
         #expect(r.status == 0 && r.output.contains("largest difference"), "\(r.output)")
     }
 
     static var torchPython: String? {
-        let candidates = [ProcessInfo.processInfo.environment["DOLL_TORCH_PYTHON"], repositoryRoot + "/../.venv-torch/bin/python"]
+        let candidates = [
+            ProcessInfo.processInfo.environment["DOLL_TORCH_PYTHON"], repositoryRoot + "/../.venv-torch/bin/python",
+        ]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
@@ -130,13 +136,18 @@ struct StoryTests {
         guard let exe = dollExecutable() else { return }
         let dir = temporaryDirectory("story")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runProcess(exe, ["export", repositoryRoot + "/notebooks/doll_story.lua", "--html", dir + "/story.html"],
-                               environment: ["DOLL_DATA": repositoryRoot + "/../shared/data", "HOME": dir], directory: dir)
+        let r = try runProcess(
+            exe, ["export", repositoryRoot + "/notebooks/doll_story.lua", "--html", dir + "/story.html"],
+            environment: ["DOLL_DATA": repositoryRoot + "/../shared/data", "HOME": dir], directory: dir)
         #expect(r.status == 0, "\(r.output.suffix(3000))")
         let html = (try? String(contentsOfFile: dir + "/story.html", encoding: .utf8)) ?? ""
-        let pngs = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/story")) ?? []).filter { $0.hasSuffix(".png") }
+        let pngs = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/story")) ?? []).filter {
+            $0.hasSuffix(".png")
+        }
         #expect(pngs.count == 6, "\(pngs)")
-        #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == pngs.count, "figures in the report vs PNGs written")
+        #expect(
+            html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == pngs.count,
+            "figures in the report vs PNGs written")
         #expect(html.contains("mean Dice") && html.contains("DoLL pre-training"))
     }
 
@@ -146,7 +157,8 @@ struct StoryTests {
         let dir = temporaryDirectory("stages")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lua = try Workbench.makeLuaState()
-        try lua.run("""
+        try lua.run(
+            """
             local settings = {preset = "tiny", out = "\(dir)/a", quiet = true}
             local ct, cv, st, sv = doll.stage.data(settings)
             local clfs, auroc = doll.stage.classifiers(settings, ct, cv)

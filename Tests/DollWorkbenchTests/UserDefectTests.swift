@@ -19,15 +19,22 @@ struct UserDefectTests {
         }
         try lua.run("ph = doll.phantoms{n = 1, size = 64}")
         let shown = try autoPrint("ph[1]")
-        #expect(shown.split(separator: "\n").count < 20, "ph[1] printed \(shown.split(separator: "\n").count) lines:\n\(shown)")
+        #expect(
+            shown.split(separator: "\n").count < 20,
+            "ph[1] printed \(shown.split(separator: "\n").count) lines:\n\(shown)")
         #expect(shown.contains("image = Tensor 1×64×64 [0, "), "\(shown)")
         #expect(shown.contains("id = \"phantom-000000\""), "\(shown)")
         #expect(try autoPrint("setmetatable({}, {__tostring = function() return 'my object' end})") == "my object")
-        #expect(try autoPrint("{setmetatable({}, {__tostring = function() error('bad') end})}").contains("__tostring failed"))
+        #expect(
+            try autoPrint("{setmetatable({}, {__tostring = function() error('bad') end})}").contains(
+                "__tostring failed"))
         var printed = ""
         lua.output = { printed += $0 }
         try lua.run("print({}, print)")
-        #expect(printed.range(of: #"^table: 0x[0-9a-f]+\tfunction: (builtin: )?0x[0-9a-f]+\n$"#, options: .regularExpression) != nil, "\(printed)")
+        #expect(
+            printed.range(
+                of: #"^table: 0x[0-9a-f]+\tfunction: (builtin: )?0x[0-9a-f]+\n$"#, options: .regularExpression) != nil,
+            "\(printed)")
     }
 
     /// A session holding a table of tensors prints in under 20 lines (a PyTorch state dict of
@@ -53,8 +60,9 @@ struct UserDefectTests {
         let dir = temporaryDirectory("tab")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "x = \"Sourc\tDollL\t\"\nprint('got', x)\n".write(toFile: dir + "/in", atomically: true, encoding: .utf8)
-        let r = try runProcess("/bin/sh", ["-c", "script -qec \"$0\" /dev/null < \"$1\"", exe, dir + "/in"],
-                               environment: ["HOME": dir], directory: repositoryRoot)
+        let r = try runProcess(
+            "/bin/sh", ["-c", "script -qec \"$0\" /dev/null < \"$1\"", exe, dir + "/in"],
+            environment: ["HOME": dir], directory: repositoryRoot)
         #expect(r.output.contains("got\tSources/DollLua/"), "\(r.output)")
     }
 
@@ -76,7 +84,8 @@ struct UserDefectTests {
 
     /// A notebook that calls `doll.seed(7)` is reported with the seed it set (defect 9).
     @Test func reportNamesTheSeedSet() throws {
-        let header = ReportHeader(title: "t", notebookPath: "n.lua", date: Date(), seedAtStart: 0, seedsSet: [7], versions: [], seconds: 0)
+        let header = ReportHeader(
+            title: "t", notebookPath: "n.lua", date: Date(), seedAtStart: 0, seedsSet: [7], versions: [], seconds: 0)
         #expect(header.seedText == "0 at start; doll.seed(7) in the notebook")
         let lua = try LuaState()
         try lua.run("doll.seed(7); local a = doll.rand{3}; local b = doll.randn{2}")
@@ -87,7 +96,8 @@ struct UserDefectTests {
     /// `Tensor:resize` gives the size it wants (defect 10).
     @Test func classifierRefusesOtherImageSizes() throws {
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             local ds = doll.phantoms{n = 4, size = 32}
             clf = doll.classifier{widths = {4}, blocks = {1}}
             clf:fit(ds, {epochs = 1})
@@ -105,12 +115,19 @@ struct UserDefectTests {
     /// The study report's HTML shows every figure of its Markdown, whatever the titles hold
     /// (defect 1: titles with parentheses lost their image), and renders code spans.
     @Test func studyReportHTMLEmbedsEveryFigure() throws {
-        let md = "# R\n\n**Dice (test fold)**\n\n![Dice (test fold)](a.png)\n\n**overlay (x)**\n\n![overlay (x)](b.png)\n\nEvery run: `runs.csv`.\n"
+        let md =
+            "# R\n\n**Dice (test fold)**\n\n![Dice (test fold)](a.png)\n\n**overlay (x)**\n\n![overlay (x)](b.png)\n\nEvery run: `runs.csv`.\n"
         let dir = temporaryDirectory("rep")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let png = try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/assets/" + (try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/assets").first { $0.hasSuffix(".png") } ?? "")))
+        let png = try Data(
+            contentsOf: URL(
+                fileURLWithPath: repositoryRoot + "/assets/"
+                    + (try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/assets").first {
+                        $0.hasSuffix(".png")
+                    } ?? "")))
         for f in ["a.png", "b.png"] { try png.write(to: URL(fileURLWithPath: dir + "/" + f)) }
-        let html = StudyReport.html(markdown: md, figures: [("Dice (test fold)", "a.png"), ("overlay (x)", "b.png")], directory: dir)
+        let html = StudyReport.html(
+            markdown: md, figures: [("Dice (test fold)", "a.png"), ("overlay (x)", "b.png")], directory: dir)
         #expect(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 2, "\(html)")
         #expect(html.contains("<code>runs.csv</code>") && !html.contains("`"), "\(html)")
     }
@@ -122,7 +139,8 @@ struct UserDefectTests {
         let lua = try LuaState()
         var printed = ""
         lua.output = { printed += $0 }
-        try lua.run("""
+        try lua.run(
+            """
             ds = doll.phantoms{n = 4, size = 32}
             clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}}
             clf:fit(ds, {epochs = 1})
@@ -149,7 +167,8 @@ struct UserDefectTests {
         let dir = temporaryDirectory("folder")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             doll.png.write(doll.rand({1, 40, 30}, {seed = 1}), '\(dir)/b.png')
             doll.png.write(doll.rand({1, 20, 50}, {seed = 2}), '\(dir)/a.jpg')
             ds = doll.folder{root = '\(dir)', size = 32}
@@ -170,7 +189,8 @@ struct UserDefectTests {
         let dir = temporaryDirectory("fig")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lua = try LuaState()
-        try lua.run("""
+        try lua.run(
+            """
             s = doll.phantoms{n = 1, size = 64}[1]
             doll.png.heatmap(doll.randn({1, 64, 64}, {seed = 1}), '\(dir)/h.png', {over = s.image, title = 'IG', sign = 'all'})
             doll.png.heatmap(doll.randn({1, 64, 64}, {seed = 1}), '\(dir)/plain.png', {colorbar = false, scale = 1})

@@ -6,10 +6,10 @@ import Foundation
 /// `s` = -1 for the patient's right lung (image left), +1 for the patient's left lung (image right).
 struct PhLung {
     var s: Float
-    var apexX: Float, apexY: Float      // top of the apex
-    var latX: Float, cpY: Float         // costophrenic angle (lateral-most, lowest point)
-    var medX: Float, medBaseY: Float    // cardiophrenic end of the medial border
-    var domeX: Float, domeY: Float      // top of the hemidiaphragm dome
+    var apexX: Float, apexY: Float  // top of the apex
+    var latX: Float, cpY: Float  // costophrenic angle (lateral-most, lowest point)
+    var medX: Float, medBaseY: Float  // cardiophrenic end of the medial border
+    var domeX: Float, domeY: Float  // top of the hemidiaphragm dome
     var nLat: Float, nMed: Float, pDia: Float
 
     func diaphragmY(_ x: Float) -> Float {
@@ -34,17 +34,17 @@ struct PhLung {
     func polygon() -> [PhV2] {
         var pts: [PhV2] = []
         let nm = 12, nl = 18, nd = 14
-        for i in 0...nm {   // medial arc: cardiophrenic end up to the apex
+        for i in 0...nm {  // medial arc: cardiophrenic end up to the apex
             let phi = PhMath.halfPi * Float(nm - i) / Float(nm)
             let fx = PhMath.pow(PhMath.sin(phi), 2 / nMed), fy = PhMath.pow(max(PhMath.cos(phi), 0), 2 / nMed)
             pts.append(PhV2(apexX + (medX - apexX) * fx, medBaseY - (medBaseY - apexY) * fy))
         }
-        for i in 1...nl {   // lateral arc: apex down to the costophrenic angle
+        for i in 1...nl {  // lateral arc: apex down to the costophrenic angle
             let phi = PhMath.halfPi * Float(i) / Float(nl)
             let fx = PhMath.pow(PhMath.sin(phi), 2 / nLat), fy = PhMath.pow(max(PhMath.cos(phi), 0), 2 / nLat)
             pts.append(PhV2(apexX + (latX - apexX) * fx, cpY - (cpY - apexY) * fy))
         }
-        for i in 1..<nd {   // diaphragm: costophrenic angle to the medial end
+        for i in 1..<nd {  // diaphragm: costophrenic angle to the medial end
             let x = latX + (medX - latX) * Float(i) / Float(nd)
             pts.append(PhV2(x, diaphragmY(x)))
         }
@@ -84,7 +84,7 @@ struct PhHeart {
 /// Upper mediastinum (trachea level down into the heart): right/left borders as functions of y.
 struct PhMediastinum {
     var shift: Float, knob: Float, knobY: Float, baseY: Float
-    var widen: Float = 0           // relative widening of the upper mediastinum (Enlarged Cardiomediastinum)
+    var widen: Float = 0  // relative widening of the upper mediastinum (Enlarged Cardiomediastinum)
 
     func bump(_ y: Float) -> Float { PhMath.sstep(-0.8, -0.55, y) * (1 - PhMath.sstep(-0.12, 0.1, y)) }
 
@@ -97,8 +97,9 @@ struct PhMediastinum {
             let w = 1 + widen * bump(y)
             let xr = -(0.095 + 0.07 * PhMath.sstep(-0.85, 0.05, y)) * w
             let g = (y - knobY) / 0.09
-            let xl = (0.095 + 0.035 * PhMath.sstep(-0.85, -0.55, y) + 0.03 * PhMath.sstep(-0.35, 0.05, y)
-                      + knob * PhMath.exp(-g * g)) * w
+            let xl =
+                (0.095 + 0.035 * PhMath.sstep(-0.85, -0.55, y) + 0.03 * PhMath.sstep(-0.35, 0.05, y)
+                    + knob * PhMath.exp(-g * g)) * w
             right.append(PhV2(shift + xr, y))
             left.append(PhV2(shift + xl, y))
         }

@@ -9,19 +9,22 @@ extension PhBuilder {
         var lungs: [PhLung] = []
         for s: Float in [-1, 1] {
             let cp = r(0.47, 0.55) + (s > 0 ? 0.03 : 0)
-            let dome = s < 0 ? r(0.24, 0.32) : r(0.31, 0.38)   // right hemidiaphragm higher
-            lungs.append(PhLung(s: s, apexX: s * r(0.33, 0.4), apexY: r(-0.8, -0.72),
-                                latX: s * r(0.78, 0.86), cpY: cp, medX: s * 0.04, medBaseY: dome + r(0.08, 0.13),
-                                domeX: s * r(0.38, 0.48), domeY: dome, nLat: r(1.9, 2.3), nMed: r(2.2, 2.6), pDia: r(2.0, 2.5)))
+            let dome = s < 0 ? r(0.24, 0.32) : r(0.31, 0.38)  // right hemidiaphragm higher
+            lungs.append(
+                PhLung(
+                    s: s, apexX: s * r(0.33, 0.4), apexY: r(-0.8, -0.72),
+                    latX: s * r(0.78, 0.86), cpY: cp, medX: s * 0.04, medBaseY: dome + r(0.08, 0.13),
+                    domeX: s * r(0.38, 0.48), domeY: dome, nLat: r(1.9, 2.3), nMed: r(2.2, 2.6), pDia: r(2.0, 2.5)))
         }
-        var heart = PhHeart(cx: r(0.08, 0.14), cy: r(0.17, 0.23), a: r(0.31, 0.36), b: r(0.2, 0.24),
-                            angle: r(0.35, 0.6), n: r(2.1, 2.5))
+        var heart = PhHeart(
+            cx: r(0.08, 0.14), cy: r(0.17, 0.23), a: r(0.31, 0.36), b: r(0.2, 0.24),
+            angle: r(0.35, 0.6), n: r(2.1, 2.5))
         var med = PhMediastinum(shift: r(-0.015, 0.015), knob: r(0.05, 0.09), knobY: r(-0.36, -0.28), baseY: 0.2)
         let bodyW = r(0.88, 0.96)
         let neckW = r(0.15, 0.19)
 
         var atelSide: Float = 1
-        if has[PhObs.atelectasis] {   // volume loss: raised hemidiaphragm
+        if has[PhObs.atelectasis] {  // volume loss: raised hemidiaphragm
             atelSide = rng.chance(0.55) ? 1 : -1
             let i = PhBuilder.sideIndex(atelSide)
             let vl = r(0.05, 0.09) * (1 - 0.4 * diff)
@@ -35,7 +38,8 @@ extension PhBuilder {
         }
         if has[PhObs.ecm] { med.widen = r(0.55, 0.85) - 0.2 * diff }
         let hilum = [PhV2(-0.2 + med.shift, -0.06), PhV2(0.21 + med.shift, -0.1)]
-        return PhAnatomy(lungs: lungs, heart: heart, med: med, bodyW: bodyW, neckW: neckW, hilum: hilum, atelSide: atelSide)
+        return PhAnatomy(
+            lungs: lungs, heart: heart, med: med, bodyW: bodyW, neckW: neckW, hilum: hilum, atelSide: atelSide)
     }
 
     /// Rasterises lungs, heart (clipped at the diaphragm) and mediastinum; derives the anatomy masks.
@@ -49,9 +53,11 @@ extension PhBuilder {
         for p in 0..<n where heartSD[p] < PhRaster.far {
             let X = cX[p]
             let yd: Float
-            if X <= lungs[0].medX { yd = lungs[0].diaphragmY(X) }
-            else if X >= lungs[1].medX { yd = lungs[1].diaphragmY(X) }
-            else {
+            if X <= lungs[0].medX {
+                yd = lungs[0].diaphragmY(X)
+            } else if X >= lungs[1].medX {
+                yd = lungs[1].diaphragmY(X)
+            } else {
                 let t = (X - lungs[0].medX) / (lungs[1].medX - lungs[0].medX)
                 yd = PhMath.lerp(lungs[0].medBaseY, lungs[1].medBaseY, t)
             }
@@ -79,9 +85,10 @@ extension PhBuilder {
         let lungUnion = zip(lungMask[0], lungMask[1]).map { $0 | $1 }
         var heartMask = [UInt8](repeating: 0, count: n)
         for p in 0..<n where heartSD[p] < 0 { heartMask[p] = 1 }
-        return PhFields(lungPoly: lungPoly, heartPoly: heartPoly, medPoly: medPoly, lungSD: lungSD,
-                        heartSD: heartSD, medSD: medSD, lungCov: lungCov, lungPolyCov: lungPolyCov,
-                        lungMask: lungMask, lungUnion: lungUnion, heartMask: heartMask)
+        return PhFields(
+            lungPoly: lungPoly, heartPoly: heartPoly, medPoly: medPoly, lungSD: lungSD,
+            heartSD: heartSD, medSD: medSD, lungCov: lungCov, lungPolyCov: lungPolyCov,
+            lungMask: lungMask, lungUnion: lungUnion, heartMask: heartMask)
     }
 
 }

@@ -26,8 +26,8 @@ extension PhBuilder {
                 let y0 = ribTop + jitter + pitch * (fi + 0.03 * fi * fi) + r(-0.012, 0.012)
                 let wall = lung.lateralAbsX(y0 + 0.1) + 0.05
                 let lx = max(wall - 0.075, 0.15)
-                let hh: Float = (0.12 - 0.004 * fi) * r(0.85, 1.15)      // rise near the spine
-                let droop: Float = (0.13 + 0.004 * fi) * r(0.85, 1.15)   // fall along the lateral wall
+                let hh: Float = (0.12 - 0.004 * fi) * r(0.85, 1.15)  // rise near the spine
+                let droop: Float = (0.13 + 0.004 * fi) * r(0.85, 1.15)  // fall along the lateral wall
                 let thick = ribRadius * r(0.9, 1.1) * (i == 0 ? 0.8 : 1)
                 let k = 16
                 var pts: [PhV2] = [], rads: [Float] = []
@@ -58,7 +58,10 @@ extension PhBuilder {
                     ra.append(rads[ja])
                     let jb = min(max(Int((tB * Float(k)).rounded(.down)), 0), k - 1)
                     let fb = tB * Float(k) - Float(jb)
-                    b.insert(PhV2(PhMath.lerp(pts[jb].x, pts[jb + 1].x, fb), PhMath.lerp(pts[jb].y, pts[jb + 1].y, fb) + stepY), at: 0)
+                    b.insert(
+                        PhV2(
+                            PhMath.lerp(pts[jb].x, pts[jb + 1].x, fb), PhMath.lerp(pts[jb].y, pts[jb + 1].y, fb) + stepY
+                        ), at: 0)
                     rb.insert(rads[jb], at: 0)
                     if a.count >= 2 { stamp(&postSD, PhStroke(a, ra)) }
                     if b.count >= 2 { stamp(&postSD, PhStroke(b, rb)) }
@@ -68,18 +71,20 @@ extension PhBuilder {
                 } else {
                     stamp(&postSD, PhStroke(pts, rads))
                 }
-                if i < 8 {   // anterior rib: from the lateral end, medially and downward
+                if i < 8 {  // anterior rib: from the lateral end, medially and downward
                     let pe = pts[k]
                     let p1 = PhV2(pe.x + side * 0.035, pe.y + 0.11)
                     let p2 = PhV2(side * r(0.22, 0.3), pe.y + 0.26 + 0.012 * fi)
                     let curve = PhGeom.bezier(pe, p1, p2, 10)
                     var ar: [Float] = []
-                    for j in 0..<curve.count { ar.append(ribRadius * (0.95 - 0.25 * Float(j) / Float(curve.count - 1))) }
+                    for j in 0..<curve.count {
+                        ar.append(ribRadius * (0.95 - 0.25 * Float(j) / Float(curve.count - 1)))
+                    }
                     stamp(&antSD, PhStroke(curve, ar))
                 }
             }
         }
-        if fracture {   // mask: disc around the break
+        if fracture {  // mask: disc around the break
             var amount = zeros()
             let c = tf.px(fracCenter)
             for p in 0..<n {
@@ -117,7 +122,8 @@ extension PhBuilder {
             let hy = r(-0.76, -0.68)
             stamp(&humSD, PhStroke([PhV2(hx, hy), PhV2(hx, hy)], radius: r(0.085, 0.1)))
             stamp(&humSD, PhStroke([PhV2(hx + side * 0.02, hy), PhV2(hx + side * 0.1, hy + 0.9)], [0.055, 0.045]))
-            stamp(&armSD, PhStroke([PhV2(hx + side * 0.06, hy - 0.05), PhV2(hx + side * 0.16, hy + 1.2)], [0.15, 0.13]))
+            stamp(
+                &armSD, PhStroke([PhV2(hx + side * 0.06, hy - 0.05), PhV2(hx + side * 0.16, hy + 1.2)], [0.15, 0.13]))
         }
         return PhSkeleton(posteriorRibs: postSD, anteriorRibs: antSD, clavicles: clavSD, humeri: humSD, arms: armSD)
     }
@@ -128,7 +134,7 @@ extension PhBuilder {
         var vessels = zeros()
         for (li, h) in anat.hilum.enumerated() {
             let s: Float = li == 0 ? -1 : 1
-            var stack: [(PhV2, Float, Float, Float, Int)] = []   // start, angle, length, radius, depth
+            var stack: [(PhV2, Float, Float, Float, Int)] = []  // start, angle, length, radius, depth
             let roots = 7 + rng.int(3)
             for k in 0..<roots {
                 let base = -1.4 + 2.75 * (Float(k) + 0.5) / Float(roots)
@@ -168,36 +174,54 @@ extension PhBuilder {
         var ecg = rng.chance(0.45)
         let pm = rng.chance(0.12)
         if !(et || cvc || ng || ecg || pm) {
-            switch rng.int(4) { case 0: et = true; case 1: cvc = true; case 2: ng = true; default: ecg = true }
+            switch rng.int(4) {
+            case 0: et = true;
+            case 1: cvc = true;
+            case 2: ng = true;
+            default: ecg = true
+            }
         }
         let tx = med.shift - 0.01
         if et {
             let tip = r(-0.42, -0.28)
-            stamp(&strongSD, PhStroke([PhV2(tx + r(-0.01, 0.01), -1.5), PhV2(tx, -0.9), PhV2(tx + 0.005, tip)], radius: 0.011))
+            stamp(
+                &strongSD,
+                PhStroke([PhV2(tx + r(-0.01, 0.01), -1.5), PhV2(tx, -0.9), PhV2(tx + 0.005, tip)], radius: 0.011))
         }
         if cvc {
             let s = rng.sign()
             let tipY = r(-0.25, -0.05)
             let ctrl: [PhV2]
-            if rng.chance(0.5) {   // subclavian
-                ctrl = [PhV2(s * 0.85, -0.82), PhV2(s * 0.55, -0.7), PhV2(s * 0.25, -0.62), PhV2(-0.09 + med.shift, -0.45), PhV2(-0.11 + med.shift, tipY)]
-            } else {               // internal jugular
-                ctrl = [PhV2(s * 0.14, -1.5), PhV2(s * 0.13, -0.95), PhV2(s * 0.1 - 0.04, -0.62), PhV2(-0.09 + med.shift, -0.4), PhV2(-0.11 + med.shift, tipY)]
+            if rng.chance(0.5) {  // subclavian
+                ctrl = [
+                    PhV2(s * 0.85, -0.82), PhV2(s * 0.55, -0.7), PhV2(s * 0.25, -0.62), PhV2(-0.09 + med.shift, -0.45),
+                    PhV2(-0.11 + med.shift, tipY),
+                ]
+            } else {  // internal jugular
+                ctrl = [
+                    PhV2(s * 0.14, -1.5), PhV2(s * 0.13, -0.95), PhV2(s * 0.1 - 0.04, -0.62),
+                    PhV2(-0.09 + med.shift, -0.4), PhV2(-0.11 + med.shift, tipY),
+                ]
             }
             stamp(&strongSD, PhStroke(PhGeom.spline(ctrl, 8), radius: 0.009))
         }
         if ng {
             let d = anat.lungs[1].domeY
-            let ctrl = [PhV2(tx + 0.03, -1.5), PhV2(tx + 0.035, -0.6), PhV2(0.06, 0.1), PhV2(0.16, d + 0.1), PhV2(0.38, d + 0.22), PhV2(0.5, d + 0.2)]
+            let ctrl = [
+                PhV2(tx + 0.03, -1.5), PhV2(tx + 0.035, -0.6), PhV2(0.06, 0.1), PhV2(0.16, d + 0.1),
+                PhV2(0.38, d + 0.22), PhV2(0.5, d + 0.2),
+            ]
             stamp(&strongSD, PhStroke(PhGeom.spline(ctrl, 8), radius: 0.010))
         }
         if ecg {
             let count = 3 + rng.int(3)
-            let spots: [PhV2] = [PhV2(-0.62, -0.6), PhV2(0.62, -0.6), PhV2(0.6, 0.5), PhV2(-0.55, 0.55), PhV2(0.3, 0.6)]
+            let spots: [PhV2] = [
+                PhV2(-0.62, -0.6), PhV2(0.62, -0.6), PhV2(0.6, 0.5), PhV2(-0.55, 0.55), PhV2(0.3, 0.6),
+            ]
             for k in 0..<count {
                 let c = PhV2(spots[k].x + r(-0.08, 0.08), spots[k].y + r(-0.06, 0.06))
-                stamp(&weakSD, PhStroke([c, c], radius: 0.04))      // pad
-                stamp(&strongSD, PhStroke([c, c], radius: 0.013))   // snap
+                stamp(&weakSD, PhStroke([c, c], radius: 0.04))  // pad
+                stamp(&strongSD, PhStroke([c, c], radius: 0.013))  // snap
                 let out = PhV2(c.x < 0 ? -1.4 : 1.4, c.y + r(-0.5, 0.5))
                 let mid = PhV2(0.5 * (c.x + out.x) + r(-0.1, 0.1), 0.5 * (c.y + out.y) + r(-0.2, 0.2))
                 stamp(&weakSD, PhStroke(PhGeom.spline([c, mid, out], 8), radius: 0.006), minPx: 0.5)
@@ -206,8 +230,10 @@ extension PhBuilder {
         if pm {
             let g = PhV2(r(0.45, 0.6), r(-0.62, -0.5))
             stamp(&strongSD, PhStroke([PhV2(g.x - 0.04, g.y), PhV2(g.x + 0.04, g.y)], radius: 0.055))
-            let lead = [g, PhV2(0.25, -0.62), PhV2(0.02, -0.5), PhV2(-0.1 + med.shift, -0.2), PhV2(-0.02, 0.12),
-                        PhV2(heart.cx + 0.15, heart.cy + 0.12)]
+            let lead = [
+                g, PhV2(0.25, -0.62), PhV2(0.02, -0.5), PhV2(-0.1 + med.shift, -0.2), PhV2(-0.02, 0.12),
+                PhV2(heart.cx + 0.15, heart.cy + 0.12),
+            ]
             stamp(&strongSD, PhStroke(PhGeom.spline(lead, 8), radius: 0.008))
         }
         var amount = zeros()

@@ -42,10 +42,11 @@ final class PhBuilder {
         let rot = g.range(-0.05, 0.05)
         let sy = half * scale * habY
         // canonical (0, -0.1) (mid lung fields) lands near 47 % of the image height
-        let t = PhTransform(cosT: PhMath.cos(rot), sinT: PhMath.sin(rot),
-                            sx: half * scale * habX, sy: sy,
-                            tx: half * (1 + g.range(-0.04, 0.04)),
-                            ty: Float(config.size) * (0.47 + g.range(-0.03, 0.03)) + 0.1 * sy)
+        let t = PhTransform(
+            cosT: PhMath.cos(rot), sinT: PhMath.sin(rot),
+            sx: half * scale * habX, sy: sy,
+            tx: half * (1 + g.range(-0.04, 0.04)),
+            ty: Float(config.size) * (0.47 + g.range(-0.03, 0.03)) + 0.1 * sy)
         rng = g
         tf = t
         unit = t.unit
@@ -83,8 +84,10 @@ final class PhBuilder {
     }
 
     /// Coverage field of a soft rotated ellipse in canonical coordinates, optionally with a ragged edge.
-    func ellipse(cx: Float, cy: Float, rx: Float, ry: Float, angle: Float, soft: Float,
-                 noise: PhNoise? = nil, ragged: Float = 0) -> [Float] {
+    func ellipse(
+        cx: Float, cy: Float, rx: Float, ry: Float, angle: Float, soft: Float,
+        noise: PhNoise? = nil, ragged: Float = 0
+    ) -> [Float] {
         var out = zeros()
         let ca = PhMath.cos(angle), sa = PhMath.sin(angle)
         for p in 0..<n {
@@ -202,8 +205,9 @@ final class PhBuilder {
         if let m = L.infectionMask { masks["infection"] = m }
         has[PhObs.noFinding] = !(1...12).contains { has[$0] }
         let labels = has.map { $0 ? Float(1) : Float(0) }
-        return PhantomSample(id: PhBuilder.sampleID(index), pixels: pixels, size: size, labels: labels,
-                             masks: masks, infection: infection)
+        return PhantomSample(
+            id: PhBuilder.sampleID(index), pixels: pixels, size: size, labels: labels,
+            masks: masks, infection: infection)
     }
 
     // MARK: 1. Labels
@@ -235,7 +239,9 @@ final class PhBuilder {
         }
         if has[PhObs.pneumonia] && prev[PhObs.consolidation] > 0 && u[16] < 0.4 { has[PhObs.consolidation] = true }
         if has[PhObs.effusion] && prev[PhObs.atelectasis] > 0 && u[17] < 0.25 { has[PhObs.atelectasis] = true }
-        if (has[PhObs.edema] || has[PhObs.effusion] || has[PhObs.pneumothorax]) && prev[PhObs.devices] > 0 && u[18] < 0.3 {
+        if (has[PhObs.edema] || has[PhObs.effusion] || has[PhObs.pneumothorax]) && prev[PhObs.devices] > 0
+            && u[18] < 0.3
+        {
             has[PhObs.devices] = true
         }
         // Lung Opacity is the parent of every parenchymal opacity (CheXpert hierarchy).

@@ -27,7 +27,7 @@ extension PhBuilder {
         stamp(&trachSD, PhStroke([PhV2(tX, carinaY), PhV2(hilum[1].x - 0.06, hilum[1].y + 0.02)], [0.025, 0.017]))
 
         let e = edge
-        let cw = max(0.7, 0.012 * unit)   // cortical shell width (px)
+        let cw = max(0.7, 0.012 * unit)  // cortical shell width (px)
         let bodyW = anat.bodyW, neckW = anat.neckW
         let lc0 = f.lungCov[0], lc1 = f.lungCov[1], sd0 = f.lungSD[0], sd1 = f.lungSD[1]
         let lungPolyAll = zip(f.lungPolyCov[0], f.lungPolyCov[1]).map { min($0 + $1, 1) }
@@ -46,10 +46,10 @@ extension PhBuilder {
             let dTop = Y - yTop, dSide = wB - ax
             let kS: Float = 0.08
             let hS = PhMath.clamp01(0.5 + 0.5 * (dSide - dTop) / kS)
-            let inside = PhMath.lerp(dSide, dTop, hS) - kS * hS * (1 - hS)   // smooth min
+            let inside = PhMath.lerp(dSide, dTop, hS) - kS * hS * (1 - hS)  // smooth min
             let bodyCov = PhMath.sstep(-0.015, 0.015, inside)
             let xr = X / (wB + 0.03)
-            let prof = max(0, 1 - xr * xr).squareRoot()                       // chest thickness profile
+            let prof = max(0, 1 - xr * xr).squareRoot()  // chest thickness profile
             var a = bodyCov * (0.32 + 0.26 * prof)
             if armSD[p] < 4 * e { a += 0.3 * PhMath.cover(armSD[p], 3 * e) * (1 - bodyCov) }
             // breasts: soft density over the lower zones with a curved lower border
@@ -63,13 +63,16 @@ extension PhBuilder {
                 let w = spineW * (1 + 0.25 * PhMath.clamp01((Y + 1) * 0.5))
                 let fl = Y / vertPitch + vertPhase
                 let fr = fl - fl.rounded(.down)
-                let body = PhMath.sstep(w + 0.01, w - 0.01, ax) * PhMath.sstep(0.0, 0.08, fr) * PhMath.sstep(0.86, 0.76, fr)
+                let body =
+                    PhMath.sstep(w + 0.01, w - 0.01, ax) * PhMath.sstep(0.0, 0.08, fr) * PhMath.sstep(0.86, 0.76, fr)
                 let rim = PhMath.sstep(w + 0.01, w - 0.002, ax) * PhMath.sstep(w - 0.025, w - 0.008, ax)
                 let dpx = (ax - (w - 0.02)) / 0.015, dpy = (fr - 0.35) / 0.17
                 let ped = PhMath.sstep(1.2, 0.7, dpx * dpx + dpy * dpy)
                 let spx = X / 0.012, spy = (fr - 0.8) / 0.12
                 let spin = PhMath.sstep(1.2, 0.6, spx * spx + spy * spy)
-                a += bodyCov * (0.035 * body + 0.025 * rim * body + 0.035 * ped + 0.02 * spin) * (1 - 0.4 * PhMath.sstep(0.3, 0.6, Y))
+                a +=
+                    bodyCov * (0.035 * body + 0.025 * rim * body + 0.035 * ped + 0.02 * spin)
+                    * (1 - 0.4 * PhMath.sstep(0.3, 0.6, Y))
             }
             // bones: ribs (more visible against lung air), clavicles, humeri
             let ribVis = bodyCov * (0.45 + 0.55 * lungPolyAll[p])
@@ -113,9 +116,9 @@ extension PhBuilder {
                 let zone = 1 - 0.2 * PhMath.sstep(0.05, 0.55, Y) - 0.12 * (1 - PhMath.sstep(-0.75, -0.45, Y))
                 var air = airAmp * lc * (0.84 + 0.16 * depth) * tex * zone
                 air += 0.07 * kf * ptxAmount[p]
-                let add = min(opacityAdd[p], air + 0.03)          // fluid/tissue cannot exceed soft tissue
+                let add = min(opacityAdd[p], air + 0.03)  // fluid/tissue cannot exceed soft tissue
                 let fill = PhMath.clamp01(add / (air + 0.02))
-                let vis = lc * (1 - ptxAmount[p]) * (1 - 0.85 * fill)   // vessels hidden by dense opacity
+                let vis = lc * (1 - ptxAmount[p]) * (1 - 0.85 * fill)  // vessels hidden by dense opacity
                 a += vessels[p] * vis - air + add
             }
             att[p] = a + extraA[p]
@@ -142,7 +145,7 @@ extension PhBuilder {
         let ref = 1 - PhMath.exp(-gain * aRef)
         let lo = r(-0.02, 0.05) * ref
         let gamma = r(0.95, 1.35)
-        let heel = r(-0.05, 0.05)   // anode heel effect: exposure gradient from top to bottom
+        let heel = r(-0.05, 0.05)  // anode heel effect: exposure gradient from top to bottom
         let lutN = 1024
         let lutMax: Float = 1.6
         var lut = [Float](repeating: 0, count: lutN + 2)

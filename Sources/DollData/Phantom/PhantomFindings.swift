@@ -28,26 +28,31 @@ extension PhBuilder {
         let nz = PhNoise(grid: 9, rng: &rng)
         var amount: [Float]
         let center: PhV2
-        if zone == 0 {         // upper lobe, sharp inferior border along the fissure
+        if zone == 0 {  // upper lobe, sharp inferior border along the fissure
             let fy = r(-0.22, -0.06)
             let tilt = r(-0.1, 0.1)
             center = PhV2(s * 0.5, fy - 0.2)
-            amount = ellipse(cx: center.x, cy: fy - 0.25, rx: 0.42, ry: 0.42, angle: 0, soft: 0.45, noise: nz, ragged: 0.6)
+            amount = ellipse(
+                cx: center.x, cy: fy - 0.25, rx: 0.42, ry: 0.42, angle: 0, soft: 0.45, noise: nz, ragged: 0.6)
             for p in 0..<n where amount[p] > 0 {
                 let yl = cY[p] + tilt * (cX[p] - s * 0.4)
                 amount[p] *= PhMath.sstep(fy + 0.012, fy - 0.012, yl)
             }
         } else if zone == 1 {  // lower zone
             center = PhV2(s * r(0.4, 0.58), min(lung.domeY - 0.12, r(0.05, 0.2)))
-            amount = ellipse(cx: center.x, cy: center.y, rx: r(0.16, 0.26), ry: r(0.13, 0.2), angle: r(-0.3, 0.3),
-                             soft: 0.4, noise: nz, ragged: 0.7)
-        } else {               // mid zone
+            amount = ellipse(
+                cx: center.x, cy: center.y, rx: r(0.16, 0.26), ry: r(0.13, 0.2), angle: r(-0.3, 0.3),
+                soft: 0.4, noise: nz, ragged: 0.7)
+        } else {  // mid zone
             center = PhV2(s * r(0.3, 0.55), r(-0.25, 0.0))
-            amount = ellipse(cx: center.x, cy: center.y, rx: r(0.13, 0.2), ry: r(0.1, 0.16), angle: r(-0.4, 0.4),
-                             soft: 0.4, noise: nz, ragged: 0.7)
+            amount = ellipse(
+                cx: center.x, cy: center.y, rx: r(0.13, 0.2), ry: r(0.1, 0.16), angle: r(-0.4, 0.4),
+                soft: 0.4, noise: nz, ragged: 0.7)
         }
         let nzi = PhNoise(grid: 24, rng: &rng)
-        for p in 0..<n where amount[p] > 0 { amount[p] = min(1, 1.15 * amount[p]) * (0.85 + 0.15 * nzi.at(cX[p], cY[p])) }
+        for p in 0..<n where amount[p] > 0 {
+            amount[p] = min(1, 1.15 * amount[p]) * (0.85 + 0.15 * nzi.at(cX[p], cY[p]))
+        }
         clipToLungs(&amount, f, sides: [li])
         let m = mask(&amount, threshold: 0.5, fallback: PhV2(s * 0.5, -0.1), within: f.lungUnion)
         L.setMask(PhObs.consolidation, m)
@@ -101,7 +106,8 @@ extension PhBuilder {
         let s: Float = rng.sign()
         let nz = PhNoise(grid: 10, rng: &rng)
         let cx = s * r(0.3, 0.6), cy = r(-0.45, 0.2)
-        var amount = ellipse(cx: cx, cy: cy, rx: r(0.1, 0.2), ry: r(0.1, 0.2), angle: 0, soft: 0.6, noise: nz, ragged: 0.5)
+        var amount = ellipse(
+            cx: cx, cy: cy, rx: r(0.1, 0.2), ry: r(0.1, 0.2), angle: 0, soft: 0.6, noise: nz, ragged: 0.5)
         clipToLungs(&amount, f, sides: [PhBuilder.sideIndex(s)])
         let m = mask(&amount, threshold: 0.45, fallback: PhV2(s * 0.45, -0.1), within: f.lungUnion)
         L.unionOpacity(m)
@@ -129,7 +135,11 @@ extension PhBuilder {
                 let y = r(0.1, lung.cpY - 0.06)
                 let xl = lung.lateralAbsX(y) * lung.s
                 let len = r(0.04, 0.07)
-                stamp(&ksd, PhStroke([PhV2(xl + lung.s * 0.01, y), PhV2(xl - lung.s * len, y + r(-0.01, 0.01))], radius: 0.006), minPx: 0.45)
+                stamp(
+                    &ksd,
+                    PhStroke(
+                        [PhV2(xl + lung.s * 0.01, y), PhV2(xl - lung.s * len, y + r(-0.01, 0.01))], radius: 0.006),
+                    minPx: 0.45)
             }
         }
         for p in 0..<n where ksd[p] < 2 { amount[p] = max(amount[p], 0.8 * PhMath.cover(ksd[p], edge)) }
@@ -172,10 +182,13 @@ extension PhBuilder {
             let s = rng.sign()
             let c = PhV2(s * r(0.2, 0.75), r(-0.6, 0.3))
             let li = PhBuilder.sideIndex(s)
-            guard PhGeom.inside(f.lungPoly[li], c), !PhGeom.inside(f.heartPoly, c), !PhGeom.inside(f.medPoly, c) else { continue }
+            guard PhGeom.inside(f.lungPoly[li], c), !PhGeom.inside(f.heartPoly, c), !PhGeom.inside(f.medPoly, c) else {
+                continue
+            }
             let margin = rad + 0.02
             if PhGeom.boundaryDistance(f.lungPoly[li], c) > margin && PhGeom.boundaryDistance(f.heartPoly, c) > margin
-                && PhGeom.boundaryDistance(f.medPoly, c) > margin {
+                && PhGeom.boundaryDistance(f.medPoly, c) > margin
+            {
                 center = c
                 break
             }
@@ -251,7 +264,7 @@ extension PhBuilder {
                 let v = pcov[p] * PhMath.sstep(yf - 0.02, yf + 0.025, cY[p]) * (1 - PhMath.cover(f.heartSD[p], edge))
                 if v > amount[p] {
                     amount[p] = v
-                    density[p] = v * (0.8 + 0.2 * PhMath.sstep(yf, yf + 0.15, cY[p]))   // denser when deeper
+                    density[p] = v * (0.8 + 0.2 * PhMath.sstep(yf, yf + 0.15, cY[p]))  // denser when deeper
                 }
             }
         }
@@ -297,7 +310,7 @@ extension PhBuilder {
         let collapsed = f.lungPoly[li].map { v -> PhV2 in
             let dx = v.x - h.x, dy = v.y - h.y
             let d = max((dx * dx + dy * dy).squareRoot(), 1e-3)
-            let w = PhMath.sstep(-0.25, 0.55, (-dy + latBias * s * dx) / d)   // up / lateral retract most
+            let w = PhMath.sstep(-0.25, 0.55, (-dy + latBias * s * dx) / d)  // up / lateral retract most
             let k = 1 - depth * w
             return PhV2(h.x + dx * k, h.y + dy * k)
         }

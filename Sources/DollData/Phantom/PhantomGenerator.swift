@@ -118,8 +118,10 @@ public struct PhantomConfig: Codable, Equatable, Sendable {
     /// Gaussian pixel-noise std in [0, 1] intensity units at difficulty 0.5 (std = noise · (0.5 + difficulty)).
     public var noise: Double = 0.02
 
-    public init(size: Int = 128, seed: UInt64 = 1, prevalence: [String: Double]? = nil,
-                infectionPrevalence: Double = 0.2, difficulty: Double = 0.5, noise: Double = 0.02) {
+    public init(
+        size: Int = 128, seed: UInt64 = 1, prevalence: [String: Double]? = nil,
+        infectionPrevalence: Double = 0.2, difficulty: Double = 0.5, noise: Double = 0.02
+    ) {
         self.size = size
         self.seed = seed
         var merged = PhantomConfig.defaultPrevalence
@@ -139,12 +141,13 @@ public struct PhantomConfig: Codable, Equatable, Sendable {
     /// Decodes a config; missing keys take their defaults (missing prevalence entries too).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(size: try c.decodeIfPresent(Int.self, forKey: .size) ?? 128,
-                  seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1,
-                  prevalence: try c.decodeIfPresent([String: Double].self, forKey: .prevalence),
-                  infectionPrevalence: try c.decodeIfPresent(Double.self, forKey: .infectionPrevalence) ?? 0.2,
-                  difficulty: try c.decodeIfPresent(Double.self, forKey: .difficulty) ?? 0.5,
-                  noise: try c.decodeIfPresent(Double.self, forKey: .noise) ?? 0.02)
+        self.init(
+            size: try c.decodeIfPresent(Int.self, forKey: .size) ?? 128,
+            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1,
+            prevalence: try c.decodeIfPresent([String: Double].self, forKey: .prevalence),
+            infectionPrevalence: try c.decodeIfPresent(Double.self, forKey: .infectionPrevalence) ?? 0.2,
+            difficulty: try c.decodeIfPresent(Double.self, forKey: .difficulty) ?? 0.5,
+            noise: try c.decodeIfPresent(Double.self, forKey: .noise) ?? 0.02)
     }
 
     /// Default per-observation probabilities (before co-occurrence rules; see the file header).
@@ -177,12 +180,14 @@ public struct PhantomConfig: Codable, Equatable, Sendable {
             throw PhantomError(message: "PhantomConfig.noise must be in [0, 1], got \(noise)")
         }
         guard infectionPrevalence.isFinite && infectionPrevalence >= 0 && infectionPrevalence <= 1 else {
-            throw PhantomError(message: "PhantomConfig.infectionPrevalence must be in [0, 1], got \(infectionPrevalence)")
+            throw PhantomError(
+                message: "PhantomConfig.infectionPrevalence must be in [0, 1], got \(infectionPrevalence)")
         }
         for name in prevalence.keys.sorted() {
             guard name != "No Finding", phantomObservations.contains(name) else {
                 let valid = phantomObservations.dropFirst().joined(separator: ", ")
-                throw PhantomError(message: "PhantomConfig.prevalence: unknown observation name \"\(name)\" (valid: \(valid))")
+                throw PhantomError(
+                    message: "PhantomConfig.prevalence: unknown observation name \"\(name)\" (valid: \(valid))")
             }
             let p = prevalence[name] ?? 0
             guard p.isFinite && p >= 0 && p <= 1 else {

@@ -20,7 +20,7 @@ enum PhMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        return p * Float(bitPattern: UInt32(Int(k) + 127) << 23)   // exact 2^k, k in -126...127
+        return p * Float(bitPattern: UInt32(Int(k) + 127) << 23)  // exact 2^k, k in -126...127
     }
 
     /// Round to nearest (ties away from zero) for |x| < 2^30.
@@ -30,9 +30,9 @@ enum PhMath {
 
     /// Natural logarithm for x > 0 (atanh series on the reduced mantissa).
     static func log(_ x: Float) -> Float {
-        let bits = max(x, 1e-30).bitPattern          // normal, positive
+        let bits = max(x, 1e-30).bitPattern  // normal, positive
         var e = Int((bits >> 23) & 0xFF) - 127
-        var m = Float(bitPattern: (bits & 0x7F_FFFF) | 0x3F80_0000)   // mantissa in [1, 2)
+        var m = Float(bitPattern: (bits & 0x7F_FFFF) | 0x3F80_0000)  // mantissa in [1, 2)
         if m > 1.41421356 { m *= 0.5; e += 1 }
         let s = (m - 1) / (m + 1)
         let s2 = s * s

@@ -49,8 +49,8 @@ struct PhRNG {
     mutating func normalPair() -> (Float, Float) {
         while true {
             let w = next()
-            let u = Float(w >> 40) * 0x1p-23 - 1              // 24 bits
-            let v = Float((w >> 16) & 0xFF_FFFF) * 0x1p-23 - 1 // next 24 bits
+            let u = Float(w >> 40) * 0x1p-23 - 1  // 24 bits
+            let v = Float((w >> 16) & 0xFF_FFFF) * 0x1p-23 - 1  // next 24 bits
             let s = u * u + v * v
             if s > 0 && s < 1 {
                 let f = (-2 * PhMath.log(s) / s).squareRoot()

@@ -40,46 +40,69 @@ enum PhRaster {
         var rowEdges = [Int](repeating: 0, count: m)
         var crossings = [Float](repeating: 0, count: m)
         out.withUnsafeMutableBufferPointer { o in
-        ax.withUnsafeBufferPointer { ax in ay.withUnsafeBufferPointer { ay in
-        ex.withUnsafeBufferPointer { ex in ey.withUnsafeBufferPointer { ey in il.withUnsafeBufferPointer { il in
-        loX.withUnsafeBufferPointer { loX in hiX.withUnsafeBufferPointer { hiX in
-        loY.withUnsafeBufferPointer { loY in hiY.withUnsafeBufferPointer { hiY in
-        rowEdges.withUnsafeMutableBufferPointer { re in crossings.withUnsafeMutableBufferPointer { cr in
-            for yy in y0..<y1 {
-                let py = Float(yy) + 0.5
-                var ne = 0, nc = 0
-                for i in 0..<m {
-                    if py >= loY[i] && py <= hiY[i] { re[ne] = i; ne += 1 }
-                    if (ay[i] > py) != (ay[i] + ey[i] > py) { cr[nc] = ax[i] + (py - ay[i]) * ex[i] / ey[i]; nc += 1 }
-                }
-                // insertion sort of the (few) crossings
-                if nc > 1 {
-                    for i in 1..<nc {
-                        let v = cr[i]
-                        var j = i - 1
-                        while j >= 0 && cr[j] > v { cr[j + 1] = cr[j]; j -= 1 }
-                        cr[j + 1] = v
+            ax.withUnsafeBufferPointer { ax in
+                ay.withUnsafeBufferPointer { ay in
+                    ex.withUnsafeBufferPointer { ex in
+                        ey.withUnsafeBufferPointer { ey in
+                            il.withUnsafeBufferPointer { il in
+                                loX.withUnsafeBufferPointer { loX in
+                                    hiX.withUnsafeBufferPointer { hiX in
+                                        loY.withUnsafeBufferPointer { loY in
+                                            hiY.withUnsafeBufferPointer { hiY in
+                                                rowEdges.withUnsafeMutableBufferPointer { re in
+                                                    crossings.withUnsafeMutableBufferPointer { cr in
+                                                        for yy in y0..<y1 {
+                                                            let py = Float(yy) + 0.5
+                                                            var ne = 0, nc = 0
+                                                            for i in 0..<m {
+                                                                if py >= loY[i] && py <= hiY[i] { re[ne] = i; ne += 1 }
+                                                                if (ay[i] > py) != (ay[i] + ey[i] > py) {
+                                                                    cr[nc] = ax[i] + (py - ay[i]) * ex[i] / ey[i];
+                                                                    nc += 1
+                                                                }
+                                                            }
+                                                            // insertion sort of the (few) crossings
+                                                            if nc > 1 {
+                                                                for i in 1..<nc {
+                                                                    let v = cr[i]
+                                                                    var j = i - 1
+                                                                    while j >= 0 && cr[j] > v {
+                                                                        cr[j + 1] = cr[j]; j -= 1
+                                                                    }
+                                                                    cr[j + 1] = v
+                                                                }
+                                                            }
+                                                            var ci = 0
+                                                            for xx in x0..<x1 {
+                                                                let px = Float(xx) + 0.5
+                                                                while ci < nc && cr[ci] <= px { ci += 1 }
+                                                                let inside = (nc - ci) & 1 == 1
+                                                                var d2 = cap2
+                                                                for k in 0..<ne {
+                                                                    let i = re[k]
+                                                                    if px < loX[i] || px > hiX[i] { continue }
+                                                                    let wx = px - ax[i], wy = py - ay[i]
+                                                                    let t = min(
+                                                                        max((wx * ex[i] + wy * ey[i]) * il[i], 0), 1)
+                                                                    let dx = wx - ex[i] * t, dy = wy - ey[i] * t
+                                                                    d2 = min(d2, dx * dx + dy * dy)
+                                                                }
+                                                                let d = d2.squareRoot()
+                                                                o[yy * size + xx] = inside ? -d : d
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                }
-                var ci = 0
-                for xx in x0..<x1 {
-                    let px = Float(xx) + 0.5
-                    while ci < nc && cr[ci] <= px { ci += 1 }
-                    let inside = (nc - ci) & 1 == 1
-                    var d2 = cap2
-                    for k in 0..<ne {
-                        let i = re[k]
-                        if px < loX[i] || px > hiX[i] { continue }
-                        let wx = px - ax[i], wy = py - ay[i]
-                        let t = min(max((wx * ex[i] + wy * ey[i]) * il[i], 0), 1)
-                        let dx = wx - ex[i] * t, dy = wy - ey[i] * t
-                        d2 = min(d2, dx * dx + dy * dy)
-                    }
-                    let d = d2.squareRoot()
-                    o[yy * size + xx] = inside ? -d : d
                 }
             }
-        }}}}}}}}}}}}
+        }
         return out
     }
 
