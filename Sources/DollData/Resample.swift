@@ -35,30 +35,23 @@ public enum Resample {
         filter: Interpolation
     ) -> [Float] {
         if w == ow && h == oh { return src }
-        let tx = taps(w, ow, filter), ty = taps(h, oh, filter)
-        var tmp = [Float](repeating: 0, count: h * ow * c)
+        // Rows first ([h, w·c] → [h, ow·c]), then columns ([h, ow·c] → [oh, ow·c]).
+        let rows = pass(src, outer: h, n: w, inner: c, taps: taps(w, ow, filter))
+        return pass(rows, outer: 1, n: h, inner: ow * c, taps: taps(h, oh, filter))
+    }
+
+    /// Resamples the middle axis of `[outer, n, inner]` values with `taps` (one list per output index).
+    static func pass(_ src: [Float], outer: Int, n: Int, inner: Int, taps: [[(Int, Float)]]) -> [Float] {
+        let m = taps.count
+        var out = [Float](repeating: 0, count: outer * m * inner)
         src.withUnsafeBufferPointer { s in
-            tmp.withUnsafeMutableBufferPointer { t in
-                for y in 0..<h {
-                    for x in 0..<ow {
-                        for ch in 0..<c {
-                            var acc: Float = 0
-                            for (i, wt) in tx[x] { acc += s[(y * w + i) * c + ch] * wt }
-                            t[(y * ow + x) * c + ch] = acc
-                        }
-                    }
-                }
-            }
-        }
-        var out = [Float](repeating: 0, count: oh * ow * c)
-        tmp.withUnsafeBufferPointer { t in
             out.withUnsafeMutableBufferPointer { o in
-                for y in 0..<oh {
-                    for x in 0..<ow {
-                        for ch in 0..<c {
+                for a in 0..<outer {
+                    for j in 0..<m {
+                        for k in 0..<inner {
                             var acc: Float = 0
-                            for (i, wt) in ty[y] { acc += t[(i * ow + x) * c + ch] * wt }
-                            o[(y * ow + x) * c + ch] = acc
+                            for (i, wt) in taps[j] { acc += s[(a * n + i) * inner + k] * wt }
+                            o[(a * m + j) * inner + k] = acc
                         }
                     }
                 }

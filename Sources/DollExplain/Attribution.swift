@@ -127,6 +127,21 @@ func inputGradient(_ scorer: Scorer, _ x: Tensor, examples: [Int]) throws -> (Te
     return (g, out.scalars)
 }
 
+/// The batched input `[N, C, H, W]` and the gradient of output `target`'s score with respect to
+/// it, the model frozen and in eval mode: what gradient methods transform into attributions.
+func scoreGradient(
+    _ model: ExplainedModel, _ input: Tensor, target: AttributionTarget, output: AttributionOutput
+) throws
+    -> (input: Tensor, gradient: Tensor)
+{
+    let x = try batchInput(input, model: model)
+    let t = try target.resolve(in: model)
+    return try explaining(model) {
+        let scorer = try model.scorer(for: x, target: t, output: output)
+        return (x, try inputGradient(scorer, x, examples: Array(0..<x.shape[0])).0)
+    }
+}
+
 /// Runs `body` with the model in eval mode and its parameters frozen, restoring both.
 func explaining<R>(_ model: ExplainedModel, _ body: () throws -> R) rethrows -> R {
     let module = model.module

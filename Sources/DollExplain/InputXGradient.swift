@@ -12,13 +12,8 @@ public final class InputXGradient: Attributor {
     }
 
     public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
-        let x = try batchInput(input, model: model)
-        let t = try target.resolve(in: model)
-        return try explaining(model) {
-            let scorer = try model.scorer(for: x, target: t, output: output)
-            let (g, _) = try inputGradient(scorer, x, examples: Array(0..<x.shape[0]))
-            return Attribution(try Autograd.noGrad { try x * g })
-        }
+        let (x, g) = try scoreGradient(model, input, target: target, output: output)
+        return Attribution(try Autograd.noGrad { try x * g })
     }
 
     public static let spec = ExplainerSpec(

@@ -15,13 +15,8 @@ public final class Saliency: Attributor {
     }
 
     public func attribute(_ input: Tensor, target: AttributionTarget) throws -> Attribution {
-        let x = try batchInput(input, model: model)
-        let t = try target.resolve(in: model)
-        return try explaining(model) {
-            let scorer = try model.scorer(for: x, target: t, output: output)
-            let (g, _) = try inputGradient(scorer, x, examples: Array(0..<x.shape[0]))
-            return Attribution(absolute ? Autograd.noGrad { g.abs() } : g)
-        }
+        let g = try scoreGradient(model, input, target: target, output: output).gradient
+        return Attribution(absolute ? Autograd.noGrad { g.abs() } : g)
     }
 
     public static let spec = ExplainerSpec(

@@ -23,30 +23,33 @@ public enum Smoothing {
             throw ExplainError("smoothing needs [H, W], [C, H, W] or [N, C, H, W], got \(shapeString(x.shape))")
         }
         let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+        // Rows of every plane ([n·c·h, w, 1]), then columns ([n·c, h, w]).
+        let rows = pass(t.scalars, outer: n * c * h, length: w, inner: 1, kernel: kernel)
+        let out = pass(rows, outer: n * c, length: h, inner: w, kernel: kernel)
+        return try Tensor(out, shape: x.shape)
+    }
+
+    /// Convolves the middle axis of `[outer, length, inner]` with `kernel` (centred), dividing by
+    /// the kernel weight that falls inside (borders renormalised).
+    static func pass(_ src: [Float], outer: Int, length: Int, inner: Int, kernel: [Float]) -> [Float] {
         let r = kernel.count / 2
-        let src = t.scalars
-        var tmp = [Float](repeating: 0, count: src.count), out = tmp
-        for p in 0..<(n * c) {
-            let base = p * h * w
-            for y in 0..<h {
-                for xx in 0..<w {
-                    var s: Float = 0, ws: Float = 0
-                    for (j, kv) in kernel.enumerated() {
-                        let sx = xx + j - r; if sx >= 0 && sx < w { s += src[base + y * w + sx] * kv; ws += kv }
+        var out = [Float](repeating: 0, count: src.count)
+        for a in 0..<outer {
+            for j in 0..<length {
+                for k in 0..<inner {
+                    var s: Float = 0
+                    var ws: Float = 0
+                    for (q, kv) in kernel.enumerated() {
+                        let i = j + q - r
+                        if i >= 0 && i < length {
+                            s += src[(a * length + i) * inner + k] * kv
+                            ws += kv
+                        }
                     }
-                    tmp[base + y * w + xx] = s / ws
-                }
-            }
-            for y in 0..<h {
-                for xx in 0..<w {
-                    var s: Float = 0, ws: Float = 0
-                    for (j, kv) in kernel.enumerated() {
-                        let sy = y + j - r; if sy >= 0 && sy < h { s += tmp[base + sy * w + xx] * kv; ws += kv }
-                    }
-                    out[base + y * w + xx] = s / ws
+                    out[(a * length + j) * inner + k] = s / ws
                 }
             }
         }
-        return try Tensor(out, shape: x.shape)
+        return out
     }
 }

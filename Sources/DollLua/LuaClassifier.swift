@@ -47,13 +47,8 @@ extension ClassifierBox: LuaObject {
 
     /// A classifier saved by `Classifier:save` (`doll.kind` = classifier).
     static func fromFile(_ file: SafeTensors.File, path: String) throws -> ClassifierBox {
-        let cfg = try modelConfig(ResNetClassifier.Config.self, file, path: path)
-        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) {
-            throw LuaBindingError("'\(path)': the configuration \(problem)")
-        }
-        let m = try ResNetClassifier(cfg)
-        try m.loadStateDict(file.tensors)
-        return ClassifierBox(m)
+        ClassifierBox(
+            try modelFromFile(file, path: path, check: ModelFileLimits.problem(_:values:), make: ResNetClassifier.init))
     }
 
     static func methods() -> [String: Int32] {

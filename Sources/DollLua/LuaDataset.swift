@@ -168,12 +168,9 @@ extension DatasetBox: LuaObject {
         _ session: inout LuaSession.Encoder, id: String, path: String,
         summary: inout LuaSession.Summary
     ) throws -> [String: Any]? {
-        guard let recipe else {
-            summary.skipped.append("\(path) (dataset without a recipe: \(ds.summary))")
-            return nil
-        }
-        guard let r = try session.encodeRecipe(recipe, path: path, summary: &summary) else { return nil }
-        return ["recipe": r, "summary": ds.summary]
+        try session.recipeRecord(
+            recipe, ["summary": ds.summary], path: path, summary: &summary,
+            missing: "dataset without a recipe: \(ds.summary)")
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer { try record.recipeRestorer() }

@@ -82,12 +82,8 @@ extension ExplainerBox: LuaObject {
         _ session: inout LuaSession.Encoder, id: String, path: String,
         summary: inout LuaSession.Summary
     ) throws -> [String: Any]? {
-        guard let recipe else {
-            summary.skipped.append("\(path) (explainer without a recipe)")
-            return nil
-        }
-        guard let r = try session.encodeRecipe(recipe, path: path, summary: &summary) else { return nil }
-        return ["kind": kind, "recipe": r]
+        try session.recipeRecord(
+            recipe, ["kind": kind], path: path, summary: &summary, missing: "explainer without a recipe")
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer { try record.recipeRestorer() }

@@ -154,11 +154,21 @@ func loadWeights(_ model: Module, from path: String) throws {
     do { try model.loadStateDict(dict) } catch { throw LuaBindingError("'\(path)': \(error)") }
 }
 
-/// The model configuration in a doll model file's `doll.config` metadata.
-func modelConfig<C: Decodable>(_ type: C.Type, _ file: SafeTensors.File, path: String) throws -> C {
-    do { return try JSONDecoder().decode(C.self, from: Data((file.metadata["doll.config"] ?? "").utf8)) } catch {
+/// The model a doll model file describes: its configuration (`doll.config` metadata) is checked
+/// against the file's size before the model is built (`check` names a problem), then the weights
+/// are loaded, all or nothing.
+func modelFromFile<C: Decodable, M: Module>(
+    _ file: SafeTensors.File, path: String, check: (C, Int) -> String?,
+    make: (C) throws -> M
+) throws -> M {
+    let cfg: C
+    do { cfg = try JSONDecoder().decode(C.self, from: Data((file.metadata["doll.config"] ?? "").utf8)) } catch {
         throw LuaBindingError("'\(path)': its doll.config metadata is not a valid model configuration")
     }
+    if let problem = check(cfg, file.valueCount) { throw LuaBindingError("'\(path)': the configuration \(problem)") }
+    let m = try make(cfg)
+    try m.loadStateDict(file.tensors)
+    return m
 }
 
 extension SafeTensors.File {

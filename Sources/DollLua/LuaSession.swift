@@ -283,6 +283,20 @@ public enum LuaSession {
             return id
         }
 
+        /// The record of an object remade by its builder: `fields` plus the encoded recipe, or nil
+        /// (skipped with `missing`) when there is none.
+        mutating func recipeRecord(
+            _ recipe: LuaRecipe?, _ fields: [String: Any], path: String, summary: inout Summary,
+            missing: String
+        ) throws -> [String: Any]? {
+            guard let recipe else {
+                summary.skipped.append("\(path) (\(missing))")
+                return nil
+            }
+            guard let r = try encodeRecipe(recipe, path: path, summary: &summary) else { return nil }
+            return fields.merging(["recipe": r]) { $1 }
+        }
+
         mutating func encodeRecipe(_ r: LuaRecipe, path: String, summary: inout Summary) throws -> [String: Any]? {
             guard recipeDepth < Encoder.maxRecipeDepth else {
                 summary.skipped.append("\(path) (made by more than \(Encoder.maxRecipeDepth) nested builders)")

@@ -64,13 +64,8 @@ extension UNetBox: LuaObject {
 
     /// A U-Net saved by `UNet:save` (`doll.kind` = unet).
     static func fromFile(_ file: SafeTensors.File, path: String) throws -> UNetBox {
-        let cfg = try modelConfig(UNet.Config.self, file, path: path)
-        if let problem = ModelFileLimits.problem(cfg, values: file.valueCount) {
-            throw LuaBindingError("'\(path)': the configuration \(problem)")
-        }
-        let m = try UNet(cfg)
-        try m.loadStateDict(file.tensors)
-        let box = UNetBox(m)
+        let box = UNetBox(
+            try modelFromFile(file, path: path, check: ModelFileLimits.problem(_:values:), make: UNet.init))
         box.structures = (file.metadata["doll.structures"] ?? "").split(separator: ",").map(String.init)
         return box
     }

@@ -6,19 +6,30 @@ extension Tensor {
         return (shape[0], shape[1], shape[2], shape[3])
     }
 
-    /// Max pooling (PyTorch semantics: padding counts as −∞). `[N,C,H,W] → [N,C,H',W']`.
-    public func maxPool2d(kernel: Pair, stride: Pair? = nil, padding: Pair = 0) throws -> Tensor {
-        let (n, c, h, w) = try checkNCHW("maxPool2d")
+    /// Checks a pooling window and returns the input dims, the stride and the output size.
+    private func poolGeometry(
+        _ op: String, kernel: Pair, stride: Pair?, padding: Pair
+    ) throws
+        -> (n: Int, c: Int, h: Int, w: Int, s: Pair, oh: Int, ow: Int)
+    {
+        let (n, c, h, w) = try checkNCHW(op)
         let s = stride ?? kernel
         guard kernel.h >= 1, kernel.w >= 1, s.h >= 1, s.w >= 1, padding.h >= 0, padding.w >= 0,
             padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w
         else {
-            throw TensorError("maxPool2d: kernel and stride ≥ 1, 0 ≤ padding ≤ kernel/2")
+            throw TensorError("\(op): kernel and stride ≥ 1, 0 ≤ padding ≤ kernel/2")
         }
-        let oh = (h + 2 * padding.h - kernel.h) / s.h + 1, ow = (w + 2 * padding.w - kernel.w) / s.w + 1
+        let oh = (h + 2 * padding.h - kernel.h) / s.h + 1
+        let ow = (w + 2 * padding.w - kernel.w) / s.w + 1
         guard oh >= 1, ow >= 1 else {
-            throw TensorError("maxPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)")
+            throw TensorError("\(op): kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)")
         }
+        return (n, c, h, w, s, oh, ow)
+    }
+
+    /// Max pooling (PyTorch semantics: padding counts as −∞). `[N,C,H,W] → [N,C,H',W']`.
+    public func maxPool2d(kernel: Pair, stride: Pair? = nil, padding: Pair = 0) throws -> Tensor {
+        let (n, c, h, w, s, oh, ow) = try poolGeometry("maxPool2d", kernel: kernel, stride: stride, padding: padding)
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         var argmax = [Int32](repeating: 0, count: out.count)
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer
@@ -61,17 +72,7 @@ extension Tensor {
 
     /// Average pooling (zero padding counted in the divisor, PyTorch's default). `[N,C,H,W] → [N,C,H',W']`.
     public func avgPool2d(kernel: Pair, stride: Pair? = nil, padding: Pair = 0) throws -> Tensor {
-        let (n, c, h, w) = try checkNCHW("avgPool2d")
-        let s = stride ?? kernel
-        guard kernel.h >= 1, kernel.w >= 1, s.h >= 1, s.w >= 1, padding.h >= 0, padding.w >= 0,
-            padding.h * 2 <= kernel.h, padding.w * 2 <= kernel.w
-        else {
-            throw TensorError("avgPool2d: kernel and stride ≥ 1, 0 ≤ padding ≤ kernel/2")
-        }
-        let oh = (h + 2 * padding.h - kernel.h) / s.h + 1, ow = (w + 2 * padding.w - kernel.w) / s.w + 1
-        guard oh >= 1, ow >= 1 else {
-            throw TensorError("avgPool2d: kernel \(kernel.h)x\(kernel.w) larger than input \(h)x\(w)")
-        }
+        let (n, c, h, w, s, oh, ow) = try poolGeometry("avgPool2d", kernel: kernel, stride: stride, padding: padding)
         let inv = 1 / Float(kernel.h * kernel.w)
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         let px = UnsafePointer(storage.pointer), po = out.storage.pointer

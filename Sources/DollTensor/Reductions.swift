@@ -142,31 +142,27 @@ extension Tensor {
 
     /// Softmax along an axis (numerically stable).
     public func softmax(axis: Int = -1) throws -> Tensor {
-        let ax = try normalizedAxis(axis)
-        let (outer, n, inner) = around(ax)
+        let (outer, n, inner) = around(try normalizedAxis(axis))
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * n * inner + i
-                var m = -Float.infinity
-                for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
-                var s: Float = 0
-                for k in 0..<n { let e = Foundation.exp(px[base + k * inner] - m); py[base + k * inner] = e; s += e }
-                for k in 0..<n { py[base + k * inner] /= s }
+        forEachSlice(outer, n, inner) { base in
+            let m = sliceMax(px, base, n, inner)
+            var s: Float = 0
+            for k in 0..<n {
+                let e = Foundation.exp(px[base + k * inner] - m)
+                py[base + k * inner] = e
+                s += e
             }
+            for k in 0..<n { py[base + k * inner] /= s }
         }
         return Tensor.record(y, [self]) { g, _ in
             // dx = y * (g - Σ g·y)
             let gx = Tensor(uninitializedShape: y.shape)
             let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    let base = o * n * inner + i
-                    var dot: Float = 0
-                    for k in 0..<n { dot += pg[base + k * inner] * py[base + k * inner] }
-                    for k in 0..<n { pd[base + k * inner] = py[base + k * inner] * (pg[base + k * inner] - dot) }
-                }
+            forEachSlice(outer, n, inner) { base in
+                var dot: Float = 0
+                for k in 0..<n { dot += pg[base + k * inner] * py[base + k * inner] }
+                for k in 0..<n { pd[base + k * inner] = py[base + k * inner] * (pg[base + k * inner] - dot) }
             }
             return [gx]
         }
@@ -174,33 +170,25 @@ extension Tensor {
 
     /// Log-softmax along an axis (numerically stable).
     public func logSoftmax(axis: Int = -1) throws -> Tensor {
-        let ax = try normalizedAxis(axis)
-        let (outer, n, inner) = around(ax)
+        let (outer, n, inner) = around(try normalizedAxis(axis))
         let y = Tensor(uninitializedShape: shape)
         let px = UnsafePointer(storage.pointer), py = y.storage.pointer
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * n * inner + i
-                var m = -Float.infinity
-                for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
-                var s: Float = 0
-                for k in 0..<n { s += Foundation.exp(px[base + k * inner] - m) }
-                let lse = m + Foundation.log(s)
-                for k in 0..<n { py[base + k * inner] = px[base + k * inner] - lse }
-            }
+        forEachSlice(outer, n, inner) { base in
+            let m = sliceMax(px, base, n, inner)
+            var s: Float = 0
+            for k in 0..<n { s += Foundation.exp(px[base + k * inner] - m) }
+            let lse = m + Foundation.log(s)
+            for k in 0..<n { py[base + k * inner] = px[base + k * inner] - lse }
         }
         return Tensor.record(y, [self]) { g, _ in
             // dx = g - softmax * Σ g
             let gx = Tensor(uninitializedShape: y.shape)
             let pg = UnsafePointer(g.storage.pointer), pd = gx.storage.pointer
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    let base = o * n * inner + i
-                    var s: Float = 0
-                    for k in 0..<n { s += pg[base + k * inner] }
-                    for k in 0..<n {
-                        pd[base + k * inner] = pg[base + k * inner] - Foundation.exp(py[base + k * inner]) * s
-                    }
+            forEachSlice(outer, n, inner) { base in
+                var s: Float = 0
+                for k in 0..<n { s += pg[base + k * inner] }
+                for k in 0..<n {
+                    pd[base + k * inner] = pg[base + k * inner] - Foundation.exp(py[base + k * inner]) * s
                 }
             }
             return [gx]
@@ -219,4 +207,21 @@ extension Tensor {
         let t = Float(pos - Double(lo))
         return v[lo] + (v[hi] - v[lo]) * t
     }
+}
+
+/// Calls `body(base)` for every slice along the middle axis of `[outer, n, inner]` values:
+/// element k of a slice is at `base + k·inner`.
+@inline(__always)
+func forEachSlice(_ outer: Int, _ n: Int, _ inner: Int, _ body: (Int) -> Void) {
+    for o in 0..<outer {
+        for i in 0..<inner { body(o * n * inner + i) }
+    }
+}
+
+/// The largest of the `n` values `p[base + k·inner]`.
+@inline(__always)
+func sliceMax(_ p: UnsafePointer<Float>, _ base: Int, _ n: Int, _ inner: Int) -> Float {
+    var m = -Float.infinity
+    for k in 0..<n { m = Swift.max(m, p[base + k * inner]) }
+    return m
 }

@@ -220,10 +220,7 @@ extension PhBuilder {
                 let py = Float(yy) + 0.5
                 for xx in x0..<x1 {
                     let px = Float(xx) + 0.5
-                    let wx = px - a.x, wy = py - a.y
-                    let t = min(max((wx * ex + wy * ey) * il, 0), 1)
-                    let dx = wx - ex * t, dy = wy - ey * t
-                    let d = (dx * dx + dy * dy).squareRoot() - (ra + (rb - ra) * t)
+                    let (d, t) = PhMath.capsule(px, py, a: a, ex: ex, ey: ey, il: il, ra: ra, dr: rb - ra)
                     if d >= 0.5 * w { continue }
                     let v = amp * (fa + (fb - fa) * t) * PhMath.cover(d, w)
                     let p = yy * size + xx

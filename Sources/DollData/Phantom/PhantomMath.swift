@@ -71,6 +71,22 @@ enum PhMath {
     }
 
     /// Anti-aliased coverage of a signed distance `sd` (pixels, negative inside) with edge width `w` px.
+    /// Signed distance (pixels) from the pixel centre `(px, py)` to a tapered capsule whose axis
+    /// runs from `a` along `e = b − a` (`il` = 1/|e|², 0 for a point) with radius `ra` at `a` and
+    /// `ra + dr` at `b`; also the position `t` ∈ [0, 1] of the nearest axis point.
+    @inline(__always) static func capsule(
+        _ px: Float, _ py: Float, a: PhV2, ex: Float, ey: Float, il: Float, ra: Float, dr: Float
+    )
+        -> (d: Float, t: Float)
+    {
+        let wx = px - a.x
+        let wy = py - a.y
+        let t = min(max((wx * ex + wy * ey) * il, 0), 1)
+        let dx = wx - ex * t
+        let dy = wy - ey * t
+        return ((dx * dx + dy * dy).squareRoot() - (ra + dr * t), t)
+    }
+
     @inline(__always) static func cover(_ sd: Float, _ w: Float) -> Float {
         let t = min(max(0.5 - sd / w, 0), 1)
         return t * t * (3 - 2 * t)

@@ -133,10 +133,7 @@ enum PhRaster {
                     let py = Float(yy) + 0.5
                     for xx in x0..<x1 {
                         let px = Float(xx) + 0.5
-                        let wx = px - a.x, wy = py - a.y
-                        let t = min(max((wx * ex + wy * ey) * il, 0), 1)
-                        let dx = wx - ex * t, dy = wy - ey * t
-                        let d = (dx * dx + dy * dy).squareRoot() - (ra + dr * t)
+                        let d = PhMath.capsule(px, py, a: a, ex: ex, ey: ey, il: il, ra: ra, dr: dr).d
                         let p = yy * size + xx
                         if d < o[p] { o[p] = d }
                     }
