@@ -52,48 +52,40 @@ extension ClassifierBox: LuaObject {
     }
 
     static func methods() -> [String: Int32] {
-        methodTable([
-            method("fit") { a in
-                let clf = try a.object(1, ClassifierBox.self, "self").model
-                let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let o = try a.options(3)
-                let val = try o.object("val", DatasetBox.self)?.ds
-                let n = try fit(
-                    a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
-                    val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
-                if ds.count > 0 { clf.setTrainedImageSize(Array(try ds.sample(0).image.shape.suffix(2))) }
-                return n
-            },
-            method("evaluate") { a in
-                let clf = try a.object(1, ClassifierBox.self, "self").model
-                let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let r = try Trainer(model: clf, task: .multiLabel(classes: clf.classes)).evaluate(
-                    ClassificationSource(ds))
-                a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-                return 1
-            },
-            method("predict") { a in try predict(a) },
-            method("classes") { a in
-                LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes)
-                return 1
-            },
-            method("parameters") { a in
-                pushParameters(a, try a.object(1, ClassifierBox.self, "self").model)
-                return 1
-            },
-            method("load") { a in
-                let box = try a.object(1, ClassifierBox.self, "self")
-                try loadWeights(box.model, from: try a.string(2, "path"))
-                lua_settop(a.L, 1)
-                return 1
-            },
-            method("save") { a in
-                let clf = try a.object(1, ClassifierBox.self, "self").model
-                let cfg = try canonicalJSON(clf.config)
-                try clf.save(to: try a.string(2, "path"), metadata: ["doll.kind": "classifier", "doll.config": cfg])
-                return 0
-            },
-        ])
+        methodTable(
+            weightMethods(\.model) + [
+                method("fit") { a in
+                    let clf = try a.object(1, ClassifierBox.self, "self").model
+                    let ds = try a.object(2, DatasetBox.self, "dataset").ds
+                    let o = try a.options(3)
+                    let val = try o.object("val", DatasetBox.self)?.ds
+                    let n = try fit(
+                        a, model: clf, task: .multiLabel(classes: clf.classes), train: ClassificationSource(ds),
+                        val: val.map { ClassificationSource($0) }, config: trainerConfig(o))
+                    if ds.count > 0 { clf.setTrainedImageSize(Array(try ds.sample(0).image.shape.suffix(2))) }
+                    return n
+                },
+                method("evaluate") { a in
+                    let clf = try a.object(1, ClassifierBox.self, "self").model
+                    let ds = try a.object(2, DatasetBox.self, "dataset").ds
+                    let r = try Trainer(model: clf, task: .multiLabel(classes: clf.classes)).evaluate(
+                        ClassificationSource(ds))
+                    a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                    return 1
+                },
+                method("predict") { a in try predict(a) },
+                method("classes") { a in
+                    LuaModule.pushStrings(a.L, try a.object(1, ClassifierBox.self, "self").model.classes)
+                    return 1
+                },
+                method("save") { a in
+                    let clf = try a.object(1, ClassifierBox.self, "self").model
+                    let cfg = try canonicalJSON(clf.config)
+                    try clf.save(
+                        to: try a.string(2, "path"), metadata: ["doll.kind": "classifier", "doll.config": cfg])
+                    return 0
+                },
+            ])
     }
 
     /// `clf:predict(images or dataset, {names})`: probabilities `[N, classes]`, or for one image

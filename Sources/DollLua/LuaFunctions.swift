@@ -135,6 +135,23 @@ func fit(
     return 1
 }
 
+extension LuaObject {
+    /// `:parameters()` and `:load(path)` of a type that holds a model.
+    static func weightMethods(_ model: @escaping (Self) -> Module) -> [(String, Int32)] {
+        [
+            method("parameters") { a in
+                pushParameters(a, model(try a.object(1, Self.self, "self")))
+                return 1
+            },
+            method("load") { a in
+                try loadWeights(model(try a.object(1, Self.self, "self")), from: try a.string(2, "path"))
+                lua_settop(a.L, 1)
+                return 1
+            },
+        ]
+    }
+}
+
 /// A table `{name = Tensor}` of a model's trainable parameters (copies), PyTorch names.
 func pushParameters(_ a: LuaArgs, _ model: Module) {
     let named = model.namedParameters().filter(\.1.trainable)

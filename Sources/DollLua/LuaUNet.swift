@@ -84,46 +84,37 @@ extension UNetBox: LuaObject {
     }
 
     static func methods() -> [String: Int32] {
-        methodTable([
-            method("fit") { a in try fit(a) },
-            method("evaluate") { a in
-                let box = try a.object(1, UNetBox.self, "self")
-                let ds = try a.object(2, DatasetBox.self, "dataset").ds
-                let s = try box.structures(try a.options(3), ds)
-                let r = try Trainer(model: box.model, task: .segmentation(channels: s)).evaluate(
-                    SegmentationSource(ds, structures: s))
-                a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-                return 1
-            },
-            method("predict") { a in
-                let box = try a.object(1, UNetBox.self, "self")
-                let t = try LuaTensor.tensor(a, 2, "image")
-                box.model.eval()
-                return LuaTensor.push(
-                    a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
-            },
-            method("parameters") { a in
-                pushParameters(a, try a.object(1, UNetBox.self, "self").model)
-                return 1
-            },
-            method("load") { a in
-                let box = try a.object(1, UNetBox.self, "self")
-                try loadWeights(box.model, from: try a.string(2, "path"))
-                lua_settop(a.L, 1)
-                return 1
-            },
-            method("save") { a in
-                let box = try a.object(1, UNetBox.self, "self")
-                let cfg = try canonicalJSON(box.model.config)
-                try box.model.save(
-                    to: try a.string(2, "path"),
-                    metadata: [
-                        "doll.kind": "unet", "doll.config": cfg,
-                        "doll.structures": box.structures.joined(separator: ","),
-                    ])
-                return 0
-            },
-        ])
+        methodTable(
+            weightMethods(\.model) + [
+                method("fit") { a in try fit(a) },
+                method("evaluate") { a in
+                    let box = try a.object(1, UNetBox.self, "self")
+                    let ds = try a.object(2, DatasetBox.self, "dataset").ds
+                    let s = try box.structures(try a.options(3), ds)
+                    let r = try Trainer(model: box.model, task: .segmentation(channels: s)).evaluate(
+                        SegmentationSource(ds, structures: s))
+                    a.push(record: r.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                    return 1
+                },
+                method("predict") { a in
+                    let box = try a.object(1, UNetBox.self, "self")
+                    let t = try LuaTensor.tensor(a, 2, "image")
+                    box.model.eval()
+                    return LuaTensor.push(
+                        a, try Autograd.noGrad { try box.model(t.rank == 3 ? t.unsqueezed(0) : t).sigmoid() })
+                },
+                method("save") { a in
+                    let box = try a.object(1, UNetBox.self, "self")
+                    let cfg = try canonicalJSON(box.model.config)
+                    try box.model.save(
+                        to: try a.string(2, "path"),
+                        metadata: [
+                            "doll.kind": "unet", "doll.config": cfg,
+                            "doll.structures": box.structures.joined(separator: ","),
+                        ])
+                    return 0
+                },
+            ])
     }
 
     /// `seg:fit(labels | dataset, {fraction, seed, structures, val, …trainer options})`.
