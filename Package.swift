@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Native kernels behind a C API: oneDNN convolutions (C++ inside; Debian's libdnnl-dev, no
         // pkg-config file), parallel loops on oneDNN's OpenMP team (libgomp), vectorised loops.
@@ -56,6 +57,11 @@ let package = Package(
                 "CDollSupport",
             ]),
 
+        // Open MPI behind plain C functions (its handles are macros), and the process group
+        // that makes training data-parallel and labelling sharded under mpirun.
+        .target(name: "CDollMPI", dependencies: ["CMPI"]),
+        .target(name: "DollMPI", dependencies: ["DollNN", "CDollMPI"]),
+
         // Command-line entry point.
         .executableTarget(
             name: "doll",
@@ -68,6 +74,7 @@ let package = Package(
                 "DollLua",
                 "DollPipeline",
                 "DollWorkbench",
+                "DollMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

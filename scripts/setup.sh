@@ -2,7 +2,7 @@
 # Installs the Debian packages DoLL Workbench builds against, if any are missing.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
-pkgs=(liblua5.4-dev libopenblas-dev libpng-dev libreadline-dev libjpeg62-turbo-dev libdnnl-dev)
+pkgs=(liblua5.4-dev libopenblas-dev libpng-dev libreadline-dev libjpeg62-turbo-dev libdnnl-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -176,34 +176,88 @@ public final class DollLabeller {
         let c = classes.count, s = dataset.size
         let attributors = try models.map(attributor)
         var out = DollLabelSet(classes: classes, ids: [], masks: [], soft: [], config: config, sourceIndices: idx)
+        if let group = DataParallel.active {
+            try labelSharded(dataset, idx, group: group, attributors: attributors, into: &out)
+            return out
+        }
         for (done, i) in idx.enumerated() {
             if shouldStop?() == true {
                 throw ExplainError("DoLL labelling interrupted after \(done) of \(idx.count) images")
             }
-            let sample = try dataset.sample(i)
-            let x = try sample.image.unsqueezed(0)
-            let positive = try positiveClasses(sample, x)
-            var mask = [Float](repeating: 0, count: c * s * s), soft = mask
-            let restrict = config.restrictTo.flatMap { sample.masks[$0]?.scalars }
-            for k in positive {
-                var consensus = [Float](repeating: 0, count: s * s)
-                for a in attributors {
-                    let attr = try a.attributions(x, target: .index(k))
-                    let map = try normalized(channelSum(attr, size: s))
-                    for p in 0..<(s * s) { consensus[p] += map[p] / Float(models.count) }
-                }
-                consensus = try smooth(consensus, size: s)
-                var bin = binarize(consensus)
-                if let restrict { for p in bin.indices where restrict[p] < 0.5 { bin[p] = 0 } }
-                bin = filterComponents(bin, size: s)
-                for p in 0..<(s * s) { mask[k * s * s + p] = bin[p]; soft[k * s * s + p] = consensus[p] }
-            }
-            out.ids.append(sample.id)
+            let (id, mask, soft) = try labelOne(dataset, i, attributors: attributors)
+            out.ids.append(id)
             out.masks.append(try Tensor(mask, shape: [c, s, s]))
             out.soft.append(try Tensor(soft, shape: [c, s, s]))
             progress?(done + 1, idx.count)
         }
         return out
+    }
+
+    /// Under mpirun: the ranks take the images in turn, 8 each per round, and gather each
+    /// round's labels (mask bytes and exact soft values), so every rank ends with the whole set
+    /// in the original order — the same bytes as one process.
+    private func labelSharded(
+        _ dataset: Dataset, _ idx: [Int], group: ProcessGroup, attributors: [Attributor], into out: inout DollLabelSet
+    ) throws {
+        let c = classes.count, s = dataset.size, n = c * s * s
+        let perRound = 8 * group.size
+        for start in stride(from: 0, to: idx.count, by: perRound) {
+            let round = Array(start..<Swift.min(start + perRound, idx.count))
+            var bytes: [UInt8] = []
+            for p in round where (p - start) % group.size == group.rank {
+                if shouldStop?() == true {
+                    throw ExplainError("DoLL labelling interrupted after \(start) of \(idx.count) images")
+                }
+                let (id, mask, soft) = try labelOne(dataset, idx[p], attributors: attributors)
+                let idBytes = Array(id.utf8)
+                withUnsafeBytes(of: UInt32(idBytes.count).littleEndian) { bytes += $0 }
+                bytes += idBytes
+                bytes += mask.map { $0 > 0.5 ? 1 : 0 }
+                soft.withUnsafeBytes { bytes += $0 }
+            }
+            let parts = try group.allgather(bytes)
+            var cursor = [Int](repeating: 0, count: group.size)
+            for p in round {
+                let r = (p - start) % group.size
+                let b = parts[r]
+                var at = cursor[r]
+                let len = Int(b[at]) | Int(b[at + 1]) << 8 | Int(b[at + 2]) << 16 | Int(b[at + 3]) << 24
+                at += 4
+                out.ids.append(String(decoding: b[at..<(at + len)], as: UTF8.self))
+                at += len
+                out.masks.append(try Tensor(b[at..<(at + n)].map { Float($0) }, shape: [c, s, s]))
+                at += n
+                let soft = b[at..<(at + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                out.soft.append(try Tensor(soft, shape: [c, s, s]))
+                cursor[r] = at + 4 * n
+            }
+            progress?(round.last! + 1, idx.count)
+        }
+    }
+
+    /// The labels of one image: its id, the binary mask and the soft consensus, `[C·H·W]` each.
+    private func labelOne(_ dataset: Dataset, _ i: Int, attributors: [Attributor]) throws -> (String, [Float], [Float])
+    {
+        let c = classes.count, s = dataset.size
+        let sample = try dataset.sample(i)
+        let x = try sample.image.unsqueezed(0)
+        let positive = try positiveClasses(sample, x)
+        var mask = [Float](repeating: 0, count: c * s * s), soft = mask
+        let restrict = config.restrictTo.flatMap { sample.masks[$0]?.scalars }
+        for k in positive {
+            var consensus = [Float](repeating: 0, count: s * s)
+            for a in attributors {
+                let attr = try a.attributions(x, target: .index(k))
+                let map = try normalized(channelSum(attr, size: s))
+                for p in 0..<(s * s) { consensus[p] += map[p] / Float(models.count) }
+            }
+            consensus = try smooth(consensus, size: s)
+            var bin = binarize(consensus)
+            if let restrict { for p in bin.indices where restrict[p] < 0.5 { bin[p] = 0 } }
+            bin = filterComponents(bin, size: s)
+            for p in 0..<(s * s) { mask[k * s * s + p] = bin[p]; soft[k * s * s + p] = consensus[p] }
+        }
+        return (sample.id, mask, soft)
     }
 
     func positiveClasses(_ sample: Sample, _ x: Tensor) throws -> [Int] {

@@ -53,11 +53,12 @@ public enum LuaDocs {
 
     private static let trainer = [
         "epochs", "batch", "lr", "optimizer", "seed", "val", "weight_decay", "patience", "schedule", "warmup", "clip",
+        "micro_batches",
     ]
     private static let trainerSignature =
-        "epochs=5, batch=16, lr=1e-3, optimizer=\"adam\", seed=0, val, weight_decay=0, patience, schedule=\"constant\", warmup=0, clip"
+        "epochs=5, batch=16, lr=1e-3, optimizer=\"adam\", seed=0, val, weight_decay=0, patience, schedule=\"constant\", warmup=0, clip, micro_batches=1"
     private static let trainerSummary =
-        "Trains with the Trainer (optimizer adam, adamw or sgd; schedule constant or cosine; warmup in steps; clip = gradient-norm limit; patience = epochs without improvement of the validation metric before stopping early) and returns the history: one {epoch, loss, lr, seconds, val_<metric>…} per epoch plus best_epoch and stopped_early."
+        "Trains with the Trainer (optimizer adam, adamw or sgd; schedule constant or cosine; warmup in steps; clip = gradient-norm limit; patience = epochs without improvement of the validation metric before stopping early; micro_batches splits each batch into parts whose gradients are summed, as N ranks under mpirun do) and returns the history: one {epoch, loss, lr, seconds, val_<metric>…} per epoch plus best_epoch and stopped_early."
 
     /// The `doll` module's own functions, methods and fields.
     public static let builtin: [LuaDoc] =
@@ -195,6 +196,16 @@ public enum LuaDocs {
     ]
 
     private static let session: [LuaDoc] = [
+        LuaDoc(
+            "doll.mpi.rank", "doll.mpi.rank() → integer", "This process's rank in the mpirun job (0 when run alone)."),
+        LuaDoc(
+            "doll.mpi.size", "doll.mpi.size() → integer", "How many processes the mpirun job has (1 when run alone)."),
+        LuaDoc(
+            "doll.mpi.barrier", "doll.mpi.barrier()", "Waits until every rank has called it (nothing when run alone)."),
+        LuaDoc(
+            "doll.mpi.allreduce", "doll.mpi.allreduce(value) → number or Tensor",
+            "The sum over the ranks of a number or a tensor (the same shape on every rank); the value itself when run alone. Every rank must call it."
+        ),
         LuaDoc(
             "doll.session.save", "doll.session.save(name) → {path, globals, skipped, bytes}",
             "Saves the data globals (those not present at start-up) atomically to a session: a name goes into the sessions directory, a path (with / or ending in .dollsession) is used as it is. Returns the path, the saved globals, the values skipped and the size in bytes."

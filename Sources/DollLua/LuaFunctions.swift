@@ -93,6 +93,7 @@ func trainerConfig(_ o: LuaOptions) throws -> Trainer.Config {
         c.schedule = s == "cosine" ? .cosine(minFactor: 0.01) : .constant
     }
     if let w = try o.integer("warmup", in: 0...1_000_000) { c.warmupSteps = w }
+    if let m = try o.integer("micro_batches", in: 1...4096) { c.microBatches = m }
     if let cl = try o.number("clip") {
         guard cl > 0 else { throw LuaBindingError("option 'clip' must be > 0") }
         c.clipNorm = Float(cl)

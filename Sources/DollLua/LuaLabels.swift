@@ -81,7 +81,7 @@ extension LabelsBox: LuaObject {
         let labeller = try DollLabeller(models: models, config: cfg)
         labeller.shouldStop = { doll_lua_interrupted() != 0 }
         // A bar on a terminal (labelling can take minutes), and a closing line.
-        let bar = ProgressBar(enabled: true, total: n)
+        let bar = ProgressBar(enabled: DataParallel.isLeader, total: n)
         labeller.progress = { done, total in bar.update(step: done, text: "labelling \(done)/\(total) images") }
         defer { doll_lua_clear_interrupt() }
         let set = try labeller.label(ds, indices: Array(0..<n))
@@ -94,7 +94,7 @@ extension LabelsBox: LuaObject {
         methodTable([
             method("write") { a in
                 let box = try a.object(1, LabelsBox.self, "self")
-                let bar = ProgressBar(enabled: true, total: box.labels.ids.count)
+                let bar = ProgressBar(enabled: DataParallel.isLeader, total: box.labels.ids.count)
                 try box.labels.write(to: try a.string(2, "directory"), images: box.images) { done, total in
                     bar.update(step: done, text: "writing \(done)/\(total) images")
                 }

@@ -61,6 +61,7 @@ enum LuaModule {
         lua_pushstring(L, dollVersion); setField(L, "version")
         // sub-tables png / plot filled by LuaPictures
         LuaPictures.install(L)
+        installMPI(L)
         lua_setglobal(L, "doll")
         // print → state.output (in C: a failing __tostring is a Lua error, as in stock Lua)
         doll_lua_push_print(L) { L, text, length in
@@ -70,6 +71,56 @@ enum LuaModule {
         }
         lua_setglobal(L, "print")
         lock.lock(); states[L] = Weak(state); lock.unlock()
+    }
+
+    /// `doll.mpi`: the rank and size of the mpirun job (0 and 1 alone), a barrier, and a sum over
+    /// the ranks of a number or tensor (the value itself alone).
+    static func installMPI(_ L: OpaquePointer) {
+        let fns: [(String, LuaFunction)] = [
+            (
+                "rank",
+                { a in
+                    a.push(DataParallel.rank)
+                    return 1
+                }
+            ),
+            (
+                "size",
+                { a in
+                    a.push(DataParallel.group?.size ?? 1)
+                    return 1
+                }
+            ),
+            (
+                "barrier",
+                { _ in
+                    try DataParallel.group?.barrier()
+                    return 0
+                }
+            ),
+            (
+                "allreduce",
+                { a in
+                    if a.type(1) == LUA_TNUMBER {
+                        var v = [try a.number(1, "value")]
+                        try DataParallel.group?.allreduceSum(&v)
+                        a.push(v[0])
+                        return 1
+                    }
+                    let t = try LuaTensor.tensor(a, 1, "value (a number or Tensor)")
+                    var v = t.scalars
+                    try DataParallel.group?.allreduceSum(&v)
+                    return LuaTensor.push(a, try Tensor(v, shape: t.shape))
+                }
+            ),
+        ]
+        lua_createtable(L, 0, Int32(fns.count))  // into the doll table at the top of the stack
+        for (name, body) in fns {
+            lua_pushstring(L, name)
+            doll_lua_push_function(L, fn("doll.mpi.\(name)", body))
+            lua_rawset(L, -3)
+        }
+        setField(L, "mpi")
     }
 
     static func setField(_ L: OpaquePointer, _ key: String) {

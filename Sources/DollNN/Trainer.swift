@@ -85,6 +85,10 @@ public final class Trainer {
         /// Learning-rate multipliers by parameter-name prefix (the longest matching prefix
         /// wins), e.g. `["encoder.": 0.1]` to fine-tune a pre-trained encoder more gently.
         public var learningRateScales: [String: Float] = [:]
+        /// Splits every batch into this many contiguous parts, each forward and backward on its
+        /// own with gradients summed (weighted by part size). Batch norm then sees each part's
+        /// statistics: this is exactly what `mpirun -np N` computes with N ranks, in one process.
+        public var microBatches = 1
         public init() {}
     }
 
@@ -95,10 +99,12 @@ public final class Trainer {
     public var onEpoch: ((EpochRecord) -> Void)?
     /// Polled between batches; returning true stops training with `TrainingInterrupted`.
     public var shouldStop: (() -> Bool)?
+    /// Seconds spent in collective calls during the last `fit` (0 when alone).
+    public private(set) var communicationSeconds = 0.0
 
     public init(model: Module, task: TrainingTask, config: Config = Config()) throws {
-        guard config.epochs >= 1, config.batchSize >= 1 else {
-            throw ModelError("Trainer: epochs and batch size must be ≥ 1")
+        guard config.epochs >= 1, config.batchSize >= 1, config.microBatches >= 1 else {
+            throw ModelError("Trainer: epochs, batch size and micro-batches must be ≥ 1")
         }
         self.model = model; self.task = task; self.config = config
     }
@@ -165,7 +171,13 @@ public final class Trainer {
         var best: [String: Tensor]? = nil
         var sinceBest = 0
         var globalStep = 0
-        let bar = ProgressBar(enabled: config.progress, total: totalSteps)
+        // Under mpirun every rank takes its part of each global batch; gradients are summed with
+        // one collective call per step, and rank 0 alone shows progress and writes checkpoints.
+        let group = DataParallel.active
+        let parts = group?.size ?? config.microBatches
+        communicationSeconds = 0
+        if let group { try synchronise(group, everything: true) }
+        let bar = ProgressBar(enabled: config.progress && DataParallel.isLeader, total: totalSteps)
         let started = Date()
         var validationText = ""
         defer {
@@ -188,28 +200,41 @@ public final class Trainer {
             for s in 0..<stepsPerEpoch {
                 if shouldStop?() == true { throw TrainingInterrupted(epoch: epoch, step: s) }
                 let idx = Array(order[(s * config.batchSize)..<Swift.min((s + 1) * config.batchSize, train.count)])
-                let batch = try train.batch(idx)
                 optimizer.learningRate = config.schedule.rate(
                     base: config.learningRate, step: globalStep, totalSteps: totalSteps,
                     warmup: config.warmupSteps)
                 optimizer.zeroGrad()
-                let logits = try model(batch.input)
-                let l = try loss(logits, batch)
-                let lv = try l.item()
-                guard lv.isFinite else {
-                    throw ModelError(
-                        "training diverged: loss is \(lv) at epoch \(epoch), step \(s) (lower the learning rate)")
+                var stepLoss = 0.0
+                for k in group.map({ [$0.rank] }) ?? Array(0..<parts) {
+                    let part = parts == 1 ? idx : DataParallel.part(idx, k, of: parts)
+                    if part.isEmpty { continue }
+                    let batch = try train.batch(part)
+                    let l = try loss(try model(batch.input), batch)
+                    let lv = try l.item()
+                    if parts == 1 {
+                        try l.backward()
+                    } else {
+                        try l.scaled(Float(part.count) / Float(idx.count)).backward()
+                    }
+                    stepLoss += Double(lv) * Double(part.count)
                 }
-                try l.backward()
+                if let group { stepLoss = try allreduceGradients(group, loss: stepLoss) }
+                guard stepLoss.isFinite else {
+                    throw ModelError(
+                        "training diverged: loss is \(stepLoss / Double(idx.count)) at epoch \(epoch), step \(s) "
+                            + "(lower the learning rate)")
+                }
                 if let c = config.clipNorm { try clipGradNorm(model.parameters(), maxNorm: c) }
                 try optimizer.step()
-                lossSum += Double(lv) * Double(idx.count); seen += idx.count
+                lossSum += stepLoss
+                seen += idx.count
                 globalStep += 1
                 bar.update(
                     step: globalStep,
                     text: String(format: "epoch %d/%d loss %.4f", epoch, config.epochs, lossSum / Double(seen))
                         + validationText)
             }
+            if let group { try synchronise(group, everything: false) }
             var record = EpochRecord(
                 epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
                 learningRate: Double(optimizer.learningRate), seconds: 0, validation: [:])
@@ -223,7 +248,7 @@ public final class Trainer {
                     if improved {
                         history.bestValue = v; history.bestEpoch = epoch; sinceBest = 0
                         if config.restoreBest { best = model.stateDict() }
-                        if let dir = config.checkpointDirectory {
+                        if let dir = config.checkpointDirectory, DataParallel.isLeader {
                             try writeCheckpoint(dir: dir, history: history, record: record)
                         }
                     } else {
@@ -239,6 +264,55 @@ public final class Trainer {
         if let best, config.restoreBest { try model.loadStateDict(best) }
         model.eval()
         return history
+    }
+
+    /// Sums every parameter's gradient over the ranks (a missing gradient counts as zeros) and
+    /// the step's loss, in one call. Returns the summed loss.
+    private func allreduceGradients(_ group: ProcessGroup, loss: Double) throws -> Double {
+        let params = model.parameters()
+        var flat: [Float] = []
+        flat.reserveCapacity(params.reduce(1) { $0 + $1.value.count })
+        for p in params {
+            if let g = p.grad { flat += g.scalars } else { flat += [Float](repeating: 0, count: p.value.count) }
+        }
+        flat.append(Float(loss))
+        let t0 = Date()
+        try group.allreduceSum(&flat)
+        communicationSeconds += Date().timeIntervalSince(t0)
+        var at = 0
+        for p in params {
+            let n = p.value.count
+            try p.value.setGrad(try Tensor(Array(flat[at..<(at + n)]), shape: p.value.shape))
+            at += n
+        }
+        return Double(flat[at])
+    }
+
+    /// Makes every rank hold the same model: with `everything`, rank 0's weights and buffers go to
+    /// all ranks (before training); otherwise the buffers (batch-norm running statistics, which
+    /// each rank updates from its own part) are averaged over the ranks (after each epoch).
+    private func synchronise(_ group: ProcessGroup, everything: Bool) throws {
+        let trainable = Set(model.namedParameters().filter(\.1.trainable).map(\.0))
+        var dict = model.stateDict()
+        let names = dict.keys.sorted().filter { everything || !trainable.contains($0) }
+        guard !names.isEmpty else { return }
+        var flat: [Float] = names.flatMap { dict[$0]!.scalars }
+        let t0 = Date()
+        if everything {
+            try group.broadcast(&flat)
+        } else {
+            try group.allreduceSum(&flat)
+            let k = 1 / Float(group.size)
+            for i in flat.indices { flat[i] *= k }
+        }
+        communicationSeconds += Date().timeIntervalSince(t0)
+        var at = 0
+        for name in names {
+            let t = dict[name]!
+            dict[name] = try Tensor(Array(flat[at..<(at + t.count)]), shape: t.shape)
+            at += t.count
+        }
+        try model.loadStateDict(dict)
     }
 
     /// Validation metrics in evaluation mode (no graph recorded).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DollExplain
 import DollLua
+import DollNN
 import DollPipeline
 import DollTensor
 import Foundation
@@ -50,10 +51,15 @@ struct StudyCommand: ParsableCommand {
             }
         } catch let e as DollError { throw ValidationError(e.message) }
         installInterruptHandler()
-        let study = Study(config: cfg, outputDirectory: out)
+        // Under mpirun every rank runs every stage (training data-parallel, labelling sharded);
+        // rank 0 writes the report, the others work in a scratch folder they remove.
+        let leader = DataParallel.isLeader
+        let directory = leader ? out : NSTemporaryDirectory() + "doll-study-rank\(DataParallel.rank)-\(getpid())"
+        defer { if !leader { try? FileManager.default.removeItem(atPath: directory) } }
+        let study = Study(config: cfg, outputDirectory: directory)
         study.shouldStop = interruptRequested
         let r = try study.run()
-        print("report: \(r.reportPath) (\(String(format: "%.0f", r.seconds)) s)")
+        if leader { print("report: \(r.reportPath) (\(String(format: "%.0f", r.seconds)) s)") }
     }
 }
 
