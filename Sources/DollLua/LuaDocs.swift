@@ -53,12 +53,12 @@ public enum LuaDocs {
 
     private static let trainer = [
         "epochs", "batch", "lr", "optimizer", "seed", "val", "weight_decay", "patience", "schedule", "warmup", "clip",
-        "micro_batches",
+        "micro_batches", "checkpoint", "resume",
     ]
     private static let trainerSignature =
-        "epochs=5, batch=16, lr=1e-3, optimizer=\"adam\", seed=0, val, weight_decay=0, patience, schedule=\"constant\", warmup=0, clip, micro_batches=1"
+        "epochs=5, batch=16, lr=1e-3, optimizer=\"adam\", seed=0, val, weight_decay=0, patience, schedule=\"constant\", warmup=0, clip, micro_batches=1, checkpoint, resume=false"
     private static let trainerSummary =
-        "Trains with the Trainer (optimizer adam, adamw or sgd; schedule constant or cosine; warmup in steps; clip = gradient-norm limit; patience = epochs without improvement of the validation metric before stopping early; micro_batches splits each batch into parts whose gradients are summed, as N ranks under mpirun do) and returns the history: one {epoch, loss, lr, seconds, val_<metric>…} per epoch plus best_epoch and stopped_early."
+        "Trains with the Trainer (optimizer adam, adamw or sgd; schedule constant or cosine; warmup in steps; clip = gradient-norm limit; patience = epochs without improvement of the validation metric before stopping early; micro_batches splits each batch into parts whose gradients are summed, as N ranks under mpirun do; checkpoint is a directory that gets best.safetensors and, after every epoch, last.safetensors; resume = true continues from last.safetensors to the same end as an uninterrupted run) and returns the history: one {epoch, loss, lr, seconds, val_<metric>…} per epoch plus best_epoch and stopped_early."
 
     /// The `doll` module's own functions, methods and fields.
     public static let builtin: [LuaDoc] =

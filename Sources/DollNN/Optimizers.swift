@@ -9,6 +9,29 @@ public protocol Optimizer: AnyObject {
     func step() throws
     /// Clears the parameters' gradients.
     func zeroGrad()
+    /// The optimizer's running state (moments, step count) by name, for checkpoints.
+    func stateDict() -> [String: Tensor]
+    /// Restores a `stateDict()` of an optimizer over the same parameters.
+    func loadStateDict(_ state: [String: Tensor]) throws
+}
+
+/// Per-parameter buffers `[[Float]?]` as tensors named `<prefix>/<index>`, and back.
+func buffersState(_ buffers: [[Float]?], _ prefix: String) -> [String: Tensor] {
+    var out: [String: Tensor] = [:]
+    for (i, b) in buffers.enumerated() {
+        if let b, let t = try? Tensor(b, shape: [b.count]) { out["\(prefix)/\(i)"] = t }
+    }
+    return out
+}
+
+func buffers(from state: [String: Tensor], _ prefix: String, like parameters: [Parameter]) throws -> [[Float]?] {
+    try parameters.enumerated().map { i, p in
+        guard let t = state["\(prefix)/\(i)"] else { return nil }
+        guard t.count == p.value.count else {
+            throw ModelError("optimizer state '\(prefix)/\(i)' does not fit its parameter")
+        }
+        return t.scalars
+    }
 }
 
 /// Shared parameter bookkeeping.
@@ -59,6 +82,12 @@ public final class SGD: OptimizerBase, Optimizer {
         velocity = Array(repeating: nil, count: self.parameters.count)
     }
 
+    public func stateDict() -> [String: Tensor] { buffersState(velocity, "velocity") }
+
+    public func loadStateDict(_ state: [String: Tensor]) throws {
+        velocity = try buffers(from: state, "velocity", like: parameters)
+    }
+
     public func step() throws {
         let mu = momentum, wd = weightDecay
         update { i, v, g in
@@ -100,6 +129,18 @@ public final class Adam: OptimizerBase, Optimizer {
         _ parameters: [Parameter], learningRate: Float = 1e-3, weightDecay: Float = 0.01
     ) throws -> Adam {
         try Adam(parameters, learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
+    }
+
+    public func stateDict() -> [String: Tensor] {
+        buffersState(m, "m").merging(buffersState(v, "v")) { a, _ in a }.merging(["t": Tensor(scalar: Float(t))]) {
+            a, _ in a
+        }
+    }
+
+    public func loadStateDict(_ state: [String: Tensor]) throws {
+        m = try buffers(from: state, "m", like: parameters)
+        v = try buffers(from: state, "v", like: parameters)
+        t = Int(try state["t"]?.item() ?? 0)
     }
 
     public func step() throws {

@@ -79,8 +79,12 @@ public final class Trainer {
         public var monitor: String? = nil
         /// Restore the best epoch's weights at the end (when validating).
         public var restoreBest = true
-        /// Directory for `best.safetensors` + `best.json` (nil: no checkpoints).
+        /// Directory for `best.safetensors` + `best.json` and, after every epoch, `last.safetensors`
+        /// (weights, optimizer state and progress in one atomic file) (nil: no checkpoints).
         public var checkpointDirectory: String? = nil
+        /// Continue from `last.safetensors` in `checkpointDirectory` when it is there: the run then
+        /// ends as an uninterrupted one would (same weights, same history).
+        public var resume = false
         public var progress = true
         /// Learning-rate multipliers by parameter-name prefix (the longest matching prefix
         /// wins), e.g. `["encoder.": 0.1]` to fine-tune a pre-trained encoder more gently.
@@ -176,6 +180,14 @@ public final class Trainer {
         let group = DataParallel.active
         let parts = group?.size ?? config.microBatches
         communicationSeconds = 0
+        var firstEpoch = 1
+        if config.resume, let dir = config.checkpointDirectory,
+            let saved = try loadLast(dir: dir, optimizer: optimizer, trainCount: train.count)
+        {
+            (history, best, sinceBest, globalStep) = (saved.history, saved.best, saved.sinceBest, saved.globalStep)
+            firstEpoch = saved.history.stoppedEarly ? config.epochs + 1 : saved.history.epochs.count + 1
+            for _ in 1..<firstEpoch { _ = rng.permutation(train.count) }  // the shuffles already done
+        }
         if let group { try synchronise(group, everything: true) }
         let bar = ProgressBar(enabled: config.progress && DataParallel.isLeader, total: totalSteps)
         let started = Date()
@@ -192,7 +204,7 @@ public final class Trainer {
             if history.stoppedEarly { summary += ", stopped early" }
             bar.finish(summary)
         }
-        for epoch in 1...config.epochs {
+        for epoch in firstEpoch..<(config.epochs + 1) {
             model.train()
             let t0 = Date()
             let order = rng.permutation(train.count)
@@ -258,6 +270,12 @@ public final class Trainer {
             }
             record.seconds = Date().timeIntervalSince(t0)
             history.epochs.append(record)
+            if let dir = config.checkpointDirectory, DataParallel.isLeader {
+                try writeLast(
+                    dir: dir, optimizer: optimizer, history: history, best: best, sinceBest: sinceBest,
+                    globalStep: globalStep,
+                    trainCount: train.count)
+            }
             onEpoch?(record)
             if let p = config.patience, sinceBest >= p, validation != nil { history.stoppedEarly = true; break }
         }
@@ -358,6 +376,62 @@ public final class Trainer {
             }
             return out
         }
+    }
+
+    /// Progress of a run, saved beside its weights for `resume`.
+    private struct Progress: Codable {
+        var history: TrainingHistory
+        var sinceBest: Int
+        var globalStep: Int
+        var trainCount: Int
+    }
+
+    /// `last.safetensors`: the weights, `__optimizer/…` state, `__best/…` weights and the
+    /// progress, in one atomic file.
+    private func writeLast(
+        dir: String, optimizer: Optimizer, history: TrainingHistory, best: [String: Tensor]?, sinceBest: Int,
+        globalStep: Int, trainCount: Int
+    ) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var tensors = model.stateDict()
+        for (k, t) in optimizer.stateDict() { tensors["__optimizer/" + k] = t }
+        for (k, t) in best ?? [:] { tensors["__best/" + k] = t }
+        let progress = Progress(history: history, sinceBest: sinceBest, globalStep: globalStep, trainCount: trainCount)
+        let json = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: ["doll.progress": json], to: dir + "/last.safetensors")
+    }
+
+    /// Reads `last.safetensors` into the model and optimizer; nil when there is none.
+    private func loadLast(
+        dir: String, optimizer: Optimizer, trainCount: Int
+    ) throws
+        -> (history: TrainingHistory, best: [String: Tensor]?, sinceBest: Int, globalStep: Int)?
+    {
+        let path = dir + "/last.safetensors"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let file = try SafeTensors.read(path: path)
+        guard let json = file.metadata["doll.progress"],
+            let progress = try? JSONDecoder().decode(Progress.self, from: Data(json.utf8))
+        else { throw ModelError("'\(path)' is not a training checkpoint (no doll.progress metadata)") }
+        guard progress.trainCount == trainCount else {
+            throw ModelError(
+                "'\(path)' was written for \(progress.trainCount) training examples, this run has \(trainCount)")
+        }
+        guard progress.history.epochs.count <= config.epochs else {
+            throw ModelError(
+                "'\(path)' has \(progress.history.epochs.count) epochs done, more than this run's \(config.epochs)")
+        }
+        func part(_ prefix: String) -> [String: Tensor] {
+            Dictionary(
+                file.tensors.filter { $0.key.hasPrefix(prefix) }.map {
+                    (String($0.key.dropFirst(prefix.count)), $0.value)
+                }
+            ) { a, _ in a }
+        }
+        try model.loadStateDict(file.tensors)
+        try optimizer.loadStateDict(part("__optimizer/"))
+        let best = part("__best/")
+        return (progress.history, best.isEmpty ? nil : best, progress.sinceBest, progress.globalStep)
     }
 
     private func writeCheckpoint(dir: String, history: TrainingHistory, record: EpochRecord) throws {

@@ -121,4 +121,41 @@ struct MPITests {
         #expect(
             r.output.contains("rank 1") || r.output.contains("signal 9"), "a message names the dead rank: \(r.output)")
     }
+
+    /// A job killed after its second epoch's checkpoint, started again with `resume = true`,
+    /// ends with the weights of a job that was never interrupted.
+    @Test func resumeAfterAKilledRankReachesTheUninterruptedResult() throws {
+        let dir = temporaryDirectory("mpi-resume")
+        func script(epochs: Int, checkpoint: String?, resume: Bool, kill: Bool, out: String?) -> String {
+            """
+            local ds = doll.phantoms{n = 24, size = 32, seed = 4}
+            local clf = doll.classifier{widths = {4, 8}, blocks = {1, 1}, seed = 3}
+            local h = clf:fit(ds, {epochs = \(epochs), batch = 8, lr = 0.01\(checkpoint.map { ", checkpoint = '\($0)'" } ?? "")\(resume ? ", resume = true" : "")})
+            if doll.mpi.rank() == 0 then print(string.format('epoch1 %.9f', h[1].seconds)) end
+            \(kill ? "if doll.mpi.rank() == 1 then os.execute('kill -9 $PPID') end doll.mpi.barrier()" : "")
+            \(out.map { "if doll.mpi.rank() == 0 then clf:save('\($0)') end" } ?? "")
+            print('epochs', #h)
+            """
+        }
+        let killed = try run(
+            script(epochs: 2, checkpoint: dir + "/ck", resume: false, kill: true, out: nil), ranks: 2, in: dir)
+        #expect(killed.status != 0 && killed.status != 124, "\(killed.output)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/ck/last.safetensors"))
+        let resumed = try run(
+            script(epochs: 4, checkpoint: dir + "/ck", resume: true, kill: false, out: dir + "/resumed.safetensors"),
+            ranks: 2, in: dir)
+        #expect(resumed.status == 0, "\(resumed.output)")
+        #expect(resumed.output.contains("epochs\t4"), "the history covers all 4 epochs: \(resumed.output)")
+        // Epoch 1 was not run again: its record (time included) comes from the checkpoint.
+        let firstEpoch = { (o: String) in o.split(separator: "\n").first { $0.hasPrefix("epoch1 ") }.map(String.init) }
+        #expect(firstEpoch(killed.output) != nil && firstEpoch(killed.output) == firstEpoch(resumed.output))
+        let whole = try run(
+            script(epochs: 4, checkpoint: nil, resume: false, kill: false, out: dir + "/whole.safetensors"), ranks: 2,
+            in: dir)
+        #expect(whole.status == 0, "\(whole.output)")
+        let a = try SafeTensors.read(path: dir + "/resumed.safetensors").tensors
+        let b = try SafeTensors.read(path: dir + "/whole.safetensors").tensors
+        #expect(Set(a.keys) == Set(b.keys))
+        for (name, t) in a { #expect(t.scalars == b[name]?.scalars, "\(name) differs after resuming") }
+    }
 }
