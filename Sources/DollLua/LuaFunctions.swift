@@ -95,12 +95,13 @@ func trainerConfig(_ o: LuaOptions) throws -> Trainer.Config {
     if let w = try o.integer("warmup", in: 0...1_000_000) { c.warmupSteps = w }
     if let m = try o.integer("micro_batches", in: 1...4096) { c.microBatches = m }
     if let d = try o.string("checkpoint") { c.checkpointDirectory = d }
-    if let r = try o.bool("resume") {
-        guard !r || c.checkpointDirectory != nil else {
-            throw LuaBindingError("option 'resume' needs option 'checkpoint' (a directory)")
-        }
-        c.resume = r
+    // `doll run --resume` makes every fit with a checkpoint resume unless it says otherwise.
+    let resume =
+        try o.bool("resume") ?? (c.checkpointDirectory != nil && LuaModule.state(of: o.args.L)?.resumeTraining == true)
+    guard !resume || c.checkpointDirectory != nil else {
+        throw LuaBindingError("option 'resume' needs option 'checkpoint' (a directory)")
     }
+    c.resume = resume
     if let cl = try o.number("clip") {
         guard cl > 0 else { throw LuaBindingError("option 'clip' must be > 0") }
         c.clipNorm = Float(cl)

@@ -113,6 +113,9 @@ public final class LuaState {
     /// each call without a `seed` option takes the next one.
     public var seed: UInt64 = 0
 
+    /// Whether `fit` with a `checkpoint` directory resumes from it by default (`doll run --resume`).
+    public var resumeTraining = false
+
     /// The seed for the next random call without its own.
     func nextSeed() -> UInt64 {
         seed &+= 1

@@ -35,8 +35,11 @@ struct Doll: ParsableCommand {
     /// `--resume` may stand alone (the last session): give it a value the parser accepts.
     static func normalized(_ args: [String]) -> [String] {
         var out: [String] = []
+        let subcommand = args.first
         for (i, a) in args.enumerated() {
-            if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) {
+            if a == "--resume" && (subcommand == "run" || subcommand == "export") {
+                out.append("--resume-training")  // for scripts: fits resume from their checkpoints
+            } else if a == "--resume" && (i + 1 >= args.count || args[i + 1].hasPrefix("-")) {
                 out.append("--resume=" + lastSession)
             } else {
                 out.append(a)

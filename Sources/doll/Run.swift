@@ -23,6 +23,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let lua = try Workbench.makeLuaState()
         if let seed = options.seed { lua.seed = seed }
+        lua.resumeTraining = options.resumeTraining
         lua.setArguments(script: script, arguments)
         guard let data = FileManager.default.contents(atPath: script) else {
             var isDir: ObjCBool = false
@@ -106,6 +107,7 @@ struct Export: ParsableCommand {
         let nb = try Notebook(contentsOf: notebook)
         let lua = try Workbench.makeLuaState()
         if let seed = options.seed { lua.seed = seed }
+        lua.resumeTraining = options.resumeTraining
         lua.setArguments(script: notebook, [])
         let seedAtStart = lua.seed
         let selection = try options.cells.map {
@@ -151,4 +153,10 @@ struct NotebookOptions: ParsableArguments {
 
     @Option(help: "Default seed of doll's random functions (as doll.seed(n)).")
     var seed: UInt64?
+
+    @Flag(
+        help:
+            "Every fit with a checkpoint directory continues from its last.safetensors (after a crash or a killed rank); --resume for short."
+    )
+    var resumeTraining = false
 }

@@ -23,15 +23,18 @@ struct MPITests {
     ]
 
     /// `doll run script` alone, or under `mpirun -np ranks` (with a time limit).
-    func run(_ script: String, ranks: Int, in dir: String) throws -> (status: Int32, output: String, exited: Bool) {
+    func run(
+        _ script: String, ranks: Int, in dir: String, flags: [String] = []
+    ) throws -> (status: Int32, output: String, exited: Bool) {
         guard let doll = dollExecutable(), let mpirun = Self.mpirun else { return (1, "no doll or mpirun", true) }
         let path = dir + "/script-\(ranks)-\(UInt32.random(in: 0...UInt32.max)).lua"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         if ranks == 0 {
-            return try runProcess("/usr/bin/timeout", ["120", doll, "run", path], environment: Self.environment)
+            return try runProcess(
+                "/usr/bin/timeout", ["120", doll, "run"] + flags + [path], environment: Self.environment)
         }
         return try runProcess(
-            "/usr/bin/timeout", ["120", mpirun, "--oversubscribe", "-np", "\(ranks)", doll, "run", path],
+            "/usr/bin/timeout", ["120", mpirun, "--oversubscribe", "-np", "\(ranks)", doll, "run"] + flags + [path],
             environment: Self.environment)
     }
 
@@ -122,7 +125,7 @@ struct MPITests {
             r.output.contains("rank 1") || r.output.contains("signal 9"), "a message names the dead rank: \(r.output)")
     }
 
-    /// A job killed after its second epoch's checkpoint, started again with `resume = true`,
+    /// A job killed after its second epoch's checkpoint, started again with `doll run --resume`,
     /// ends with the weights of a job that was never interrupted.
     @Test func resumeAfterAKilledRankReachesTheUninterruptedResult() throws {
         let dir = temporaryDirectory("mpi-resume")
@@ -142,8 +145,8 @@ struct MPITests {
         #expect(killed.status != 0 && killed.status != 124, "\(killed.output)")
         #expect(FileManager.default.fileExists(atPath: dir + "/ck/last.safetensors"))
         let resumed = try run(
-            script(epochs: 4, checkpoint: dir + "/ck", resume: true, kill: false, out: dir + "/resumed.safetensors"),
-            ranks: 2, in: dir)
+            script(epochs: 4, checkpoint: dir + "/ck", resume: false, kill: false, out: dir + "/resumed.safetensors"),
+            ranks: 2, in: dir, flags: ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("epochs\t4"), "the history covers all 4 epochs: \(resumed.output)")
         // Epoch 1 was not run again: its record (time included) comes from the checkpoint.
