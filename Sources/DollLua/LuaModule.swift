@@ -92,6 +92,20 @@ enum LuaModule {
                 }
             ),
             (
+                "wtime",
+                { a in
+                    a.push(Date().timeIntervalSince1970)
+                    return 1
+                }
+            ),
+            (
+                "seconds",
+                { a in
+                    a.push(DataParallel.group?.communicationSeconds ?? 0)
+                    return 1
+                }
+            ),
+            (
                 "barrier",
                 { _ in
                     try DataParallel.group?.barrier()

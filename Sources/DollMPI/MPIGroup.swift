@@ -9,6 +9,7 @@ import Foundation
 public final class MPIGroup: ProcessGroup {
     public let rank: Int
     public let size: Int
+    public private(set) var communicationSeconds = 0.0
 
     private init() {
         rank = Int(doll_mpi_rank())
@@ -37,41 +38,48 @@ public final class MPIGroup: ProcessGroup {
         exit(code)
     }
 
-    private func check(_ rc: Int32, _ what: String) throws {
+    /// Runs a collective call, adding its time to `communicationSeconds`.
+    private func call(_ what: String, _ body: () -> Int32) throws {
+        let t0 = Date()
+        let rc = body()
+        communicationSeconds += Date().timeIntervalSince(t0)
         guard rc == 0 else { throw ModelError("MPI \(what) failed with error \(rc)") }
     }
 
     public func allreduceSum(_ values: inout [Float]) throws {
         let n = Int64(values.count)
-        try check(
-            values.withUnsafeMutableBufferPointer { doll_mpi_allreduce_sum_float($0.baseAddress, n) }, "allreduce")
+        try call("allreduce") {
+            values.withUnsafeMutableBufferPointer { doll_mpi_allreduce_sum_float($0.baseAddress, n) }
+        }
     }
 
     public func allreduceSum(_ values: inout [Double]) throws {
         let n = Int64(values.count)
-        try check(
-            values.withUnsafeMutableBufferPointer { doll_mpi_allreduce_sum_double($0.baseAddress, n) }, "allreduce")
+        try call("allreduce") {
+            values.withUnsafeMutableBufferPointer { doll_mpi_allreduce_sum_double($0.baseAddress, n) }
+        }
     }
 
     public func broadcast(_ values: inout [Float]) throws {
         let n = Int64(values.count * MemoryLayout<Float>.stride)
-        try check(values.withUnsafeMutableBytes { doll_mpi_broadcast($0.baseAddress, n, 0) }, "broadcast")
+        try call("broadcast") { values.withUnsafeMutableBytes { doll_mpi_broadcast($0.baseAddress, n, 0) } }
     }
 
     public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] {
         var counts = [Int64](repeating: 0, count: size)
-        try check(
-            counts.withUnsafeMutableBufferPointer { doll_mpi_allgather_counts(Int64(bytes.count), $0.baseAddress) },
-            "allgather")
+        try call("allgather") {
+            counts.withUnsafeMutableBufferPointer { doll_mpi_allgather_counts(Int64(bytes.count), $0.baseAddress) }
+        }
         var out = [UInt8](repeating: 0, count: Int(counts.reduce(0, +)))
-        let rc = bytes.withUnsafeBytes { mine in
-            counts.withUnsafeBufferPointer { c in
-                out.withUnsafeMutableBytes {
-                    doll_mpi_allgather_bytes(mine.baseAddress, Int64(bytes.count), c.baseAddress, $0.baseAddress)
+        try call("allgather") {
+            bytes.withUnsafeBytes { mine in
+                counts.withUnsafeBufferPointer { c in
+                    out.withUnsafeMutableBytes {
+                        doll_mpi_allgather_bytes(mine.baseAddress, Int64(bytes.count), c.baseAddress, $0.baseAddress)
+                    }
                 }
             }
         }
-        try check(rc, "allgather")
         var parts: [[UInt8]] = []
         var at = 0
         for c in counts {
@@ -81,5 +89,5 @@ public final class MPIGroup: ProcessGroup {
         return parts
     }
 
-    public func barrier() throws { try check(doll_mpi_barrier(), "barrier") }
+    public func barrier() throws { try call("barrier") { doll_mpi_barrier() } }
 }

@@ -13,6 +13,8 @@ public protocol ProcessGroup: AnyObject {
     /// Rank 0's values on every rank.
     func broadcast(_ values: inout [Float]) throws
     func barrier() throws
+    /// Seconds this process has spent in collective calls so far.
+    var communicationSeconds: Double { get }
 }
 
 /// The process group of this process, when it runs under `mpirun` (set once at start-up by the
