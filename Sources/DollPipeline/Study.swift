@@ -211,7 +211,10 @@ public final class Study {
     public let config: StudyConfig
     public let outputDirectory: String
     /// Progress lines (default: stderr).
-    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Progress lines (on stderr; under mpirun only rank 0 prints them).
+    public var log: (String) -> Void = {
+        if DataParallel.isLeader { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    }
     public var shouldStop: (() -> Bool)?
 
     public static let initializations = ["random", "classifier", "doll"]

@@ -161,4 +161,19 @@ struct MPITests {
         #expect(Set(a.keys) == Set(b.keys))
         for (name, t) in a { #expect(t.scalars == b[name]?.scalars, "\(name) differs after resuming") }
     }
+
+    /// `mpirun -np 2 doll study` runs every stage on both ranks; rank 0 writes the report and
+    /// prints the progress lines once.
+    @Test func theStudyRunsUnderMpirun() throws {
+        guard let doll = dollExecutable(), let mpirun = Self.mpirun else { return }
+        let dir = temporaryDirectory("mpi-study")
+        let r = try runProcess(
+            "/usr/bin/timeout",
+            ["120", mpirun, "--oversubscribe", "-np", "2", doll, "study", "--preset", "tiny", "--out", dir + "/out"],
+            environment: Self.environment)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/runs.csv"))
+        #expect(
+            r.output.components(separatedBy: "pre-trained the U-Net").count == 2, "one progress line, not one per rank")
+    }
 }
