@@ -97,6 +97,12 @@ public enum Localization {
 
     public struct Summary: Codable, Equatable, Sendable, CustomStringConvertible {
         public var mean: Double, low: Double, high: Double, n: Int
+        public init(mean: Double, low: Double, high: Double, n: Int) {
+            self.mean = mean
+            self.low = low
+            self.high = high
+            self.n = n
+        }
         public var description: String { String(format: "%.3f [%.3f, %.3f] (n=%d)", mean, low, high, n) }
     }
 }

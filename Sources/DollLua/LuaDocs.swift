@@ -201,6 +201,12 @@ public enum LuaDocs {
         LuaDoc(
             "doll.mpi.size", "doll.mpi.size() → integer", "How many processes the mpirun job has (1 when run alone)."),
         LuaDoc(
+            "doll.mpi.wtime", "doll.mpi.wtime() → number", "Wall-clock time in seconds (for timing; works alone too)."),
+        LuaDoc(
+            "doll.mpi.seconds", "doll.mpi.seconds() → number",
+            "Seconds this process has spent in collective calls (allreduce, gather, broadcast, barrier) so far; 0 alone."
+        ),
+        LuaDoc(
             "doll.mpi.barrier", "doll.mpi.barrier()", "Waits until every rank has called it (nothing when run alone)."),
         LuaDoc(
             "doll.mpi.allreduce", "doll.mpi.allreduce(value) → number or Tensor",

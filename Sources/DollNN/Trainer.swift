@@ -103,6 +103,8 @@ public final class Trainer {
     public var onEpoch: ((EpochRecord) -> Void)?
     /// Polled between batches; returning true stops training with `TrainingInterrupted`.
     public var shouldStop: (() -> Bool)?
+    /// Per-image scores of the last `evaluate` of a segmentation task (for paired statistics).
+    public private(set) var lastSegmentationMetrics: SegmentationMetrics?
     /// Seconds spent in collective calls during the last `fit` (0 when alone).
     public private(set) var communicationSeconds = 0.0
 
@@ -367,6 +369,7 @@ public final class Trainer {
                 for (c, v) in zip(classes, a) { out["auroc/\(c)"] = v }
                 out["auroc_mean"] = Metrics.nanMean(a)
             case let .segmentation(channels, _, _, _):
+                lastSegmentationMetrics = seg
                 if let seg {
                     for (i, c) in channels.enumerated() {
                         out["dice/\(c)"] = seg.meanDice[i]; out["iou/\(c)"] = seg.meanIoU[i]

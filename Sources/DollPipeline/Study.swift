@@ -204,13 +204,14 @@ public struct FinetuneRun: Codable, Sendable {
     public var curve: [Double]
     /// First epoch reaching 95% of the final mean Dice.
     public var epochsTo95: Int
+    /// Dice per structure and test image, in test-set order (for paired comparisons).
+    public var imageDice: [String: [Double]] = [:]
 }
 
 /// Runs the study and writes its report.
 public final class Study {
     public let config: StudyConfig
     public let outputDirectory: String
-    /// Progress lines (default: stderr).
     /// Progress lines (on stderr; under mpirun only rank 0 prints them).
     public var log: (String) -> Void = {
         if DataParallel.isLeader { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -477,6 +478,7 @@ public final class Study {
             train: SegmentationSource(train, structures: c.structures),
             validation: SegmentationSource(curveSet, structures: c.structures))
         let last = try trainer.evaluate(SegmentationSource(test, structures: c.structures))
+        let perImage = trainer.lastSegmentationMetrics?.perImageDice ?? []
         let curve = h.epochs.map { $0.validation["dice_mean"] ?? .nan }
         let final = last["dice_mean"] ?? .nan
         let curveFinal = curve.last ?? .nan
@@ -486,7 +488,8 @@ public final class Study {
             seconds: Date().timeIntervalSince(t0),
             dice: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["dice/\($0)"] ?? .nan) }),
             iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
-            meanDice: final, curve: curve, epochsTo95: e95)
+            meanDice: final, curve: curve, epochsTo95: e95,
+            imageDice: Dictionary(uniqueKeysWithValues: zip(c.structures, perImage).map { ($0, $1) }))
     }
 
     /// Pointing game, Dice and AUPRC of the DoLL labels against the phantoms' finding masks.

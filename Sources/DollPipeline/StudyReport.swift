@@ -197,6 +197,8 @@ public struct StudyReport {
                 - StudyReport.meanSD(runs("random", f).map(\.meanDice)).0
             md += String(format: "| %.0f%% | %+.3f |\n", f * 100, d)
         }
+        md += StudyReport.pairedSection(
+            structures: config.structures, fractions: fractions, runs: runs, seed: config.seed)
         md += "\n## Figures\n\n"
         for (title, file) in figures { md += "**\(title)**\n\n![\(title)](\(file))\n\n" }
         md += "Every run: `runs.csv`. Exact configuration: `config.json`. DoLL masks: `doll_labels/`.\n"
@@ -204,6 +206,53 @@ public struct StudyReport {
         try AtomicFile.write(
             Data(StudyReport.html(markdown: md, figures: figures, directory: outputDirectory).utf8),
             to: path("report.html"))
+    }
+
+    /// DoLL − random and DoLL − classifier-encoder init as paired differences of per-image Dice
+    /// (same seeds, same test images), with 95 % bootstrap intervals over seeds and images, and a
+    /// sentence saying which differences are significant (interval excluding 0) and which are not.
+    static func pairedSection(
+        structures: [String], fractions: [Double], runs: (String, Double) -> [FinetuneRun], seed: UInt64
+    ) -> String {
+        var md = "\n### Paired differences (per-image Dice, 95 % bootstrap intervals over seeds and test images)\n\n"
+        md += "| labels | structure | DoLL − random | DoLL − classifier |\n|---|---|---|---|\n"
+        var significant: [String] = []
+        var not: [String] = []
+        for f in fractions {
+            for s in structures {
+                var cells: [String] = []
+                for other in ["random", "classifier"] {
+                    let doll = runs("doll", f).sorted { $0.seed < $1.seed }
+                    let base = runs(other, f).sorted { $0.seed < $1.seed }
+                    let a = doll.map { $0.imageDice[s] ?? [] }
+                    let b = base.map { $0.imageDice[s] ?? [] }
+                    guard doll.map(\.seed) == base.map(\.seed), !a.isEmpty,
+                        let d = try? PairedBootstrap.difference(a, b, seed: seed), d.n > 0
+                    else {
+                        cells.append("n/a")
+                        continue
+                    }
+                    let sig = d.low > 0 || d.high < 0
+                    let what = String(format: "%@ at %.0f%% labels, DoLL − %@ %+.3f", s, f * 100, other, d.mean)
+                    if sig { significant.append(what) } else { not.append(what) }
+                    cells.append(String(format: "%+.3f [%+.3f, %+.3f]%@", d.mean, d.low, d.high, sig ? " *" : ""))
+                }
+                md += String(format: "| %.0f%% | %@ | ", f * 100, s) + cells.joined(separator: " | ") + " |\n"
+            }
+        }
+        md += "\n\\* the interval excludes 0. "
+        let seeds = Set(fractions.flatMap { f in runs("doll", f).map(\.seed) }).count
+        if seeds < 2 {
+            md +=
+                "With \(seeds) fine-tuning seed the intervals show the spread over test images only, not over seeds: "
+                + "run at least 3 seeds before calling a difference real. "
+        }
+        md +=
+            significant.isEmpty
+            ? "No difference is significant at this size. "
+            : "Significant: " + significant.joined(separator: "; ") + ". "
+        md += not.isEmpty ? "Not significant (the interval includes 0): " + not.joined(separator: "; ") + ".\n" : "\n"
+        return md
     }
 
     /// A self-contained HTML page: the Markdown rendered by `Markdown.html`, figures inlined as
