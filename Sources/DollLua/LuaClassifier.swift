@@ -134,8 +134,7 @@ extension ClassifierBox: LuaObject {
         _ session: inout LuaSession.Encoder, id: String, path: String,
         summary: inout LuaSession.Summary
     ) throws -> [String: Any]? {
-        for (k, v) in model.stateDict() { session.tensors["\(id)/\(k)"] = v }
-        return ["config": try LuaSession.jsonObject(model.config), "weights": id + "/"]
+        try session.modelRecord(model, config: model.config, id: id)
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {

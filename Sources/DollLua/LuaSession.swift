@@ -283,6 +283,12 @@ public enum LuaSession {
             return id
         }
 
+        /// The record of a model: its configuration, and its weights under `<id>/` in the tensors file.
+        mutating func modelRecord<C: Encodable>(_ model: Module, config: C, id: String) throws -> [String: Any] {
+            for (k, v) in model.stateDict() { tensors["\(id)/\(k)"] = v }
+            return ["config": try LuaSession.jsonObject(config), "weights": id + "/"]
+        }
+
         /// The record of an object remade by its builder: `fields` plus the encoded recipe, or nil
         /// (skipped with `missing`) when there is none.
         mutating func recipeRecord(

@@ -151,8 +151,7 @@ extension UNetBox: LuaObject {
         _ session: inout LuaSession.Encoder, id: String, path: String,
         summary: inout LuaSession.Summary
     ) throws -> [String: Any]? {
-        for (k, v) in model.stateDict() { session.tensors["\(id)/\(k)"] = v }
-        return ["config": try LuaSession.jsonObject(model.config), "structures": structures, "weights": id + "/"]
+        try session.modelRecord(model, config: model.config, id: id).merging(["structures": structures]) { a, _ in a }
     }
 
     static func restorer(_ record: LuaSession.Record) throws -> LuaSession.Restorer {
