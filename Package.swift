@@ -90,7 +90,8 @@ let package = Package(
         .testTarget(name: "DollVizTests", dependencies: ["DollViz", "DollData", "DollTensor", "DollTestSupport"]),
         .testTarget(name: "DollLuaTests", dependencies: ["DollLua", "DollTensor", "CLua", "DollTestSupport"]),
         .testTarget(
-            name: "DollPipelineTests", dependencies: ["DollPipeline", "DollExplain", "DollData", "DollTestSupport"]),
+            name: "DollPipelineTests",
+            dependencies: ["DollPipeline", "DollExplain", "DollData", "DollNN", "DollTensor", "DollTestSupport"]),
         .testTarget(
             name: "DollWorkbenchTests",
             dependencies: ["DollWorkbench", "DollLua", "DollPipeline", "DollData", "DollTensor", "DollTestSupport"]),

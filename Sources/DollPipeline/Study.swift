@@ -63,6 +63,8 @@ public struct StudyConfig: Codable, Sendable {
     /// Learning-rate multiplier for a pre-trained encoder while fine-tuning (classifier and
     /// DoLL initialisations; random initialisation always uses the full rate).
     public var encoderLearningRateScale: Float = 1
+    /// Save every fine-tuned U-Net in `<out>/models/` (loadable with `doll.load`).
+    public var saveModels = false
 
     public init() {}
 
@@ -72,7 +74,7 @@ public struct StudyConfig: Codable, Sendable {
         "classification", "classification_csv", "classification_root",
         "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
         "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
-        "min_steps", "batch", "lr", "encoder_lr_scale",
+        "min_steps", "batch", "lr", "encoder_lr_scale", "save_models",
     ]
 
     /// Changes one setting from text (lists are comma-separated).
@@ -159,6 +161,11 @@ public struct StudyConfig: Codable, Sendable {
         case "batch": batchSize = try int(1...4096)
         case "lr": learningRate = Float(try double(1e-7...1))
         case "encoder_lr_scale": encoderLearningRateScale = Float(try double(0...10))
+        case "save_models":
+            guard let b = ["true": true, "false": false][value] else {
+                throw StudyError("study setting 'save_models' must be true or false, got '\(value)'")
+            }
+            saveModels = b
         default:
             throw StudyError(
                 "unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
@@ -444,6 +451,9 @@ public final class Study {
                     let run = try finetune(
                         model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
                     sweep.runs.append(run)
+                    if c.saveModels && DataParallel.isLeader {
+                        try saveModel(model, initName: initName, fraction: fraction, seed: seed)
+                    }
                     if fraction == c.fractions.last && seed == c.finetuneSeeds.first {
                         sweep.examples[initName] = model
                     }
@@ -490,6 +500,22 @@ public final class Study {
             iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
             meanDice: final, curve: curve, epochsTo95: e95,
             imageDice: Dictionary(uniqueKeysWithValues: zip(c.structures, perImage).map { ($0, $1) }))
+    }
+
+    /// `<out>/models/<init>-<percent>pct-seed<seed>.safetensors`, with the metadata `doll.load`
+    /// reads (kind, configuration, structure names).
+    func saveModel(_ model: UNet, initName: String, fraction: Double, seed: UInt64) throws {
+        let dir = outputDirectory + "/models"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let cfg = String(decoding: try enc.encode(model.config), as: UTF8.self)
+        let name = String(format: "%@-%gpct-seed%d.safetensors", initName, fraction * 100, seed)
+        try model.save(
+            to: dir + "/" + name,
+            metadata: [
+                "doll.kind": "unet", "doll.config": cfg, "doll.structures": config.structures.joined(separator: ","),
+            ])
     }
 
     /// Pointing game, Dice and AUPRC of the DoLL labels against the phantoms' finding masks.

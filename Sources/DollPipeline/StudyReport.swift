@@ -51,8 +51,12 @@ public struct StudyReport {
             csv += config.structures.map { String(format: "%.4f", r.iou[$0] ?? .nan) }.joined(separator: ",") + "\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: path("runs.csv"))
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(config), to: path("config.json"))
+        // The configuration, plus `size` (the image size every model of the study was trained at).
+        var json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(config)) as? [String: Any] ?? [:]
+        json["size"] = config.imageSize
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
+            to: path("config.json"))
 
         // figures
         var figures: [(String, String)] = []
@@ -202,6 +206,10 @@ public struct StudyReport {
         md += "\n## Figures\n\n"
         for (title, file) in figures { md += "**\(title)**\n\n![\(title)](\(file))\n\n" }
         md += "Every run: `runs.csv`. Exact configuration: `config.json`. DoLL masks: `doll_labels/`.\n"
+        if config.saveModels {
+            md +=
+                "Fine-tuned U-Nets: `models/<init>-<percent>pct-seed<seed>.safetensors` (load one with `doll.load`).\n"
+        }
         try AtomicFile.write(Data(md.utf8), to: path("report.md"))
         try AtomicFile.write(
             Data(StudyReport.html(markdown: md, figures: figures, directory: outputDirectory).utf8),

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import DollTestSupport
 @testable import DollPipeline
+import DollNN
+import DollTensor
 
 @Suite("DoLL study end to end", .serialized)
 struct StudyTests {
@@ -31,7 +33,9 @@ struct StudyTests {
     @Test func tinyStudyWritesAParsableReport() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("doll-study-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let study = Study(config: try StudyConfig.preset("tiny"), outputDirectory: dir)
+        var config = try StudyConfig.preset("tiny")
+        try config.set("save_models", "true")
+        let study = Study(config: config, outputDirectory: dir)
         study.log = { _ in }
         let r = try study.run()
         // 2 fractions × 3 inits × 1 seed
@@ -46,7 +50,16 @@ struct StudyTests {
         #expect(html.contains("<table>") && html.contains("data:image/png;base64,"))
         let cfg = try JSONDecoder().decode(
             StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
-        #expect(cfg.name == "tiny")
+        #expect(cfg.name == "tiny" && cfg.saveModels)
+        let raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+        #expect((raw as? [String: Any])?["size"] as? Int == 32)
+        // One fine-tuned U-Net per init × fraction × seed, with what doll.load needs.
+        let models = try FileManager.default.contentsOfDirectory(atPath: dir + "/models").sorted()
+        #expect(models.count == 6 && models.contains("doll-25pct-seed1.safetensors"), "\(models)")
+        let file = try SafeTensors.read(path: dir + "/models/doll-100pct-seed1.safetensors")
+        #expect(file.metadata["doll.kind"] == "unet" && file.metadata["doll.structures"] == "lungs,heart,clavicles")
+        let unet = try UNet(JSONDecoder().decode(UNet.Config.self, from: Data(file.metadata["doll.config"]!.utf8)))
+        try unet.loadStateDict(file.tensors)
         for f in ["efficiency_mean.png", "convergence.png", "overlay_doll.png"] {
             let d = try Data(contentsOf: URL(fileURLWithPath: dir + "/figures/" + f))
             #expect(d.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(f)")
