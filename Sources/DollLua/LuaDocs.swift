@@ -135,9 +135,9 @@ public enum LuaDocs {
             options: ["arch", "widths", "blocks", "classes", "seed", "width", "in_channels"]),
         LuaDoc(
             "doll.unet",
-            "doll.unet{classes, structures, widths={16, 32, 64, 128}, width, encoder, from, seed=0} → UNet",
-            "A U-Net segmenter with classes output channels (default: one per structure, at least 1). encoder = a Classifier reuses its ResNet trunk and weights (widths then ignored); from = a U-Net (or encoder = a U-Net) copies all its weights but the output head, which is new, for these structures (DoLL pre-training → fine-tuning); otherwise width = w means widths {w, 2w, 4w, 8w}.",
-            options: ["widths", "width", "classes", "structures", "encoder", "from", "seed"]),
+            "doll.unet{classes, structures, widths={16, 32, 64, 128}, width, encoder, from, seed=0, upsampling=\"transposed\"} → UNet",
+            "A U-Net segmenter with classes output channels (default: one per structure, at least 1). encoder = a Classifier reuses its ResNet trunk and weights (widths then ignored); from = a U-Net (or encoder = a U-Net) copies all its weights but the output head, which is new, for these structures (DoLL pre-training → fine-tuning); otherwise width = w means widths {w, 2w, 4w, 8w}. upsampling is transposed (UNetCXR's 2×2 transposed convolutions) or bilinear (bilinear ×2 then a 3×3 convolution: no checkerboard).",
+            options: ["widths", "width", "classes", "structures", "encoder", "from", "seed", "upsampling"]),
     ]
 
     /// Each explainer's entry comes from its `ExplainerSpec` (the explainer's own file).

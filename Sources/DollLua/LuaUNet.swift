@@ -34,6 +34,8 @@ extension UNetBox: LuaObject {
         let structures = try o.strings("structures") ?? []
         let classes = try o.integer("classes", in: 1...64) ?? Swift.max(structures.count, 1)
         let seed = UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0)
+        let upsampling = UNet.Upsampling(
+            rawValue: try o.choice("upsampling", ["transposed", "bilinear"]) ?? "transposed")!
         let model: UNet
         // A pre-trained U-Net (e.g. on DoLL labels): everything but a new head for these structures.
         if let pre = try o.object("from", UNetBox.self)
@@ -48,10 +50,10 @@ extension UNetBox: LuaObject {
             model = try UNet(
                 UNet.Config(
                     inChannels: clf.config.inChannels, classes: classes, encoder: .resnet,
-                    widths: clf.config.widths, blocks: clf.config.blocks, seed: seed))
+                    widths: clf.config.widths, blocks: clf.config.blocks, seed: seed, upsampling: upsampling))
             try model.loadEncoder(from: clf)
         } else {
-            var cfg = UNet.Config(classes: classes, seed: seed)
+            var cfg = UNet.Config(classes: classes, seed: seed, upsampling: upsampling)
             if let w = try o.integer("width", in: 1...256) { cfg.widths = [w, 2 * w, 4 * w, 8 * w] }
             if let ws = try o.numbers("widths") { cfg.widths = try ws.map { try positive($0, "widths") } }
             model = try UNet(cfg)

@@ -134,6 +134,16 @@ public final class ReLU: Module, @unchecked Sendable {
     public override func forward(_ x: Tensor) throws -> Tensor { x.relu() }
 }
 
+/// Bilinear upsampling by a factor of 2 (half-pixel centres, as PyTorch's
+/// `Upsample(scale_factor=2, mode="bilinear")`; no parameters).
+public final class Upsample: Module, @unchecked Sendable {
+    public override init() {}
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw ModelError("Upsample needs [N, C, H, W], got \(shapeString(x.shape))") }
+        return try x.upsampleBilinear(size: Pair(2 * x.shape[2], 2 * x.shape[3]))
+    }
+}
+
 /// Identity (no parameters).
 public final class Identity: Module, @unchecked Sendable {
     public override init() {}

@@ -297,6 +297,10 @@ public final class ResNetEncoder: UNetEncoder {
 /// - `.resnet` (`ResNetEncoder`), a classifier's trunk; H and W divisible by 2^(stages).
 public final class UNet: Module, @unchecked Sendable {
     public enum Encoder: String, Codable, Sendable { case doubleConv, resnet }
+    /// How decoder stages double the resolution: a stride-2 transposed convolution (UNetCXR's), or
+    /// bilinear upsampling then a 3×3 convolution, which cannot print the 2-pixel checkerboard a
+    /// non-overlapping 2×2 transposed kernel leaves in the output until training smooths it away.
+    public enum Upsampling: String, Codable, Sendable { case transposed, bilinear }
 
     public struct Config: Codable, Equatable, Sendable {
         public var inChannels = 1
@@ -307,9 +311,10 @@ public final class UNet: Module, @unchecked Sendable {
         /// Blocks per ResNet stage (ResNet encoder only).
         public var blocks = [2, 2, 2, 2]
         public var seed: UInt64 = 0
+        public var upsampling = Upsampling.transposed
         public init(
             inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
-            blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0
+            blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0, upsampling: Upsampling = .transposed
         ) {
             self.inChannels = inChannels
             self.classes = classes
@@ -317,12 +322,41 @@ public final class UNet: Module, @unchecked Sendable {
             self.widths = widths ?? (encoder == .doubleConv ? [16, 32, 64, 128] : [32, 64, 128, 256])
             self.blocks = blocks
             self.seed = seed
+            self.upsampling = upsampling
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case inChannels, classes, encoder, widths, blocks, seed, upsampling
+        }
+
+        /// Files written before `upsampling` existed read as `transposed`.
+        public init(from decoder: Swift.Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inChannels = try c.decode(Int.self, forKey: .inChannels)
+            classes = try c.decode(Int.self, forKey: .classes)
+            encoder = try c.decode(Encoder.self, forKey: .encoder)
+            widths = try c.decode([Int].self, forKey: .widths)
+            blocks = try c.decode([Int].self, forKey: .blocks)
+            seed = try c.decode(UInt64.self, forKey: .seed)
+            upsampling = try c.decodeIfPresent(Upsampling.self, forKey: .upsampling) ?? .transposed
+        }
+
+        /// `upsampling` is written only when it is not the default (older files stay the same bytes).
+        public func encode(to encoder: Swift.Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(inChannels, forKey: .inChannels)
+            try c.encode(classes, forKey: .classes)
+            try c.encode(self.encoder, forKey: .encoder)
+            try c.encode(widths, forKey: .widths)
+            try c.encode(blocks, forKey: .blocks)
+            try c.encode(seed, forKey: .seed)
+            if upsampling != .transposed { try c.encode(upsampling, forKey: .upsampling) }
         }
     }
 
     public let config: Config
     public let encoder: UNetEncoder
-    let ups: [ConvTranspose2d]
+    let ups: [Module]
     let decs: [Sequential]
     let head: Conv2d
 
@@ -341,11 +375,15 @@ public final class UNet: Module, @unchecked Sendable {
             encoder = try ResNetEncoder(
                 inChannels: config.inChannels, widths: config.widths, blocks: config.blocks, seed: config.seed)
         }
-        var ups: [ConvTranspose2d] = []
+        var ups: [Module] = []
         var decs: [Sequential] = []
         var cin = encoder.bottomWidth
         for (skip, out) in encoder.decoderWidths {
-            ups.append(try ConvTranspose2d(cin, out, kernelSize: 2, stride: 2, rng: &rng))
+            switch config.upsampling {
+            case .transposed: ups.append(try ConvTranspose2d(cin, out, kernelSize: 2, stride: 2, rng: &rng))
+            case .bilinear:
+                ups.append(Sequential([Upsample(), try Conv2d(cin, out, kernelSize: 3, padding: 1, rng: &rng)]))
+            }
             decs.append(try doubleConv(out + skip, out, rng: &rng))
             cin = out
         }

@@ -225,6 +225,31 @@ struct ModuleTests {
         #expect(y.shape == [2, 14, 32, 32])
         #expect(throws: ModelError.self) { try seg(randomInput([1, 1, 30, 30])) }
     }
+
+    /// The bilinear decoder: `up{i}` is bilinear ×2 then a 3×3 convolution; configurations written
+    /// before the option existed read as transposed, and the default is not written (same bytes).
+    @Test func bilinearDecoderAndOlderConfigurations() throws {
+        let cfg = UNet.Config(
+            classes: 3, encoder: .resnet, widths: [8, 16], blocks: [1, 1], seed: 2, upsampling: .bilinear)
+        let seg = try UNet(cfg)
+        let names = Set(seg.stateDict().keys)
+        #expect(names.contains("up1.1.weight") && !names.contains("up1.weight"))
+        #expect(try seg(randomInput([1, 1, 16, 16])).shape == [1, 3, 16, 16])
+        let transposed = try JSONEncoder().encode(UNet.Config(classes: 3))
+        #expect(!String(decoding: transposed, as: UTF8.self).contains("upsampling"))
+        let old = #"{"inChannels":1,"classes":2,"encoder":"doubleConv","widths":[4,8],"blocks":[2,2],"seed":0}"#
+        #expect(try JSONDecoder().decode(UNet.Config.self, from: Data(old.utf8)).upsampling == .transposed)
+        let back = try JSONDecoder().decode(UNet.Config.self, from: JSONEncoder().encode(cfg))
+        #expect(back == cfg)
+        // Bilinear ×2 of a constant is that constant; of a ramp, a ramp (no checkerboard).
+        let ramp = try Tensor((0..<16).map { Float($0 % 4) }, shape: [1, 1, 4, 4])
+        let up = try Upsample()(ramp).scalars
+        #expect(up.count == 64)
+        for row in 0..<8 {
+            let r = Array(up[(row * 8)..<(row * 8 + 8)])
+            #expect(zip(r, r.dropFirst()).allSatisfy { $1 >= $0 && $1 - $0 <= 0.5 }, "row \(row): \(r)")
+        }
+    }
 }
 
 func randomInput(_ shape: [Int], seed: UInt64 = 1) -> Tensor {
