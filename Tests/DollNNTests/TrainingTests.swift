@@ -75,6 +75,36 @@ struct TrainingTests {
         #expect(h.epochs.first!.trainLoss > h.epochs.last!.trainLoss)
     }
 
+    /// Early stopping restores the best epoch's weights: on a validation set whose labels are the
+    /// opposite of the training labels, learning makes validation worse, so the best epoch is an
+    /// early one; after `fit` the model scores exactly the best value (and, without restoring, the
+    /// last one).
+    @Test func earlyStoppingRestoresTheBestWeights() throws {
+        struct Inverted: BatchSource {
+            let base: QuadrantTask
+            var count: Int { base.count }
+            func batch(_ indices: [Int]) throws -> Batch {
+                let b = try base.batch(indices)
+                return Batch(input: b.input, target: try (b.target * -1).adding(1))
+            }
+        }
+        let val = Inverted(base: QuadrantTask(count: 64, seed: 11))
+        for restore in [true, false] {
+            let model = try ResNetClassifier(.init(widths: [8, 16], blocks: [1, 1], classes: ["tl", "br"], seed: 1))
+            var cfg = Trainer.Config()
+            cfg.epochs = 12; cfg.batchSize = 16; cfg.learningRate = 3e-3; cfg.seed = 3; cfg.progress = false
+            cfg.patience = 2; cfg.restoreBest = restore
+            let trainer = try Trainer(model: model, task: .multiLabel(classes: ["tl", "br"]), config: cfg)
+            let h = try trainer.fit(train: QuadrantTask(count: 192, seed: 10), validation: val)
+            let best = try #require(h.bestValue)
+            let last = try #require(h.epochs.last?.validation["auroc_mean"])
+            #expect(h.stoppedEarly && h.epochs.count < 12, "stopped after \(h.epochs.count) epochs")
+            #expect(last < best, "validation got worse after the best epoch \(h.bestEpoch ?? 0)")
+            let now = try #require(trainer.evaluate(val)["auroc_mean"])
+            #expect(now == (restore ? best : last), "restoreBest \(restore): the model scores \(now)")
+        }
+    }
+
     @Test func smallUNetSegmentsDisks() throws {
         let model = try UNet(.init(classes: 1, widths: [8, 16, 32], seed: 2))
         var cfg = Trainer.Config()
