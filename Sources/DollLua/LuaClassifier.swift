@@ -79,10 +79,7 @@ extension ClassifierBox: LuaObject {
                     return 1
                 },
                 method("save") { a in
-                    let clf = try a.object(1, ClassifierBox.self, "self").model
-                    let cfg = try canonicalJSON(clf.config)
-                    try clf.save(
-                        to: try a.string(2, "path"), metadata: ["doll.kind": "classifier", "doll.config": cfg])
+                    try a.object(1, ClassifierBox.self, "self").model.saveModelFile(to: try a.string(2, "path"))
                     return 0
                 },
             ])

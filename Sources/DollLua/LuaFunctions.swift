@@ -201,10 +201,3 @@ extension SafeTensors.File {
     /// Numbers held by all tensors.
     var valueCount: Int { tensors.values.reduce(0) { $0 + $1.count } }
 }
-
-/// JSON with sorted keys, so that a saved model file is the same bytes every time.
-func canonicalJSON<T: Encodable>(_ value: T) throws -> String {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    return String(decoding: try enc.encode(value), as: UTF8.self)
-}

@@ -68,9 +68,15 @@ extension GeneratorBox: LuaObject {
         /// A tensor of the shape given from argument 2, filled by `value`.
         func tensor(_ a: LuaArgs, _ value: () -> Double) throws -> Int32 {
             let shape = try LuaTensor.shape(a, from: 2)
-            let n = shape.reduce(1, *)
-            guard n <= 1 << 28 else {
-                throw LuaBindingError("a tensor of \(n) values is more than a generator fills (2^28)")
+            // Sizes are checked one by one, so the product is formed without overflow.
+            var n = 1
+            for d in shape {
+                let (p, overflow) = n.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= 1 << 24 else {
+                    throw LuaBindingError(
+                        "a tensor of shape \(shapeString(shape)) is more than a generator fills (2^24 values)")
+                }
+                n = p
             }
             return LuaTensor.push(a, try Tensor((0..<n).map { _ in Float(value()) }, shape: shape))
         }

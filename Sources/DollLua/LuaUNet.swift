@@ -107,13 +107,7 @@ extension UNetBox: LuaObject {
                 },
                 method("save") { a in
                     let box = try a.object(1, UNetBox.self, "self")
-                    let cfg = try canonicalJSON(box.model.config)
-                    try box.model.save(
-                        to: try a.string(2, "path"),
-                        metadata: [
-                            "doll.kind": "unet", "doll.config": cfg,
-                            "doll.structures": box.structures.joined(separator: ","),
-                        ])
+                    try box.model.saveModelFile(to: try a.string(2, "path"), structures: box.structures)
                     return 0
                 },
             ])

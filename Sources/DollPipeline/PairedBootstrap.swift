@@ -49,6 +49,7 @@ public enum PairedBootstrap {
             }
             if n > 0 { means.append(sum / Double(n)) }
         }
+        guard !means.isEmpty else { return Localization.Summary(mean: .nan, low: .nan, high: .nan, n: finite.count) }
         means.sort()
         let mean = finite.reduce(0, +) / Double(finite.count)
         let low = means[Int(0.025 * Double(means.count - 1))]

@@ -516,15 +516,8 @@ public final class Study {
     func saveModel(_ model: UNet, initName: String, fraction: Double, seed: UInt64) throws {
         let dir = outputDirectory + "/models"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let cfg = String(decoding: try enc.encode(model.config), as: UTF8.self)
         let name = String(format: "%@-%gpct-seed%d.safetensors", initName, fraction * 100, seed)
-        try model.save(
-            to: dir + "/" + name,
-            metadata: [
-                "doll.kind": "unet", "doll.config": cfg, "doll.structures": config.structures.joined(separator: ","),
-            ])
+        try model.saveModelFile(to: dir + "/" + name, structures: config.structures)
     }
 
     /// Pointing game, Dice and AUPRC of the DoLL labels against the phantoms' finding masks.
