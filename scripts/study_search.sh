@@ -22,4 +22,4 @@ run pretrain_8 --set pretrain_epochs=8
 run boost_union --boost union
 run ig_steps_32 --set ig_steps=32
 run jsrt --downstream jsrt --data "$SHARED/data/jsrt"
-run longer_finetune --set min_steps=144 --set finetune_epochs=16
+run longer_finetune --set finetune_steps=1200 --set patience=400

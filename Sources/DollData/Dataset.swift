@@ -35,9 +35,13 @@ public protocol Dataset: AnyObject {
     var summary: String { get }
     /// The `i`-th sample (0-based).
     func sample(_ i: Int) throws -> Sample
+    /// The samples at `indices`, in order (a dataset may prepare them in parallel).
+    func samples(_ indices: [Int]) throws -> [Sample]
 }
 
 extension Dataset {
+    public func samples(_ indices: [Int]) throws -> [Sample] { try indices.map(sample) }
+
     func checkIndex(_ i: Int) throws {
         guard i >= 0 && i < count else { throw DataError("sample index \(i) is out of range 0..<\(count)") }
     }
@@ -69,8 +73,7 @@ extension Dataset {
             throw DataError("unknown structure '\(n)'; \(summary) has: \(structures.joined(separator: ", "))")
         }
         var imgs: [Tensor] = [], targets: [Float] = [], valid: [Float] = []
-        for i in indices {
-            let s = try sample(i)
+        for s in try samples(indices) {
             imgs.append(s.image)
             for n in names {
                 guard let m = s.masks[n] else { throw DataError("sample '\(s.id)' has no '\(n)' mask") }

@@ -338,10 +338,11 @@ public enum LuaDocs {
             "Classifier:save", "Classifier:save(path)",
             "Writes the weights and configuration to a safetensors file (read back with doll.load)."),
         LuaDoc(
-            "UNet:fit", "UNet:fit(dataset | labels, {\(trainerSignature), structures, fraction}) → history",
-            "Trains on a Dataset's masks (structures picks them, default the U-Net's own or the dataset's first ones; fraction trains on a seeded subset; val validates) or on DoLL Labels (their classes; structures, fraction and val unused). "
+            "UNet:fit",
+            "UNet:fit(dataset | labels, {\(trainerSignature), structures, fraction, augment=false}) → history",
+            "Trains on a Dataset's masks (structures picks them, default the U-Net's own or the dataset's first ones; fraction trains on a seeded subset; val validates) or on DoLL Labels (their classes; structures, fraction and val unused). augment = true draws a new radiograph augmentation per image and epoch from seed (rotation ±10°, scale ±10 %, shifts, brightness, contrast, gamma, blur, noise; the masks move with the image; never a left/right flip). "
                 + trainerSummary,
-            options: trainer + ["structures", "fraction"]),
+            options: trainer + ["structures", "fraction", "augment"]),
         LuaDoc(
             "UNet:evaluate",
             "UNet:evaluate(dataset, {structures}) → {loss, dice_mean, iou_mean, [\"dice/<structure>\"], …}",

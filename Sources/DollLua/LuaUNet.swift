@@ -117,6 +117,8 @@ extension UNetBox: LuaObject {
     private static func fit(_ a: LuaArgs) throws -> Int32 {
         let box = try a.object(1, UNetBox.self, "self")
         let o = try a.options(3)
+        let seed = UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0)
+        let augment = try o.bool("augment") == true ? AugmentConfig() : nil
         if let labels = try? a.object(2, LabelsBox.self, "labels") {
             guard labels.labels.classes.count == box.model.config.classes else {
                 throw LuaBindingError(
@@ -125,14 +127,16 @@ extension UNetBox: LuaObject {
             box.structures = labels.labels.classes
             return try DollLua.fit(
                 a, model: box.model, task: .segmentation(channels: labels.labels.classes),
-                train: DollLabelSource(labels: labels.labels, images: labels.images), val: nil, config: trainerConfig(o)
+                train: try DollLabelSource(labels: labels.labels, images: labels.images, augment: augment, seed: seed),
+                val: nil, config: trainerConfig(o)
             )
         }
         var ds = try a.object(2, DatasetBox.self, "dataset or labels").ds
         if let f = try o.number("fraction") {
-            ds = try ds.subset(fraction: f, seed: UInt64(try o.integer("seed", in: 0...Int(Int32.max)) ?? 0))
+            ds = try ds.subset(fraction: f, seed: seed)
         }
         let s = try box.structures(o, ds)
+        if let augment { ds = try AugmentedDataset(ds, config: augment, seed: seed) }
         let val = try o.object("val", DatasetBox.self)?.ds
         return try DollLua.fit(
             a, model: box.model, task: .segmentation(channels: s), train: SegmentationSource(ds, structures: s),

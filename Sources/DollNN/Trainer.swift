@@ -18,6 +18,12 @@ public protocol BatchSource {
     var count: Int { get }
     /// Stacks the examples at `indices` into one batch.
     func batch(_ indices: [Int]) throws -> Batch
+    /// Called by the trainer before every epoch (1-based), e.g. to draw new augmentations.
+    func startEpoch(_ epoch: Int)
+}
+
+extension BatchSource {
+    public func startEpoch(_ epoch: Int) {}
 }
 
 /// Raised when training is stopped by the caller (e.g. Ctrl-C); the model keeps the weights of
@@ -210,6 +216,7 @@ public final class Trainer {
             model.train()
             let t0 = Date()
             let order = rng.permutation(train.count)
+            train.startEpoch(epoch)
             var lossSum = 0.0, seen = 0
             for s in 0..<stepsPerEpoch {
                 if shouldStop?() == true { throw TrainingInterrupted(epoch: epoch, step: s) }

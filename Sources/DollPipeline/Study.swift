@@ -27,8 +27,8 @@ public struct StudyConfig: Codable, Sendable {
     public var classifierImages = 1000
     public var classifierValImages = 200
     public var classifiers = 1
-    public var classifierWidths = [16, 32, 64]
-    public var classifierBlocks = [1, 1, 1]
+    public var classifierWidths = [16, 32, 64, 128]
+    public var classifierBlocks = [1, 1, 1, 1]
     public var classifierEpochs = 8
     public var difficulty = 0.3
     /// Classification data: `phantoms` (generated, with finding masks to score the DoLL labels),
@@ -50,14 +50,23 @@ public struct StudyConfig: Codable, Sendable {
     public var structures = ["lungs", "heart", "clavicles"]
     public var downstreamTrain = 200
     public var downstreamTest = 64
-    public var fractions = [0.01, 0.05, 0.10, 0.25, 1.0]
+    public var fractions = [0.05, 0.10, 0.25, 1.0]
     public var finetuneSeeds: [UInt64] = [1]
-    public var finetuneEpochs = 8
-    /// Minimum optimisation steps per fine-tuning run (small fractions get more epochs).
-    public var minSteps = 48
-    /// Test images scored after every fine-tuning epoch for the convergence curves (the final
-    /// scores always use the whole held-out set).
-    public var curveImages = 32
+    /// Fine-tuning rule, the same for every initialisation and fraction: at most `finetuneSteps`
+    /// optimisation steps (cosine learning rate over them), validation Dice on a held-out part of
+    /// the labelled subset after every epoch, early stop after `patience` steps without
+    /// improvement, and the best validation epoch's weights kept. The test set is never looked at.
+    public var finetuneSteps = 600
+    public var patience = 200
+    /// Part of the labelled subset held out for validation (at least one image; subsets of fewer
+    /// than 4 images validate on their training images).
+    public var validationFraction = 0.2
+    /// Seeded radiograph augmentation (`AugmentConfig()`: rotation ±10°, scale 0.9–1.1, shifts,
+    /// brightness, contrast, gamma, blur, noise; never flips) while pre-training and fine-tuning.
+    public var augment = true
+    /// A second segmentation folder (another hospital: `…/shared/data/covid_seg`) on which every
+    /// fine-tuned U-Net is scored, without training there, for the structures both sets have.
+    public var crossData: String? = nil
     public var batchSize = 16
     public var learningRate: Float = 2e-3
     /// Learning-rate multiplier for a pre-trained encoder while fine-tuning (classifier and
@@ -77,8 +86,8 @@ public struct StudyConfig: Codable, Sendable {
         "seed", "image_size", "classifier_images", "classifiers", "classifier_epochs", "difficulty",
         "classification", "classification_csv", "classification_root",
         "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
-        "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_epochs",
-        "min_steps", "batch", "lr", "encoder_lr_scale", "save_models", "decoder",
+        "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_steps", "patience",
+        "val_fraction", "augment", "cross_data", "batch", "lr", "encoder_lr_scale", "save_models", "decoder",
     ]
 
     /// Changes one setting from text (lists are comma-separated).
@@ -98,6 +107,12 @@ public struct StudyConfig: Codable, Sendable {
                 )
             }
             return v
+        }
+        func bool() throws -> Bool {
+            guard let b = ["true": true, "false": false][value] else {
+                throw StudyError("study setting '\(key)' must be true or false, got '\(value)'")
+            }
+            return b
         }
         func list<T>(_ parse: (String) -> T?) throws -> [T] {
             let parts = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -160,8 +175,11 @@ public struct StudyConfig: Codable, Sendable {
                 throw StudyError("study setting 'fractions' must lie in (0, 1]")
             }
         case "seeds": finetuneSeeds = try list { UInt64($0).flatMap { $0 <= UInt64(Int32.max) ? $0 : nil } }
-        case "finetune_epochs": finetuneEpochs = try int(1...10_000)
-        case "min_steps": minSteps = try int(0...1_000_000)
+        case "finetune_steps": finetuneSteps = try int(1...1_000_000)
+        case "patience": patience = try int(1...1_000_000)
+        case "val_fraction": validationFraction = try double(0.01...0.9)
+        case "augment": augment = try bool()
+        case "cross_data": crossData = value
         case "batch": batchSize = try int(1...4096)
         case "lr": learningRate = Float(try double(1e-7...1))
         case "encoder_lr_scale": encoderLearningRateScale = Float(try double(0...10))
@@ -170,11 +188,7 @@ public struct StudyConfig: Codable, Sendable {
                 throw StudyError("study setting 'decoder' must be bilinear or transposed, got '\(value)'")
             }
             decoder = d
-        case "save_models":
-            guard let b = ["true": true, "false": false][value] else {
-                throw StudyError("study setting 'save_models' must be true or false, got '\(value)'")
-            }
-            saveModels = b
+        case "save_models": saveModels = try bool()
         default:
             throw StudyError(
                 "unknown study setting '\(key)'; settings are: \(StudyConfig.settableKeys.joined(separator: ", "))")
@@ -189,16 +203,15 @@ public struct StudyConfig: Codable, Sendable {
         case "quick": c.finetuneSeeds = [1, 2, 3]  // seeds disagree a lot at these sizes: never quote one
         case "tiny":  // for tests: seconds
             c.name = "tiny"; c.imageSize = 32; c.classifierImages = 96; c.classifierValImages = 32;
-            c.classifierWidths = [4, 8, 16]
+            c.classifierWidths = [4, 8, 16]; c.classifierBlocks = [1, 1, 1]
             c.classifierEpochs = 1; c.labels.igSteps = 4; c.pretrainEpochs = 1; c.downstreamTrain = 24;
             c.downstreamTest = 12
-            c.fractions = [0.25, 1.0]; c.finetuneEpochs = 1; c.minSteps = 2; c.batchSize = 8; c.curveImages = 4
+            c.fractions = [0.25, 1.0]; c.finetuneSteps = 3; c.patience = 3; c.batchSize = 8
         case "full":
-            c.name = "full"; c.imageSize = 128; c.classifierImages = 8000; c.classifierValImages = 1000;
-            c.classifiers = 3
-            c.classifierWidths = [32, 64, 128, 256]; c.classifierBlocks = [2, 2, 2, 2]; c.classifierEpochs = 20
-            c.labels.igSteps = 50; c.pretrainEpochs = 20; c.downstreamTrain = 1000; c.downstreamTest = 500
-            c.finetuneSeeds = [1, 2, 3]; c.finetuneEpochs = 30; c.minSteps = 300
+            c.name = "full"; c.imageSize = 256; c.classifierImages = 2000; c.classifierValImages = 400
+            c.classifierEpochs = 10
+            c.labels.igSteps = 16; c.pretrainEpochs = 5; c.downstreamTrain = 1000; c.downstreamTest = 200
+            c.fractions = [0.1, 0.25, 1.0]; c.finetuneSeeds = [1, 2, 3, 4, 5]; c.finetuneSteps = 600; c.patience = 150
         default: throw StudyError("unknown preset '\(name)' (quick, full, tiny)")
         }
         return c
@@ -210,18 +223,30 @@ public struct FinetuneRun: Codable, Sendable {
     public var initialization: String
     public var fraction: Double
     public var seed: UInt64
+    /// Images trained on and images of the labelled subset held out for validation (0: the
+    /// subset was too small and validated on its training images).
     public var trainImages: Int
-    public var epochs: Int
+    public var validationImages: Int
+    /// Optimisation steps taken (early stopping ends a run before the budget), the step whose
+    /// weights were kept (best validation Dice), and the first step reaching 95 % of that Dice.
+    public var steps: Int
+    public var bestStep: Int
+    public var stepsTo95: Int
+    public var stepsPerEpoch: Int
     public var seconds: Double
     public var dice: [String: Double]
     public var iou: [String: Double]
     public var meanDice: Double
-    /// Validation mean Dice after every epoch (convergence curve).
+    /// Validation mean Dice after every epoch (convergence curve; epoch e ends at step e·stepsPerEpoch).
     public var curve: [Double]
-    /// First epoch reaching 95% of the final mean Dice.
-    public var epochsTo95: Int
     /// Dice per structure and test image, in test-set order (for paired comparisons).
     public var imageDice: [String: [Double]] = [:]
+    /// Dice per structure and image of the other hospital's set (`StudyConfig.crossData`).
+    public var crossImageDice: [String: [Double]] = [:]
+    /// Mean of `crossImageDice` per structure.
+    public var crossDice: [String: Double] {
+        crossImageDice.mapValues { $0.isEmpty ? .nan : $0.reduce(0, +) / Double($0.count) }
+    }
 }
 
 /// Runs the study and writes its report.
@@ -407,7 +432,8 @@ public final class Study {
         let ptrainer = try Trainer(
             model: pre, task: .segmentation(channels: classes, bceWeight: 1, diceWeight: 1), config: pc)
         ptrainer.shouldStop = shouldStop
-        _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain))
+        let augment = c.augment ? AugmentConfig() : nil
+        _ = try ptrainer.fit(train: DollLabelSource(labels: labels, images: clsTrain, augment: augment, seed: c.seed))
         log(String(format: "pre-trained the U-Net on DoLL labels (%.0fs)", elapsed()))
         // Boost: score both refinements against ground truth; use one if configured.
         pre.eval()
@@ -425,7 +451,8 @@ public final class Study {
         }
         if let mode = c.boost {
             let boosted = try labels.boosted(with: predictions, mode: mode)
-            _ = try ptrainer.fit(train: DollLabelSource(labels: boosted, images: clsTrain))
+            _ = try ptrainer.fit(
+                train: DollLabelSource(labels: boosted, images: clsTrain, augment: augment, seed: c.seed &+ 1))
             log(String(format: "boost (%@): pre-trained again on refined labels (%.0fs)", mode.rawValue, elapsed()))
         }
         return Pretrained(model: pre, boostScores: scores)
@@ -438,6 +465,7 @@ public final class Study {
     ) throws -> Sweep {
         let c = config
         let structures = c.structures
+        let cross = try crossData()
         var sweep = Sweep(runs: [], examples: [:])
         for fraction in c.fractions {
             for seed in c.finetuneSeeds {
@@ -458,7 +486,8 @@ public final class Study {
                     default: break
                     }
                     let run = try finetune(
-                        model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest)
+                        model, initName: initName, fraction: fraction, seed: seed, train: subset, test: dTest,
+                        cross: cross)
                     sweep.runs.append(run)
                     if c.saveModels && DataParallel.isLeader {
                         try saveModel(model, initName: initName, fraction: fraction, seed: seed)
@@ -468,47 +497,106 @@ public final class Study {
                     }
                     log(
                         String(
-                            format: "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d images, %d epochs, %.0fs)",
-                            initName, fraction * 100,
-                            seed, run.meanDice, run.trainImages, run.epochs, elapsed()))
+                            format:
+                                "fine-tune %-10@ %5.1f%% seed %d: mean Dice %.3f (%d+%d images, %d steps, best %d, %.0fs)",
+                            initName, fraction * 100, seed, run.meanDice, run.trainImages, run.validationImages,
+                            run.steps, run.bestStep, elapsed()))
                 }
             }
         }
         return sweep
     }
 
+    /// Splits a labelled subset into (training, validation) parts; subsets of fewer than 4 images
+    /// validate on their training images.
+    func validationSplit(_ labelled: Dataset, seed: UInt64) throws -> (train: Dataset, validation: Dataset) {
+        let n = labelled.count
+        guard n >= 4 else { return (labelled, labelled) }
+        let k = Swift.max(1, Int((Double(n) * config.validationFraction).rounded()))
+        let (val, train) = try labelled.split(fraction: Double(k) / Double(n), seed: seed &+ 0x5EED)
+        return (train, val)
+    }
+
+    /// Fine-tunes `model` on `labelled` by the study's rule (see `StudyConfig.finetuneSteps`) and
+    /// scores it on `test` (and on `cross`, the other hospital, for the structures it has).
     func finetune(
-        _ model: UNet, initName: String, fraction: Double, seed: UInt64, train: Dataset, test: Dataset
+        _ model: UNet, initName: String, fraction: Double, seed: UInt64, train labelled: Dataset, test: Dataset,
+        cross: Dataset? = nil
     ) throws -> FinetuneRun {
         let c = config
+        let (train, val) = try validationSplit(labelled, seed: seed)
         let stepsPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
-        let epochs = Swift.max(c.finetuneEpochs, (c.minSteps + stepsPerEpoch - 1) / stepsPerEpoch)
         var tc = Trainer.Config()
-        tc.epochs = epochs; tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
+        tc.epochs = (c.finetuneSteps + stepsPerEpoch - 1) / stepsPerEpoch
+        tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
+        tc.schedule = .cosine(minFactor: 0.05)
+        tc.patience = Swift.max(1, (c.patience + stepsPerEpoch - 1) / stepsPerEpoch)
+        tc.monitor = "dice_mean"
+        tc.restoreBest = true  // chosen on the validation part of the labelled subset, never on the test set
         if initName != "random" && c.encoderLearningRateScale != 1 {
             tc.learningRateScales = ["encoder.": c.encoderLearningRateScale]
         }
-        tc.restoreBest = false  // the held-out set is the test set: report the last epoch, no selection on it
         let t0 = Date()
         let trainer = try Trainer(model: model, task: .segmentation(channels: c.structures), config: tc)
         trainer.shouldStop = shouldStop
-        let curveSet = try Subset(test, indices: Array(0..<Swift.min(c.curveImages, test.count)))
+        let source: Dataset = c.augment ? try AugmentedDataset(train, seed: seed &+ 0xA06) : train
         let h = try trainer.fit(
-            train: SegmentationSource(train, structures: c.structures),
-            validation: SegmentationSource(curveSet, structures: c.structures))
+            train: SegmentationSource(source, structures: c.structures),
+            validation: SegmentationSource(val, structures: c.structures))
         let last = try trainer.evaluate(SegmentationSource(test, structures: c.structures))
         let perImage = trainer.lastSegmentationMetrics?.perImageDice ?? []
         let curve = h.epochs.map { $0.validation["dice_mean"] ?? .nan }
-        let final = last["dice_mean"] ?? .nan
-        let curveFinal = curve.last ?? .nan
-        let e95 = (curve.firstIndex { $0 >= 0.95 * curveFinal } ?? (curve.count - 1)) + 1
-        return FinetuneRun(
-            initialization: initName, fraction: fraction, seed: seed, trainImages: train.count, epochs: epochs,
-            seconds: Date().timeIntervalSince(t0),
+        let best = h.bestValue ?? curve.last ?? .nan
+        let e95 = (curve.firstIndex { $0 >= 0.95 * best } ?? (curve.count - 1)) + 1
+        var run = FinetuneRun(
+            initialization: initName, fraction: fraction, seed: seed, trainImages: train.count,
+            validationImages: val === train ? 0 : val.count, steps: h.epochs.count * stepsPerEpoch,
+            bestStep: (h.bestEpoch ?? h.epochs.count) * stepsPerEpoch, stepsTo95: e95 * stepsPerEpoch,
+            stepsPerEpoch: stepsPerEpoch, seconds: Date().timeIntervalSince(t0),
             dice: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["dice/\($0)"] ?? .nan) }),
             iou: Dictionary(uniqueKeysWithValues: c.structures.map { ($0, last["iou/\($0)"] ?? .nan) }),
-            meanDice: final, curve: curve, epochsTo95: e95,
+            meanDice: last["dice_mean"] ?? .nan, curve: curve,
             imageDice: Dictionary(uniqueKeysWithValues: zip(c.structures, perImage).map { ($0, $1) }))
+        if let cross { run.crossImageDice = try crossScores(model, cross) }
+        return run
+    }
+
+    /// The other hospital's images (`crossData`) at the study's size, for the structures the
+    /// downstream task shares with it; images where a part of such a structure was not drawn (an
+    /// empty left or right lung mask) are left out. Nil without `crossData`.
+    public func crossData() throws -> Dataset? {
+        guard let root = config.crossData else { return nil }
+        let raw = try SegmentationFolder(root: root, size: config.imageSize)
+        let folder = CachedDataset(raw)
+        let shared = config.structures.filter(folder.structures.contains)
+        guard !shared.isEmpty else {
+            throw StudyError(
+                "cross_data \(root) has none of the structures \(config.structures) (it has \(folder.structures))")
+        }
+        let parts = shared.flatMap { raw.derived[$0] ?? [$0] }
+        var keep: [Int] = []
+        for i in 0..<folder.count {
+            let masks = try folder.sample(i).masks
+            if parts.allSatisfy({ p in masks[p]?.scalars.contains { $0 > 0.5 } ?? false }) { keep.append(i) }
+        }
+        return try Subset(folder, indices: keep, name: "cross \(root)")
+    }
+
+    /// Per-image Dice on `cross` for each structure it shares with the study (the U-Net's channel
+    /// of that name, threshold 0.5).
+    func crossScores(_ model: UNet, _ cross: Dataset) throws -> [String: [Double]] {
+        let shared = config.structures.filter(cross.structures.contains)
+        let channels = shared.map { config.structures.firstIndex(of: $0)! }
+        var metrics = SegmentationMetrics(channels: shared.count)
+        model.eval()
+        for start in stride(from: 0, to: cross.count, by: 16) {
+            let idx = Array(start..<Swift.min(start + 16, cross.count))
+            let (x, t, v) = try cross.segmentationBatch(idx, structures: shared)
+            let p = try Autograd.noGrad { try model(x).sigmoid() }
+            let picked = try Tensor.concat(channels.map { try p.slice(axis: 1, start: $0, end: $0 + 1) }, axis: 1)
+            try metrics.add(probabilities: picked, targets: t, mask: v)
+        }
+        return Dictionary(uniqueKeysWithValues: zip(shared, metrics.perImageDice).map { ($0, $1) })
     }
 
     /// `<out>/models/<init>-<percent>pct-seed<seed>.safetensors`, with the metadata `doll.load`

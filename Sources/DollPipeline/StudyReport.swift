@@ -37,18 +37,30 @@ public struct StudyReport {
         return try ImageOps.resize(x, height: s * f, width: s * f, interpolation: mask ? .nearest : .bilinear)
     }
 
+    /// What the held-out set is, in words.
+    var testDescription: String {
+        switch config.downstream {
+        case .jsrt: return "trained on JSRT fold 1, tested on fold 2"
+        case .covid: return "covid_seg, a fixed random 60/40 split by the study seed"
+        case .phantomAnatomy, .phantomInfection: return "\(config.downstreamTest) held-out phantoms"
+        }
+    }
+
     func write(examples: [String: UNet], test: Dataset, labels: DollLabelSet, labelImages: Dataset) throws {
         // CSV of every run
+        let crossStructures = result.runs.first.map { config.structures.filter($0.crossImageDice.keys.contains) } ?? []
         var csv =
-            "initialization,fraction,seed,train_images,epochs,seconds,mean_dice,epochs_to_95,"
+            "initialization,fraction,seed,train_images,validation_images,steps,best_step,steps_to_95,seconds,mean_dice,"
             + config.structures.map { "dice_\($0)" }.joined(separator: ",") + ","
-            + config.structures.map { "iou_\($0)" }.joined(separator: ",") + "\n"
+            + config.structures.map { "iou_\($0)" }.joined(separator: ",")
+            + crossStructures.map { ",cross_dice_\($0)" }.joined() + "\n"
         for r in result.runs {
-            csv +=
-                "\(r.initialization),\(r.fraction),\(r.seed),\(r.trainImages),\(r.epochs),\(String(format: "%.2f", r.seconds)),"
-            csv += String(format: "%.4f", r.meanDice) + ",\(r.epochsTo95),"
+            csv += "\(r.initialization),\(r.fraction),\(r.seed),\(r.trainImages),\(r.validationImages),"
+            csv += "\(r.steps),\(r.bestStep),\(r.stepsTo95),\(String(format: "%.2f", r.seconds)),"
+            csv += String(format: "%.4f,", r.meanDice)
             csv += config.structures.map { String(format: "%.4f", r.dice[$0] ?? .nan) }.joined(separator: ",") + ","
-            csv += config.structures.map { String(format: "%.4f", r.iou[$0] ?? .nan) }.joined(separator: ",") + "\n"
+            csv += config.structures.map { String(format: "%.4f", r.iou[$0] ?? .nan) }.joined(separator: ",")
+            csv += crossStructures.map { String(format: ",%.4f", r.crossDice[$0] ?? .nan) }.joined() + "\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: path("runs.csv"))
         // The configuration, plus `size` (the image size every model of the study was trained at).
@@ -78,21 +90,25 @@ public struct StudyReport {
             ).write(to: path(file))
             figures.append(("Sample efficiency: \(s)", file))
         }
-        if let f = fractions.last {
+        for f in fractions.count > 1 ? [fractions[0], fractions[fractions.count - 1]] : fractions {
+            // Mean validation Dice over seeds while a run lasted (runs that stopped early drop out).
             let series = Study.initializations.map { ini -> Series in
                 let rs = runs(ini, f)
                 let n = rs.map(\.curve.count).max() ?? 0
                 let y = (0..<n).map { e in
                     StudyReport.meanSD(rs.compactMap { e < $0.curve.count ? $0.curve[e] : nil }).0
                 }
-                return Series(ini, x: (1...Swift.max(n, 1)).map(Double.init), y: y)
+                let per = rs.first?.stepsPerEpoch ?? 1
+                return Series(ini, x: (1...Swift.max(n, 1)).map { Double($0 * per) }, y: y)
             }
+            let file = String(format: "figures/convergence_%gpct.png", f * 100)
             try LinePlot(
-                series: series, title: String(format: "Convergence at %.0f%% labels", f * 100), xLabel: "epoch",
-                yLabel: "test mean Dice"
+                series: series, title: String(format: "Convergence at %g%% labels", f * 100),
+                xLabel: "optimisation step", yLabel: "validation mean Dice"
             )
-            .write(to: path("figures/convergence.png"))
-            figures.append(("Convergence (mean Dice per fine-tuning epoch)", "figures/convergence.png"))
+            .write(to: path(file))
+            figures.append(
+                (String(format: "Convergence at %g%% labels (validation part of the labelled subset)", f * 100), file))
         }
         // example overlays: prediction vs truth for each initialization on test image 1
         let sample = try test.sample(0)
@@ -176,22 +192,58 @@ public struct StudyReport {
             }
         }
         md += "\n## Fine-tuning: Dice on the held-out set (mean ± sd over \(config.finetuneSeeds.count) seed(s))\n\n"
-        md += "Downstream: \(config.downstream.rawValue), structures \(config.structures.joined(separator: ", ")).\n\n"
-        md += "| labels | init | " + config.structures.joined(separator: " | ") + " | mean | epochs to 95% |\n"
-        md += "|---|---|" + String(repeating: "---|", count: config.structures.count + 2) + "\n"
+        md += "Downstream: \(config.downstream.rawValue) (\(testDescription)), structures "
+        md += config.structures.joined(separator: ", ") + ". "
+        md +=
+            "Every initialisation follows the same rule: \(Int((config.validationFraction * 100).rounded())) % of the "
+        md += "labelled images validate (subsets under 4 images validate on their training images), at most "
+        md += "\(config.finetuneSteps) steps of batch \(config.batchSize) with a cosine learning rate from "
+        md += "\(config.learningRate), early stop after \(config.patience) steps without a better validation Dice, "
+        md += "the best validation epoch's weights kept; BCE + soft Dice per structure; augmentation "
+        md +=
+            config.augment
+            ? "on (rotation ±10°, scale ±10 %, shifts, brightness, contrast, gamma, blur, noise; no flips).\n\n"
+            : "off.\n\n"
+        md += "| labels (train+val) | init | " + config.structures.joined(separator: " | ")
+        md += " | mean | steps used | best step | steps to 95 % |\n"
+        md += "|---|---|" + String(repeating: "---|", count: config.structures.count + 4) + "\n"
         for f in fractions {
             for ini in Study.initializations {
                 let rs = runs(ini, f)
                 guard !rs.isEmpty else { continue }
-                var row = String(format: "| %.0f%% (%d) | %@ |", f * 100, rs[0].trainImages, ini)
+                var row = String(
+                    format: "| %g%% (%d+%d) | %@ |", f * 100, rs[0].trainImages, rs[0].validationImages, ini)
                 for s in config.structures {
                     let (m, sd) = StudyReport.meanSD(rs.map { $0.dice[s] ?? .nan })
                     row += String(format: " %.3f ± %.3f |", m, sd)
                 }
                 let (m, sd) = StudyReport.meanSD(rs.map(\.meanDice))
                 row += String(
-                    format: " %.3f ± %.3f | %.1f |", m, sd, StudyReport.meanSD(rs.map { Double($0.epochsTo95) }).0)
+                    format: " %.3f ± %.3f | %.0f | %.0f | %.0f |", m, sd,
+                    StudyReport.meanSD(rs.map { Double($0.steps) }).0,
+                    StudyReport.meanSD(rs.map { Double($0.bestStep) }).0,
+                    StudyReport.meanSD(rs.map { Double($0.stepsTo95) }).0)
                 md += row + "\n"
+            }
+        }
+        if !crossStructures.isEmpty, let cross = config.crossData {
+            let n = result.runs.first?.crossImageDice[crossStructures[0]]?.count ?? 0
+            md += "\n### Another hospital, no training there: Dice on \(n) images of `\(cross)`\n\n"
+            md += "The fine-tuned U-Nets above, scored on the other set's "
+            md += crossStructures.joined(separator: ", ") + " (mean ± sd over seeds).\n\n"
+            md += "| labels | init | " + crossStructures.joined(separator: " | ") + " |\n"
+            md += "|---|---|" + String(repeating: "---|", count: crossStructures.count) + "\n"
+            for f in fractions {
+                for ini in Study.initializations {
+                    let rs = runs(ini, f)
+                    guard !rs.isEmpty else { continue }
+                    md += String(format: "| %g%% | %@ |", f * 100, ini)
+                    for s in crossStructures {
+                        let (m, sd) = StudyReport.meanSD(rs.map { $0.crossDice[s] ?? .nan })
+                        md += String(format: " %.3f ± %.3f |", m, sd)
+                    }
+                    md += "\n"
+                }
             }
         }
         md += "\n### DoLL minus random init (mean Dice)\n\n| labels | gap |\n|---|---|\n"
@@ -199,7 +251,7 @@ public struct StudyReport {
             let d =
                 StudyReport.meanSD(runs("doll", f).map(\.meanDice)).0
                 - StudyReport.meanSD(runs("random", f).map(\.meanDice)).0
-            md += String(format: "| %.0f%% | %+.3f |\n", f * 100, d)
+            md += String(format: "| %g%% | %+.3f |\n", f * 100, d)
         }
         md += StudyReport.pairedSection(
             structures: config.structures, fractions: fractions, runs: runs, seed: config.seed)

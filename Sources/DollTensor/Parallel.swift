@@ -62,8 +62,7 @@ private final class RangeBody {
 
 /// Carries a value into a `@Sendable` closure when the caller guarantees the workers touch
 /// disjoint memory (the kernels split their outputs into non-overlapping ranges).
-@usableFromInline
-struct UncheckedSendable<T>: @unchecked Sendable {
-    @usableFromInline let value: T
-    @usableFromInline init(_ value: T) { self.value = value }
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }

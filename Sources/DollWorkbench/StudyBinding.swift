@@ -8,7 +8,7 @@ enum StudyBinding {
     static let doc = LuaDoc(
         "doll.study",
         "doll.study{preset=\"quick\", out=\"reports/study\", quiet=false, seed, seeds, fractions, downstream, data, threshold, ig_steps, pretrain_epochs, boost, encoder_lr_scale, …} → {report, seconds, auroc, runs}",
-        "Runs the DoLL study (classifiers → DoLL labels → U-Net pre-training → fine-tuning sweep) and writes its report directory. Settings override the preset; lists (seeds, fractions) are Lua arrays. Returns the report path, the run time in seconds, the classifiers' mean AUROC and one {init, fraction, seed, mean_dice, dice = {structure = value}} per fine-tuning run. Ctrl-C stops it.",
+        "Runs the DoLL study (classifiers → DoLL labels → U-Net pre-training → fine-tuning sweep) and writes its report directory. Settings override the preset; lists (seeds, fractions) are Lua arrays. Returns the report path, the run time in seconds, the classifiers' mean AUROC and one {init, fraction, seed, mean_dice, dice = {structure = value}, steps, best_step, cross_dice} per fine-tuning run. Ctrl-C stops it.",
         options: settingsKeys)
 
     static let settingsKeys = ["preset", "out", "quiet"] + StudyConfig.settableKeys
@@ -23,6 +23,8 @@ enum StudyBinding {
                 text = list.map(number).joined(separator: ",")
             } else if let n = try? o.number(key) {
                 text = number(n)
+            } else if case let b?? = try? o.bool(key) {
+                text = b ? "true" : "false"
             } else {
                 text = try o.string(key) ?? ""
             }
@@ -37,12 +39,18 @@ enum StudyBinding {
     static func pushRuns(_ a: LuaArgs, _ runs: [FinetuneRun]) {
         lua_createtable(a.L, Int32(runs.count), 0)
         for (i, run) in runs.enumerated() {
-            lua_createtable(a.L, 0, 5)
+            lua_createtable(a.L, 0, 8)
             a.push(run.initialization); a.setField("init")
             a.push(run.fraction); a.setField("fraction")
             a.push(Int(run.seed)); a.setField("seed")
             a.push(run.meanDice); a.setField("mean_dice")
             a.push(record: run.dice.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }); a.setField("dice")
+            a.push(run.steps); a.setField("steps")
+            a.push(run.bestStep); a.setField("best_step")
+            if !run.crossImageDice.isEmpty {
+                a.push(record: run.crossDice.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                a.setField("cross_dice")
+            }
             lua_rawseti(a.L, -2, lua_Integer(i + 1))
         }
     }

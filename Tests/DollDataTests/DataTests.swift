@@ -197,6 +197,59 @@ struct ImageOpsTests {
         for (v, k) in zip(a.scalars, m.scalars) { if k == 1 { inside += Double(v) } else { outside += Double(v) } }
         #expect(inside > 4 * outside)
     }
+
+    /// The radiograph augmentation of the study, with every default range on (photometric ones
+    /// too): over 60 draws a small bright square on the patient's right (image left) and its mask
+    /// land on the same pixels, and the square never crosses to the other side (no flips).
+    @Test func augmentedSamplesKeepMasksAlignedAndNeverFlip() throws {
+        final class Square: Dataset {
+            var count: Int { 1 }
+            var classes: [String] { [] }
+            var structures: [String] { ["right_lung", "heart"] }
+            var size: Int { 32 }
+            var summary: String { "one square" }
+            func sample(_ i: Int) throws -> Sample {
+                var img = try Tensor.zeros([1, 32, 32])
+                var mask = try Tensor.zeros([1, 32, 32])
+                for y in 12..<17 {
+                    for x in 4..<9 { try img.setValue(0.9, at: [0, y, x]); try mask.setValue(1, at: [0, y, x]) }
+                }
+                return Sample(id: "square", image: img, masks: ["right_lung": mask, "heart": mask])
+            }
+        }
+        var flipping = AugmentConfig()
+        flipping.horizontalFlip = true
+        #expect(throws: DataError.self) { try AugmentedDataset(Square(), config: flipping) }
+        let data = try AugmentedDataset(Square(), seed: 7)
+        var moved = 0
+        for epoch in 1...60 {
+            data.epoch = epoch
+            let s = try data.sample(0)
+            let img = s.image.scalars
+            let mask = s.masks["right_lung"]!.scalars
+            #expect(Set(mask).isSubset(of: [0, 1]))
+            func centroid(_ w: [Float]) -> (Double, Double) {
+                var (sx, sy, sw) = (0.0, 0.0, 0.0)
+                for (j, v) in w.enumerated() {
+                    sx += Double(v) * Double(j % 32); sy += Double(v) * Double(j / 32); sw += Double(v)
+                }
+                return (sx / sw, sy / sw)
+            }
+            // the image's bright part (above its median, noise and blur aside) against the mask
+            let threshold = img.sorted()[img.count / 2] + 0.25
+            let (ix, iy) = centroid(img.map { $0 > threshold ? 1 : 0 })
+            let (mx, my) = centroid(mask)
+            #expect(abs(ix - mx) < 1 && abs(iy - my) < 1, "epoch \(epoch): image (\(ix), \(iy)) mask (\(mx), \(my))")
+            #expect(mx < 12, "epoch \(epoch): the square moved to x = \(mx): a flip")
+            if abs(mx - 6) > 0.5 || abs(my - 14) > 0.5 { moved += 1 }
+            // the same (seed, epoch, index) gives the same sample, alone or prepared in parallel;
+            // masks moved together stay equal
+            #expect(try data.sample(0).image.scalars == s.image.scalars)
+            #expect(try data.samples([0, 0]).allSatisfy { $0.masks["right_lung"]!.scalars == mask })
+            #expect(s.masks["heart"]!.scalars == mask)
+        }
+        #expect(moved > 30, "augmentation should move the square in most epochs (moved in \(moved) of 60)")
+    }
 }
 
 @Suite("Loaders on ../shared/data", .serialized)

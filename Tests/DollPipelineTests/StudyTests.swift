@@ -41,11 +41,17 @@ struct StudyTests {
         // 2 fractions × 3 inits × 1 seed
         #expect(r.runs.count == 6)
         #expect(r.runs.allSatisfy { $0.meanDice.isFinite && $0.meanDice >= 0 && $0.meanDice <= 1 && !$0.curve.isEmpty })
+        // the labelled subset is split into training and validation parts (24 → 19 + 5, 6 → 5 + 1)
+        #expect(r.runs.filter { $0.fraction == 1 }.allSatisfy { $0.trainImages == 19 && $0.validationImages == 5 })
+        #expect(r.runs.filter { $0.fraction == 0.25 }.allSatisfy { $0.trainImages == 5 && $0.validationImages == 1 })
+        #expect(r.runs.allSatisfy { $0.bestStep <= $0.steps && $0.stepsTo95 <= $0.bestStep && $0.steps == 3 })
         let csv = try String(contentsOfFile: dir + "/runs.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 7 && csv[0].hasPrefix("initialization,fraction,seed"))
         #expect(csv.dropFirst().allSatisfy { $0.split(separator: ",").count == csv[0].split(separator: ",").count })
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
-        #expect(md.contains("| labels | init |") && md.contains("DoLL minus random"))
+        #expect(
+            md.contains("| labels (train+val) | init |") && md.contains("DoLL minus random")
+                && md.contains("steps used"))
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         #expect(html.contains("<table>") && html.contains("data:image/png;base64,"))
         let cfg = try JSONDecoder().decode(
@@ -60,7 +66,7 @@ struct StudyTests {
         #expect(file.metadata["doll.kind"] == "unet" && file.metadata["doll.structures"] == "lungs,heart,clavicles")
         let unet = try UNet(JSONDecoder().decode(UNet.Config.self, from: Data(file.metadata["doll.config"]!.utf8)))
         try unet.loadStateDict(file.tensors)
-        for f in ["efficiency_mean.png", "convergence.png", "overlay_doll.png"] {
+        for f in ["efficiency_mean.png", "convergence_25pct.png", "convergence_100pct.png", "overlay_doll.png"] {
             let d = try Data(contentsOf: URL(fileURLWithPath: dir + "/figures/" + f))
             #expect(d.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(f)")
         }

@@ -4,7 +4,7 @@ import Foundation
 /// Box and Gaussian smoothing of `[N, C, H, W]` maps (zero padding renormalised at the borders).
 public enum Smoothing {
     public static func gaussian(_ x: Tensor, sigma: Float) throws -> Tensor {
-        guard sigma >= 0, sigma.isFinite else { throw ExplainError("Gaussian sigma must be ≥ 0, got \(sigma)") }
+        guard sigma >= 0, sigma.isFinite else { throw DataError("Gaussian sigma must be ≥ 0, got \(sigma)") }
         if sigma == 0 { return x }
         let r = Swift.max(1, Int((3 * sigma).rounded(.up)))
         let k = (-r...r).map { Foundation.exp(-Float($0 * $0) / (2 * sigma * sigma)) }
@@ -12,7 +12,7 @@ public enum Smoothing {
     }
 
     public static func box(_ x: Tensor, radius: Int) throws -> Tensor {
-        guard radius >= 0 else { throw ExplainError("box radius must be ≥ 0, got \(radius)") }
+        guard radius >= 0 else { throw DataError("box radius must be ≥ 0, got \(radius)") }
         if radius == 0 { return x }
         return try separable(x, kernel: [Float](repeating: 1, count: 2 * radius + 1))
     }
@@ -20,7 +20,7 @@ public enum Smoothing {
     static func separable(_ x: Tensor, kernel: [Float]) throws -> Tensor {
         let t = x.rank == 3 ? try x.unsqueezed(0) : (x.rank == 2 ? try x.reshaped([1, 1] + x.shape) : x)
         guard t.rank == 4 else {
-            throw ExplainError("smoothing needs [H, W], [C, H, W] or [N, C, H, W], got \(shapeString(x.shape))")
+            throw DataError("smoothing needs [H, W], [C, H, W] or [N, C, H, W], got \(shapeString(x.shape))")
         }
         let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
         // Rows of every plane ([n·c·h, w, 1]), then columns ([n·c, h, w]).
