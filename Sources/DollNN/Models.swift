@@ -264,13 +264,17 @@ public final class ResNetEncoder: UNetEncoder {
     public let trunk: ResNetClassifier
     let inChannels: Int
 
-    init(inChannels: Int, widths: [Int], blocks: [Int], seed: UInt64) throws {
+    /// Channels of the decoder's last stage, at the input's resolution.
+    let fullResolutionWidth: Int
+
+    init(inChannels: Int, widths: [Int], blocks: [Int], fullResolutionWidth: Int, seed: UInt64) throws {
         guard blocks.count == widths.count else {
             throw ModelError("UNet resnet encoder: blocks and widths must have the same length")
         }
         trunk = try ResNetClassifier(
             .init(inChannels: inChannels, widths: widths, blocks: blocks, classes: ["unused"], seed: seed))
         self.inChannels = inChannels
+        self.fullResolutionWidth = fullResolutionWidth
     }
 
     public var namedModules: [(String, Module)] { [("encoder", trunk)] }
@@ -280,7 +284,7 @@ public final class ResNetEncoder: UNetEncoder {
     public var decoderWidths: [(skip: Int, out: Int)] {
         let w = widths
         let inner = stride(from: w.count - 1, through: 1, by: -1).map { (skip: w[$0 - 1], out: w[$0 - 1]) }
-        return inner + [(skip: inChannels, out: Swift.max(w[0] / 2, 8))]
+        return inner + [(skip: inChannels, out: fullResolutionWidth)]
     }
     public var sizeMultiple: Int { 1 << widths.count }
 
@@ -312,9 +316,15 @@ public final class UNet: Module, @unchecked Sendable {
         public var blocks = [2, 2, 2, 2]
         public var seed: UInt64 = 0
         public var upsampling = Upsampling.transposed
+        /// Channels of the last decoder stage, the one at the input's resolution (ResNet encoder
+        /// only): the first width (at least 8). Files written before this field existed read as
+        /// half of it; with those 8 channels at 128 px the clavicles (3–5 px thick) often never
+        /// separated from the background on JSRT while lungs and heart did.
+        public var fullResolutionWidth: Int
         public init(
             inChannels: Int = 1, classes: Int = 1, encoder: Encoder = .doubleConv, widths: [Int]? = nil,
-            blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0, upsampling: Upsampling = .transposed
+            blocks: [Int] = [2, 2, 2, 2], seed: UInt64 = 0, upsampling: Upsampling = .transposed,
+            fullResolutionWidth: Int? = nil
         ) {
             self.inChannels = inChannels
             self.classes = classes
@@ -323,10 +333,17 @@ public final class UNet: Module, @unchecked Sendable {
             self.blocks = blocks
             self.seed = seed
             self.upsampling = upsampling
+            self.fullResolutionWidth =
+                fullResolutionWidth
+                ?? (encoder == .resnet
+                    ? Swift.max(self.widths.first ?? 8, 8) : Config.legacyFullResolutionWidth(self.widths))
         }
 
+        /// The full-resolution width of files written before `fullResolutionWidth` existed.
+        static func legacyFullResolutionWidth(_ widths: [Int]) -> Int { Swift.max((widths.first ?? 16) / 2, 8) }
+
         private enum CodingKeys: String, CodingKey {
-            case inChannels, classes, encoder, widths, blocks, seed, upsampling
+            case inChannels, classes, encoder, widths, blocks, seed, upsampling, fullResolutionWidth
         }
 
         /// Files written before `upsampling` existed read as `transposed`.
@@ -339,9 +356,13 @@ public final class UNet: Module, @unchecked Sendable {
             blocks = try c.decode([Int].self, forKey: .blocks)
             seed = try c.decode(UInt64.self, forKey: .seed)
             upsampling = try c.decodeIfPresent(Upsampling.self, forKey: .upsampling) ?? .transposed
+            fullResolutionWidth =
+                try c.decodeIfPresent(Int.self, forKey: .fullResolutionWidth)
+                ?? Config.legacyFullResolutionWidth(widths)
         }
 
-        /// `upsampling` is written only when it is not the default (older files stay the same bytes).
+        /// `upsampling` and `fullResolutionWidth` are written only when they differ from what older
+        /// files meant (those stay the same bytes).
         public func encode(to encoder: Swift.Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(inChannels, forKey: .inChannels)
@@ -351,6 +372,9 @@ public final class UNet: Module, @unchecked Sendable {
             try c.encode(blocks, forKey: .blocks)
             try c.encode(seed, forKey: .seed)
             if upsampling != .transposed { try c.encode(upsampling, forKey: .upsampling) }
+            if self.encoder == .resnet && fullResolutionWidth != Config.legacyFullResolutionWidth(widths) {
+                try c.encode(fullResolutionWidth, forKey: .fullResolutionWidth)
+            }
         }
     }
 
@@ -372,8 +396,12 @@ public final class UNet: Module, @unchecked Sendable {
         case .doubleConv:
             encoder = try DoubleConvEncoder(inChannels: config.inChannels, widths: config.widths, rng: &rng)
         case .resnet:
+            guard config.fullResolutionWidth >= 1 else {
+                throw ModelError("UNet: fullResolutionWidth must be ≥ 1, got \(config.fullResolutionWidth)")
+            }
             encoder = try ResNetEncoder(
-                inChannels: config.inChannels, widths: config.widths, blocks: config.blocks, seed: config.seed)
+                inChannels: config.inChannels, widths: config.widths, blocks: config.blocks,
+                fullResolutionWidth: config.fullResolutionWidth, seed: config.seed)
         }
         var ups: [Module] = []
         var decs: [Sequential] = []

@@ -79,8 +79,10 @@ public final class Trainer {
         public var warmupSteps = 0
         public var clipNorm: Float? = nil
         public var seed: UInt64 = 0
-        /// Stop after this many epochs without improvement of `monitor` (nil: never).
+        /// Stop after this many epochs without improvement of `monitor` (nil: never), but not
+        /// before `minEpochs` epochs.
         public var patience: Int? = nil
+        public var minEpochs = 0
         /// Validation metric to monitor (e.g. `auroc_mean`, `dice_mean`, `loss`).
         public var monitor: String? = nil
         /// Restore the best epoch's weights at the end (when validating).
@@ -286,7 +288,10 @@ public final class Trainer {
                     trainCount: train.count)
             }
             onEpoch?(record)
-            if let p = config.patience, sinceBest >= p, validation != nil { history.stoppedEarly = true; break }
+            if let p = config.patience, sinceBest >= p, validation != nil, epoch >= config.minEpochs {
+                history.stoppedEarly = true
+                break
+            }
         }
         if let best, config.restoreBest { try model.loadStateDict(best) }
         model.eval()

@@ -327,6 +327,7 @@ public final class Study {
         tc.batchSize = c.batchSize; tc.learningRate = c.learningRate; tc.seed = seed
         tc.schedule = .cosine(minFactor: 0.05)
         tc.patience = Swift.max(1, (c.patience + stepsPerEpoch - 1) / stepsPerEpoch)
+        tc.minEpochs = (c.minSteps + stepsPerEpoch - 1) / stepsPerEpoch
         tc.monitor = "dice_mean"
         tc.restoreBest = true  // chosen on the validation part of the labelled subset, never on the test set
         if initName != "random" && c.encoderLearningRateScale != 1 {

@@ -46,6 +46,9 @@ public struct StudyConfig: Codable, Sendable {
     /// improvement, and the best validation epoch's weights kept. The test set is never looked at.
     public var finetuneSteps = 600
     public var patience = 200
+    /// Steps before early stopping may end a run (with validation sets of 1–2 images an early,
+    /// lucky validation Dice would otherwise end runs after a few dozen steps).
+    public var minSteps = 300
     /// Part of the labelled subset held out for validation (at least one image; subsets of fewer
     /// than 4 images validate on their training images).
     public var validationFraction = 0.2
@@ -75,6 +78,7 @@ public struct StudyConfig: Codable, Sendable {
         "classification", "classification_csv", "classification_root",
         "explainer", "ig_steps", "threshold", "sigma", "min_component", "keep", "pretrain_epochs", "boost",
         "downstream", "data", "train_images", "test_images", "fractions", "seeds", "finetune_steps", "patience",
+        "min_steps",
         "val_fraction", "augment", "cross_data", "batch", "lr", "encoder_lr_scale", "save_models", "decoder",
     ]
 
@@ -165,6 +169,7 @@ public struct StudyConfig: Codable, Sendable {
         case "seeds": finetuneSeeds = try list { UInt64($0).flatMap { $0 <= UInt64(Int32.max) ? $0 : nil } }
         case "finetune_steps": finetuneSteps = try int(1...1_000_000)
         case "patience": patience = try int(1...1_000_000)
+        case "min_steps": minSteps = try int(0...1_000_000)
         case "val_fraction": validationFraction = try double(0.01...0.9)
         case "augment": augment = try bool()
         case "cross_data": crossData = value
@@ -194,12 +199,12 @@ public struct StudyConfig: Codable, Sendable {
             c.classifierWidths = [4, 8, 16]; c.classifierBlocks = [1, 1, 1]
             c.classifierEpochs = 1; c.labels.igSteps = 4; c.pretrainEpochs = 1; c.downstreamTrain = 24;
             c.downstreamTest = 12
-            c.fractions = [0.25, 1.0]; c.finetuneSteps = 3; c.patience = 3; c.batchSize = 8
+            c.fractions = [0.25, 1.0]; c.finetuneSteps = 3; c.patience = 3; c.minSteps = 0; c.batchSize = 8
         case "full":
             c.name = "full"; c.imageSize = 256; c.classifierImages = 2000; c.classifierValImages = 400
             c.classifierEpochs = 10
             c.labels.igSteps = 16; c.pretrainEpochs = 5; c.downstreamTrain = 1000; c.downstreamTest = 200
-            c.fractions = [0.1, 0.25, 1.0]; c.finetuneSeeds = [1, 2, 3, 4, 5]; c.finetuneSteps = 600; c.patience = 150
+            c.fractions = [0.1, 0.25, 1.0]; c.finetuneSeeds = [1, 2, 3, 4, 5]
         default: throw StudyError("unknown preset '\(name)' (quick, full, tiny)")
         }
         return c

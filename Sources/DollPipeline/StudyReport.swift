@@ -198,7 +198,8 @@ public struct StudyReport {
             "Every initialisation follows the same rule: \(Int((config.validationFraction * 100).rounded())) % of the "
         md += "labelled images validate (subsets under 4 images validate on their training images), at most "
         md += "\(config.finetuneSteps) steps of batch \(config.batchSize) with a cosine learning rate from "
-        md += "\(config.learningRate), early stop after \(config.patience) steps without a better validation Dice, "
+        md += "\(config.learningRate), early stop (from step \(config.minSteps) on) after \(config.patience) steps "
+        md += "without a better validation Dice, "
         md += "the best validation epoch's weights kept; BCE + soft Dice per structure; augmentation "
         md +=
             config.augment

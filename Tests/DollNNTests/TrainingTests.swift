@@ -103,6 +103,15 @@ struct TrainingTests {
             let now = try #require(trainer.evaluate(val)["auroc_mean"])
             #expect(now == (restore ? best : last), "restoreBest \(restore): the model scores \(now)")
         }
+        // With minEpochs the same run may not stop before that epoch, and still keeps the best weights.
+        let model = try ResNetClassifier(.init(widths: [8, 16], blocks: [1, 1], classes: ["tl", "br"], seed: 1))
+        var cfg = Trainer.Config()
+        cfg.epochs = 12; cfg.batchSize = 16; cfg.learningRate = 3e-3; cfg.seed = 3; cfg.progress = false
+        cfg.patience = 2; cfg.minEpochs = 9
+        let trainer = try Trainer(model: model, task: .multiLabel(classes: ["tl", "br"]), config: cfg)
+        let h = try trainer.fit(train: QuadrantTask(count: 192, seed: 10), validation: val)
+        #expect(h.epochs.count >= 9, "stopped after \(h.epochs.count) epochs, before minEpochs")
+        #expect(try trainer.evaluate(val)["auroc_mean"] == h.bestValue)
     }
 
     @Test func smallUNetSegmentsDisks() throws {
@@ -271,6 +280,17 @@ struct ModuleTests {
         #expect(try JSONDecoder().decode(UNet.Config.self, from: Data(old.utf8)).upsampling == .transposed)
         let back = try JSONDecoder().decode(UNet.Config.self, from: JSONEncoder().encode(cfg))
         #expect(back == cfg)
+        // The ResNet encoder's full-resolution decoder stage: the first width now, half of it (8)
+        // in files written before the field.
+        #expect(cfg.fullResolutionWidth == 8)
+        let wide = UNet.Config(classes: 3, encoder: .resnet, widths: [16, 32], blocks: [1, 1], upsampling: .bilinear)
+        #expect(wide.fullResolutionWidth == 16)
+        let oldResNet = #"{"inChannels":1,"classes":3,"encoder":"resnet","widths":[16,32],"blocks":[1,1],"seed":0}"#
+        let legacy = try JSONDecoder().decode(UNet.Config.self, from: Data(oldResNet.utf8))
+        #expect(legacy.fullResolutionWidth == 8)
+        #expect(try UNet(legacy).stateDict()["head.weight"]!.shape == [3, 8, 1, 1])
+        #expect(try UNet(wide).stateDict()["head.weight"]!.shape == [3, 16, 1, 1])
+        #expect(try JSONDecoder().decode(UNet.Config.self, from: JSONEncoder().encode(wide)) == wide)
         // Bilinear ×2 of a constant is that constant; of a ramp, a ramp (no checkerboard).
         let ramp = try Tensor((0..<16).map { Float($0 % 4) }, shape: [1, 1, 4, 4])
         let up = try Upsample()(ramp).scalars
